@@ -1,0 +1,171 @@
+"""The ``dacscreen`` command line: one subcommand per stage of the platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dacscreen.cli_common import State, console, emit, progress, reports_errors, setup_logging
+from dacscreen.config import BuildConfig, LabelConfig, Settings, load_config
+
+app = typer.Typer(
+    help="Screen dual-atom catalysts on polymeric carbon nitride for Li–S sulfur reduction.",
+    no_args_is_help=True, pretty_exceptions_enable=False,
+)
+dataset_app = typer.Typer(help="Inspect, export and import the labelled dataset.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+EXTRA = {"allow_extra_args": True}
+"""Lets ``--metals Cu Ni`` take several values (the extras land in ``ctx.args``)."""
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="Dataset store: SQLite path or postgresql:// URL.")]
+
+
+@app.callback()
+def main(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="Logging level.")] = "WARNING",
+) -> None:
+    """Global options."""
+    State.quiet, State.json = quiet, json_out
+    setup_logging(log_level)
+
+
+def metal_list(ctx: typer.Context, metals: list[str] | None) -> list[str] | None:
+    """Metals from ``--metals A --metals B`` or ``--metals A B`` (extra words)."""
+    extra = [a for a in ctx.args if not a.startswith("-")]
+    if ctx.args and len(extra) != len(ctx.args):
+        raise typer.BadParameter(f"unexpected arguments {ctx.args}")
+    if metals is None and not extra:
+        return None
+    return [*(metals or []), *extra]
+
+
+@app.command(context_settings=EXTRA)
+@reports_errors
+def build(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file; format from its extension.")],
+    host: Annotated[str | None, typer.Option(help="heptazine or melon.")] = None,
+    metals: Annotated[list[str] | None, typer.Option(help="One (single atom) or two metals.")] = None,
+    adsorbate: Annotated[str | None, typer.Option(help="S8, Li2S8, Li2S6, Li2S4, Li2S2 or Li2S.")] = None,
+    placement: Annotated[int | None, typer.Option(help="Placement index (see --list-placements).")] = None,
+    orientation: Annotated[str | None, typer.Option(help="bridge, top1, top2, flat or li_n.")] = None,
+    supercell: Annotated[tuple[int, int] | None, typer.Option(help="Supercell nx ny.")] = None,
+    allow_non_transition: Annotated[bool, typer.Option(help="Allow non-transition metals.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Build one site (optionally with an adsorbate) and write it with ASE.
+
+    Extra positional metals are allowed: --metals Cu Ni.
+    """
+    import ase.io
+
+    from dacscreen.data.adsorbates import orientations, place_adsorbate
+    from dacscreen.data.sites import build_site
+    from dacscreen.data.validate import validate_site
+    from dacscreen.elements import check_metals
+
+    cfg = load_config(BuildConfig, config, {
+        "host": host, "metals": metal_list(ctx, metals), "adsorbate": adsorbate, "placement": placement,
+        "orientation": orientation, "supercell": supercell,
+        "allow_non_transition": allow_non_transition or None,
+    })
+    check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
+    atoms = build_site(cfg.host, cfg.metals, cfg.placement, cfg.supercell)
+    validate_site(atoms, cfg.host)
+    if cfg.adsorbate:
+        mode = cfg.orientation or orientations(len(cfg.metals), cfg.adsorbate)[0]
+        atoms = place_adsorbate(atoms, cfg.adsorbate, mode)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ase.io.write(out, atoms)
+    emit({"file": str(out), "formula": atoms.get_chemical_formula(), "atoms": len(atoms),
+          "host": cfg.host, "metals": cfg.metals, "adsorbate": cfg.adsorbate or "clean"}, "built")
+
+
+@app.command(context_settings=EXTRA)
+@reports_errors
+def label(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    metals: Annotated[list[str] | None, typer.Option(help="Metals (default: the 28 of the config).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel workers (Dask LocalCluster).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Label only the first N sites.")] = None,
+    shard_every: Annotated[int, typer.Option(help="Write a data shard every N tasks (0: never).")] = 0,
+    shard_dir: Annotated[Path | None, typer.Option(help="Where shards go (default data/labels).")] = None,
+) -> None:
+    """Relax sites and SRR intermediates with the labeller and store them (resumable)."""
+    from dacscreen.data.labelling import Labeller, plan
+    from dacscreen.data.store import export_shard, open_store
+
+    settings = Settings()
+    cfg = load_config(LabelConfig, config, {"db": db, "metals": metal_list(ctx, metals), "workers": workers, "limit": limit})
+    shards = shard_dir or settings.shards
+    store = open_store(cfg.db or settings.db, shards)
+    labeller = Labeller(cfg, store)
+    if cfg.references:
+        labeller.run_references(cfg.metals)
+    tasks = plan(cfg, labeller.method)
+    todo = labeller.pending(tasks)
+    done = 0
+    with progress("labelling", len(todo)) as advance:
+        for task in todo:
+            labeller.run_task(task)
+            done += 1
+            advance(1)
+            if shard_every and done % shard_every == 0:
+                export_shard(store, shards)
+    if shard_every:
+        export_shard(store, shards)
+    emit({"tasks": len(tasks), "ran": done, "skipped": len(tasks) - len(todo), "db": store.url,
+          "method": labeller.method}, "labelling")
+
+
+@dataset_app.command("info")
+@reports_errors
+def dataset_info(db: DbOpt = None) -> None:
+    """Summarise the dataset store (records, sites, states, convergence, anomalies)."""
+    from dacscreen.data.summary import summarize
+    from dacscreen.data.store import open_store
+
+    settings = Settings()
+    store = open_store(db or settings.db, settings.shards)
+    emit(summarize(store), f"dataset {store.url}")
+
+
+@dataset_app.command("export")
+@reports_errors
+def dataset_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
+    fmt: Annotated[str, typer.Option("--format", help="extxyz or csv.")] = "extxyz",
+    db: DbOpt = None,
+) -> None:
+    """Write the whole dataset as extxyz (structures) or CSV (keys and energies)."""
+    from dacscreen.data.summary import export
+    from dacscreen.data.store import open_store
+
+    settings = Settings()
+    store = open_store(db or settings.db, settings.shards)
+    n = export(store, out, fmt)
+    emit({"file": str(out), "records": n, "format": fmt}, "export")
+
+
+@dataset_app.command("shard")
+@reports_errors
+def dataset_shard(db: DbOpt = None, shard_dir: Annotated[Path | None, typer.Option()] = None) -> None:
+    """Append the records not yet shipped to a new compressed shard in data/labels."""
+    from dacscreen.data.store import export_shard, open_store
+
+    settings = Settings()
+    store = open_store(db or settings.db)
+    path = export_shard(store, shard_dir or settings.shards)
+    emit({"shard": str(path) if path else "nothing new"}, "shard")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Structures, labelling, the dataset store and DFT input/output."""

@@ -1,0 +1,180 @@
+"""SRR intermediates as molecular geometries, and their placement on a site.
+
+Geometries are reasonable starting points for relaxation (bond lengths in Å): S–S 2.06,
+S–S–S 108°, Li–S 2.35 (bridging) or 2.15 (terminal). Placement orientations (SCIENCE.md §4):
+S bridging M1–M2, S on top of M1, S on top of M2, and Li toward a pyridinic N. Adsorbate
+atoms carry tag 2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from dacscreen.errors import StructureError
+from dacscreen.thermo import SRR_SPECIES
+
+SS = 2.06
+LIS = 2.35
+ANCHOR_HEIGHT = {"S": 2.3, "Li": 2.1}
+"""Initial height (Å) of the anchoring atom above its target (metal or N)."""
+MIN_CONTACT = 1.9
+"""Smallest accepted initial distance (Å) between adsorbate and substrate atoms."""
+
+
+def s8_crown() -> Atoms:
+    """S8 crown ring (D4d): radius 2.345 Å, puckering ±0.495 Å, S–S 2.05 Å."""
+    ang = np.arange(8) * np.pi / 4.0
+    z = 0.495 * (-1.0) ** np.arange(8)
+    pos = np.c_[2.345 * np.cos(ang), 2.345 * np.sin(ang), z]
+    return Atoms("S8", positions=pos)
+
+
+def _zigzag_chain(n: int) -> np.ndarray:
+    half = np.deg2rad(108.0) / 2.0
+    dx, dy = SS * np.sin(half), SS * np.cos(half)
+    return np.array([[k * dx, (k % 2) * dy, 0.0] for k in range(n)])
+
+
+def li2sn_chain(n: int) -> Atoms:
+    """Li2Sn (n = 4, 6, 8): a zigzag Sn chain with one Li bridging each chain end."""
+    s = _zigzag_chain(n)
+    li = []
+    for end, nxt in ((0, 2), (n - 1, n - 3)):
+        mid = (s[end] + s[nxt]) / 2.0
+        half = np.linalg.norm(s[end] - s[nxt]) / 2.0
+        out = np.array([0.0, -1.0 if end % 2 == 0 else 1.0, 0.0])
+        li.append(mid + out * np.sqrt(max(LIS**2 - half**2, 0.5)))
+    return Atoms(f"Li2S{n}", positions=np.vstack([li, s]))
+
+
+def li2s2() -> Atoms:
+    """Li2S2 as a planar rhombus: S–S 2.15 Å with both Li bridging (Li–S 2.35 Å)."""
+    h = np.sqrt(LIS**2 - (2.15 / 2.0) ** 2)
+    return Atoms("Li2S2", positions=[[0, h, 0], [0, -h, 0], [-1.075, 0, 0], [1.075, 0, 0]])
+
+
+def li2s() -> Atoms:
+    """Bent Li2S: Li–S 2.15 Å, Li–S–Li 110°."""
+    half = np.deg2rad(55.0)
+    return Atoms(
+        "Li2S",
+        positions=[[2.15 * np.sin(half), 2.15 * np.cos(half), 0], [-2.15 * np.sin(half), 2.15 * np.cos(half), 0], [0, 0, 0]],
+    )
+
+
+def molecule(name: str) -> Atoms:
+    """Gas-phase geometry of an SRR intermediate, centred at its centroid."""
+    builders = {
+        "S8": s8_crown,
+        "Li2S8": lambda: li2sn_chain(8),
+        "Li2S6": lambda: li2sn_chain(6),
+        "Li2S4": lambda: li2sn_chain(4),
+        "Li2S2": li2s2,
+        "Li2S": li2s,
+    }
+    if name not in builders:
+        raise StructureError(f"unknown adsorbate '{name}'; choose one of {', '.join(SRR_SPECIES)}")
+    mol = builders[name]()
+    mol.positions -= mol.positions.mean(axis=0)
+    return mol
+
+
+def orientations(n_metals: int, name: str) -> list[str]:
+    """Placement orientations offered for an adsorbate on a single- or dual-atom site."""
+    modes = ["bridge", "top1", "top2", "li_n"] if n_metals == 2 else ["top1", "flat", "li_n"]
+    if "Li" not in name:
+        modes = [m for m in modes if m != "li_n"]
+    return modes
+
+
+def _rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation matrix taking unit vector a onto unit vector b (Rodrigues)."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    v, c = np.cross(a, b), float(np.dot(a, b))
+    if np.linalg.norm(v) < 1e-8:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
+
+
+def _orient(mol: Atoms, anchor: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Positions of ``mol`` with ``anchor`` at the origin, the body pointing up (+z) and the
+    molecule's long axis along ``axis`` in the plane."""
+    up = np.array([0.0, 0.0, 1.0])
+    pos = mol.positions - anchor
+    body = mol.positions.mean(axis=0) - anchor
+    upright = pos @ _rotation(body, up).T if np.linalg.norm(body) >= 0.3 else None
+    if upright is not None and upright[:, 2].min() > -0.5:
+        pos = upright
+    else:  # anchor near the centroid, or a long chain: lay the molecule flat
+        _, _, vt = np.linalg.svd(pos - pos.mean(axis=0))
+        pos = pos @ _rotation(vt[2], up).T
+        pos[:, 2] -= min(0.0, pos[:, 2].min())
+    flat = pos[:, :2] - pos[:, :2].mean(axis=0)
+    if np.linalg.norm(flat) > 1e-6 and np.linalg.norm(axis[:2]) > 1e-6:
+        _, _, vt = np.linalg.svd(flat)
+        long_axis = np.array([*vt[0], 0.0])
+        pos = pos @ _rotation(long_axis, np.array([axis[0], axis[1], 0.0])).T
+    return pos
+
+
+def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
+    """Place intermediate ``name`` on ``site`` (metals tagged 1) in orientation ``mode``.
+
+    Returns a new Atoms object with the adsorbate tagged 2, raised until no adsorbate atom is
+    closer than :data:`MIN_CONTACT` to the substrate, apart from the anchor's target.
+    """
+    mol = molecule(name)
+    metals = np.where(site.get_tags() == 1)[0]
+    mpos = site.positions[metals]
+    z_sheet = site.positions[site.get_tags() == 0][:, 2].mean()
+    axis = mpos[-1] - mpos[0] if len(metals) == 2 else np.array([1.0, 0.0, 0.0])
+    s_idx = [i for i, a in enumerate(mol) if a.symbol == "S"]
+    li_idx = [i for i, a in enumerate(mol) if a.symbol == "Li"]
+    if mode == "bridge":
+        target, anchor, elem = mpos.mean(axis=0), mol.positions[s_idx].mean(axis=0), "S"
+    elif mode in ("top1", "top2"):
+        m = mpos[0] if mode == "top1" or len(metals) == 1 else mpos[1]
+        target, elem = m, "S"
+        anchor = mol.positions[min(s_idx, key=lambda i: np.linalg.norm(mol.positions[i]))]
+        if name == "S8":
+            anchor = mol.positions[s_idx[0]]
+    elif mode == "flat":
+        target, anchor, elem = mpos[0], mol.positions.mean(axis=0), "S"
+    elif mode == "li_n":
+        if not li_idx:
+            raise StructureError(f"orientation 'li_n' needs Li in the adsorbate, not {name}")
+        target, anchor, elem = _nearest_n(site, mpos), mol.positions[li_idx[0]], "Li"
+    else:
+        raise StructureError(f"unknown orientation '{mode}'")
+    pos = _orient(mol, anchor, axis)
+    base = np.array([target[0], target[1], max(target[2], z_sheet) + ANCHOR_HEIGHT[elem]])
+    ads = Atoms(mol.get_chemical_symbols(), positions=pos + base, tags=[2] * len(mol))
+    _lift_clear(site, ads)
+    out = site.copy()
+    out += ads
+    out.info.update(site.info)
+    out.info.update({"adsorbate": name, "orientation": mode})
+    return out
+
+
+def _nearest_n(site: Atoms, mpos: np.ndarray) -> np.ndarray:
+    centre = mpos.mean(axis=0)
+    n_idx = [i for i, a in enumerate(site) if a.symbol == "N" and a.tag == 0]
+    d = [np.linalg.norm(site.positions[i] - centre) for i in n_idx]
+    return site.positions[n_idx[int(np.argmin(d))]]
+
+
+def _lift_clear(site: Atoms, ads: Atoms, step: float = 0.1, max_lift: float = 6.0) -> None:
+    """Raise ``ads`` in z until its closest contact with ``site`` is ≥ MIN_CONTACT (in place)."""
+    probe = site.copy()
+    lifted = 0.0
+    while lifted < max_lift:
+        probe_all = probe + ads
+        n = len(site)
+        d = probe_all.get_all_distances(mic=True)[n:, :n]
+        if d.min() >= MIN_CONTACT:
+            return
+        ads.positions[:, 2] += step
+        lifted += step

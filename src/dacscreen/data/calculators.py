@@ -1,0 +1,91 @@
+"""Swappable ASE calculators, chosen by name or import path (the atomate2 "maker" idea).
+
+``chgnet`` (default labeller, weights ship inside the PyPI package), ``tblite`` (GFN1-xTB),
+``emt`` (ASE's toy potential, for tests of metals), or
+``package.module:Class`` for any other ASE calculator (VASP, MACE, SevenNet, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Any
+
+from ase.calculators.calculator import Calculator
+
+from dacscreen.errors import ConfigError
+
+INSTALL_HINTS = {
+    "chgnet": "pip install chgnet",
+    "tblite": "pip install tblite",
+    "gpaw": "pip install 'dacscreen[dft]' (see README: needs libxc-dev, libopenblas-dev and a "
+    "GPAW siteconfig) or conda install -c conda-forge gpaw",
+}
+
+
+def requires(module: str, name: str) -> Any:
+    """Import ``module`` or raise a ConfigError that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        hint = INSTALL_HINTS.get(name, f"pip install {module.split('.')[0]}")
+        raise ConfigError(f"calculator '{name}' needs {module}: {hint}") from exc
+
+
+def _chgnet(**kwargs: Any) -> Calculator:
+    mod = requires("chgnet.model.dynamics", "chgnet")
+    kwargs.setdefault("use_device", _device())
+    return _cached_chgnet(mod, tuple(sorted(kwargs.items())))
+
+
+@lru_cache(maxsize=4)
+def _cached_chgnet(mod: Any, items: tuple) -> Calculator:
+    return mod.CHGNetCalculator(**dict(items))
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _tblite(**kwargs: Any) -> Calculator:
+    mod = requires("tblite.ase", "tblite")
+    kwargs.setdefault("method", "GFN1-xTB")
+    kwargs.setdefault("verbosity", 0)
+    return mod.TBLite(**kwargs)
+
+
+def _emt(**kwargs: Any) -> Calculator:
+    from ase.calculators.emt import EMT
+
+    return EMT(**kwargs)
+
+
+BUILTIN = {"chgnet": _chgnet, "tblite": _tblite, "emt": _emt}
+
+
+def get_calculator(name: str, **kwargs: Any) -> Calculator:
+    """Return an ASE calculator by registered name or ``module:Class`` import path."""
+    if name in BUILTIN:
+        return BUILTIN[name](**kwargs)
+    if ":" not in name:
+        raise ConfigError(
+            f"unknown calculator '{name}'; use one of {', '.join(BUILTIN)} or 'module:Class'"
+        )
+    module, cls = name.split(":", 1)
+    obj = getattr(requires(module, name), cls, None)
+    if obj is None:
+        raise ConfigError(f"calculator '{name}': {module} has no attribute {cls}")
+    return obj(**kwargs)
+
+
+def method_string(name: str, kwargs: dict[str, Any] | None = None) -> str:
+    """A method label stored with every energy, e.g. ``chgnet-0.3.0`` or ``tblite-GFN1-xTB``."""
+    if name == "chgnet":
+        from importlib.metadata import version
+
+        return f"chgnet-{version('chgnet')}"
+    if name == "tblite":
+        return f"tblite-{(kwargs or {}).get('method', 'GFN1-xTB')}"
+    return name

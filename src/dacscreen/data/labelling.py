@@ -1,0 +1,205 @@
+"""The labelling job: relax every site and state with the configured labeller and store it.
+
+Work is split into tasks, one per (host, site, placement, state, method); a task relaxes every
+orientation of its adsorbate and writes all of them in one transaction, marking the
+lowest-energy non-anomalous one ``best``. Finished tasks are skipped, so the job is idempotent
+and a killed run resumes where it stopped without duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import combinations_with_replacement
+from typing import Any
+
+from ase import Atoms
+
+from dacscreen.config import LabelConfig
+from dacscreen.data import anomalies
+from dacscreen.data.adsorbates import orientations, place_adsorbate
+from dacscreen.data.calculators import get_calculator, method_string
+from dacscreen.data.hosts import default_supercell
+from dacscreen.data.references import reference_structures
+from dacscreen.data.relax import relax, relax_cell
+from dacscreen.data.sites import build_site, placements_for
+from dacscreen.data.store import Record, Store, record_to_atoms
+from dacscreen.elements import check_metals
+from dacscreen.thermo import SRR_SPECIES
+
+log = logging.getLogger(__name__)
+
+PRIORITY = (("Cu", "Ni"), ("Cu",), ("Ni",))
+"""The reference study's sites come first."""
+ALL_STATES = ("clean", *SRR_SPECIES)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of labelling work."""
+
+    host: str
+    metals: tuple[str, ...]
+    placement: int
+    state: str
+    method: str
+
+    @property
+    def site_id(self) -> str:
+        """``host|M1|M2|placement`` (M2 empty for a single atom)."""
+        m2 = self.metals[1] if len(self.metals) > 1 else ""
+        return f"{self.host}|{self.metals[0]}|{m2}|{self.placement}"
+
+    @property
+    def key(self) -> str:
+        """Unique key of the task in the store."""
+        return f"{self.site_id}|{self.state}|{self.method}"
+
+
+def site_order(metals: list[str], singles: bool = True, pairs: bool = True, seed: int = 0) -> list[tuple[str, ...]]:
+    """Sites in labelling priority: Cu–Ni, Cu, Ni, all single atoms, homo pairs, then hetero
+    pairs in a seeded shuffle so that a partial dataset spans every metal."""
+    sites: list[tuple[str, ...]] = []
+    if singles:
+        sites += [(m,) for m in metals]
+    if pairs:
+        homo = [(m, m) for m in metals]
+        hetero = [(a, b) for a, b in combinations_with_replacement(metals, 2) if a != b]
+        random.Random(seed).shuffle(hetero)
+        sites += homo + hetero
+    first = [p for p in PRIORITY if p in sites]
+    return first + [s for s in sites if s not in first]
+
+
+def plan(cfg: LabelConfig, method: str) -> list[Task]:
+    """The ordered task list for a config."""
+    metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
+    sc = cfg.supercell or default_supercell(cfg.host)
+    tasks: list[Task] = []
+    sites = site_order(metals, cfg.include_single, cfg.include_pairs)
+    if cfg.limit is not None:
+        sites = sites[: cfg.limit]
+    for rank, site in enumerate(sites):
+        n_place = len(placements_for(cfg.host, sc, list(site))) if cfg.placements == "all" else 1
+        states = list(ALL_STATES) if rank < cfg.all_states_sites else list(cfg.states)
+        states = ["clean", *[s for s in states if s != "clean"]]
+        for p in range(n_place):
+            tasks += [Task(cfg.host, site, p, st, method) for st in states]
+    return tasks
+
+
+class Labeller:
+    """Runs tasks with one ASE calculator and writes them to a :class:`Store`."""
+
+    def __init__(self, cfg: LabelConfig, store: Store) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.method = method_string(cfg.calculator.name, cfg.calculator.kwargs)
+        self._calc: Any = None
+
+    @property
+    def calc(self) -> Any:
+        """The labeller's ASE calculator, created on first use."""
+        if self._calc is None:
+            self._calc = get_calculator(self.cfg.calculator.name, **self.cfg.calculator.kwargs)
+        return self._calc
+
+    def pending(self, tasks: list[Task]) -> list[Task]:
+        """Tasks not yet in the store."""
+        return [t for t in tasks if not self.store.has_task(t.key)]
+
+    def run_references(self, metals: list[str]) -> None:
+        """Relax the references (Li, molecules, bulk metals, host) that are missing."""
+        for name, (atoms, cell) in reference_structures(self.cfg.host, metals, list(SRR_SPECIES)).items():
+            key = f"ref|{name}|{self.method}"
+            if self.store.has_task(key):
+                continue
+            fn = relax_cell if cell else relax
+            kwargs = {} if cell else {"fix_radius": None}
+            res = fn(atoms, self.calc, fmax=self.cfg.fmax, steps=self.cfg.steps, **kwargs)
+            keys = {"rid": key, "task": key, "kind": "reference", "ref": name, "method": self.method,
+                    "converged": res.converged, "nsteps": res.nsteps, "fmax_final": res.fmax}
+            self.store.write_records([Record(res.final, res.energy, keys, res.initial)])
+
+    def run_task(self, task: Task) -> list[Record]:
+        """Relax one task and write its records (one transaction). Returns the records."""
+        if task.state == "clean":
+            records = [self._clean(task)]
+        else:
+            records = self._adsorbate(task)
+        self.store.write_records(records)
+        return records
+
+    def _keys(self, task: Task, res: Any, anomaly: str, orientation: str) -> dict[str, Any]:
+        final = res.final
+        metal_idx = [i for i, a in enumerate(final) if a.tag == 1]
+        cn = [anomalies.metal_coordination(final, i) for i in metal_idx]
+        return {
+            "rid": f"{task.key}|{orientation}", "task": task.key, "kind": "site",
+            "host": task.host, "m1": task.metals[0],
+            "m2": task.metals[1] if len(task.metals) > 1 else "",
+            "placement": task.placement, "adsorbate": task.state, "orientation": orientation,
+            "method": self.method, "converged": res.converged, "nsteps": res.nsteps,
+            "fmax_final": res.fmax, "anomaly": anomaly,
+            "mm_dist": anomalies.metal_pair_distance(final), "cn_m1": cn[0],
+            "cn_m2": cn[1] if len(cn) > 1 else 0,
+        }
+
+    def _clean(self, task: Task) -> Record:
+        site = build_site(task.host, list(task.metals), task.placement, self.cfg.supercell)
+        res = relax(site, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius)
+        anomaly = anomalies.check(res.initial, res.final)
+        keys = self._keys(task, res, anomaly, "none")
+        keys["best"] = not anomaly and res.converged
+        if self.cfg.dband_calculator is not None:
+            keys.update(self._dband(res.final))
+        return Record(res.final, res.energy, keys, res.initial)
+
+    def _dband(self, atoms: Atoms) -> dict[str, Any]:
+        from dacscreen.data.dband import d_band_centres
+
+        try:
+            out = d_band_centres(atoms)
+        except Exception as exc:  # a failed SCF must not lose the relaxation
+            log.warning("d-band calculation failed: %s", exc)
+            return {}
+        vals = list(out.centres.values())
+        return {"dband_m1": vals[0], "dband_m2": vals[1] if len(vals) > 1 else vals[0],
+                "dband_method": out.method, "dband_window": f"{out.window[0]:g},{out.window[1]:g}"}
+
+    def clean_site(self, task: Task) -> Atoms:
+        """The relaxed clean site for ``task`` (labelled first if missing)."""
+        clean = Task(task.host, task.metals, task.placement, "clean", task.method)
+        if not self.store.has_task(clean.key):
+            self.run_task(clean)
+        row = next(self.store.rows(task=clean.key))
+        atoms = record_to_atoms(row)
+        atoms.info = {"host": task.host}
+        return atoms
+
+    def _adsorbate(self, task: Task) -> list[Record]:
+        site = self.clean_site(task)
+        modes = orientations(len(task.metals), task.state)[: self.cfg.max_orientations]
+        records = []
+        for mode in modes:
+            start = place_adsorbate(site, task.state, mode)
+            res = relax(start, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius)
+            anomaly = anomalies.check(res.initial, res.final)
+            records.append(Record(res.final, res.energy, self._keys(task, res, anomaly, mode), res.initial))
+        valid = [r for r in records if not r.keys["anomaly"] and r.keys["converged"]]
+        for r in records:
+            r.keys["best"] = False
+        if valid:
+            min(valid, key=lambda r: r.energy).keys["best"] = True
+        return records
+
+
+def run_serial(labeller: Labeller, tasks: list[Task], on_done: Callable[[Task], None] | None = None) -> Iterator[Task]:
+    """Run pending tasks one by one, yielding each task as it finishes."""
+    for task in labeller.pending(tasks):
+        labeller.run_task(task)
+        if on_done:
+            on_done(task)
+        yield task

@@ -1,0 +1,199 @@
+"""The dataset store: an ASE database (SQLite by default, a ``postgresql://`` URL works too).
+
+Every record is one relaxed structure with the keys documented in ``data/README.md``. The
+initial (as-built) positions are kept in the record's ``data``. Records are written per task
+(one site × state, all its orientations) in a single transaction, so a killed job leaves either
+the whole task or nothing; re-running skips tasks that are already stored.
+
+The shipped data live as append-only ``data/labels/*.extxyz.gz`` shards; :func:`open_store`
+builds the local SQLite file from them on first use.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ase.db
+import ase.io
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from dacscreen.errors import DacscreenError
+
+log = logging.getLogger(__name__)
+
+KEYS = (
+    "rid", "task", "kind", "host", "m1", "m2", "placement", "adsorbate", "orientation",
+    "method", "converged", "nsteps", "fmax_final", "anomaly", "best", "mm_dist", "cn_m1",
+    "cn_m2", "dband_m1", "dband_m2", "dband_method", "dband_window", "ref", "source",
+)
+
+
+@dataclass
+class Record:
+    """One labelled structure: the relaxed atoms, its energy (eV) and its metadata keys."""
+
+    atoms: Atoms
+    energy: float
+    keys: dict[str, Any]
+    initial: Atoms | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Reject non-finite energies and keys ASE cannot store."""
+        if not math.isfinite(self.energy):
+            raise DacscreenError(f"record {self.keys.get('rid')}: energy is not finite ({self.energy})")
+        for k, v in self.keys.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise DacscreenError(f"record {self.keys.get('rid')}: key '{k}' is not finite")
+
+
+def _clean(keys: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in keys.items():
+        if v is None:
+            continue
+        out[k] = bool(v) if isinstance(v, np.bool_) else (v.item() if isinstance(v, np.generic) else v)
+    return out
+
+
+class Store:
+    """A thin wrapper over an ASE database with transactional, idempotent task writes."""
+
+    def __init__(self, url: str | Path, timeout: float = 60.0) -> None:
+        self.url = str(url)
+        if "://" not in self.url:
+            Path(self.url).parent.mkdir(parents=True, exist_ok=True)
+        self.db = ase.db.connect(self.url)
+        self.timeout = timeout
+
+    def count(self, **selection: Any) -> int:
+        """Number of records matching ``selection`` (ASE db key=value filters)."""
+        return self.db.count(**selection)
+
+    def has_task(self, task: str) -> bool:
+        """Whether a task (all orientations of one site × state × method) is stored."""
+        return self.db.count(task=task) > 0
+
+    def write_records(self, records: list[Record]) -> list[int]:
+        """Write ``records`` in one transaction; nothing is written if any record is invalid.
+
+        Records whose ``rid`` is already present are skipped (idempotent).
+        """
+        for r in records:
+            r.validate()
+        ids: list[int] = []
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with self.db:
+                    for r in records:
+                        if self.db.count(rid=r.keys["rid"]):
+                            continue
+                        ids.append(self._write_one(r))
+                return ids
+            except Exception as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    if "locked" in str(exc).lower():
+                        raise DacscreenError(f"{self.url}: database is locked by another writer") from exc
+                    raise
+                ids = []
+                time.sleep(0.5)
+
+    def _write_one(self, r: Record) -> int:
+        atoms = r.atoms.copy()
+        atoms.calc = SinglePointCalculator(atoms, energy=r.energy)
+        data = dict(r.data)
+        if r.initial is not None:
+            data["initial_positions"] = r.initial.positions
+            data["initial_cell"] = np.asarray(r.initial.cell)
+        return self.db.write(atoms, key_value_pairs=_clean(r.keys), data=data)
+
+    def rows(self, *query: Any, **selection: Any) -> Iterator[Any]:
+        """Iterate ASE db rows."""
+        yield from self.db.select(*query, **selection)
+
+    def best_sites(self, method: str | None = None, host: str | None = None) -> Iterator[Any]:
+        """The best (lowest-energy, non-anomalous) record per site and state."""
+        sel: dict[str, Any] = {"kind": "site", "best": True}
+        if method:
+            sel["method"] = method
+        if host:
+            sel["host"] = host
+        yield from self.db.select(**sel)
+
+    def references(self, method: str) -> dict[str, float]:
+        """Reference energies (eV) by name for one method: molecules, Li_bcc, bulk_M, host_*."""
+        return {row.ref: row.energy for row in self.db.select(kind="reference", method=method)}
+
+
+def record_to_atoms(row: Any) -> Atoms:
+    """An ASE db row as Atoms with its keys in ``info`` and initial positions as an array."""
+    atoms = row.toatoms()
+    atoms.info.update(row.key_value_pairs)
+    atoms.info["energy"] = row.energy
+    init = row.data.get("initial_positions") if row.data else None
+    if init is not None:
+        atoms.arrays["initial_positions"] = np.asarray(init)
+    atoms.calc = None
+    return atoms
+
+
+def export_shard(store: Store, shard_dir: Path, prefix: str = "labels") -> Path | None:
+    """Append every record not yet in a shard to a new ``<prefix>-<time>.extxyz.gz`` shard."""
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    shipped = shipped_rids(shard_dir)
+    new = [record_to_atoms(r) for r in store.rows() if r.rid not in shipped]
+    if not new:
+        return None
+    path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wt") as fh:
+        ase.io.write(fh, new, format="extxyz")
+    tmp.rename(path)
+    log.info("wrote %d records to %s", len(new), path)
+    return path
+
+
+def iter_shards(shard_dir: Path) -> Iterable[Atoms]:
+    """All structures of all shards, in file-name order."""
+    for path in sorted(shard_dir.glob("*.extxyz.gz")):
+        with gzip.open(path, "rt") as fh:
+            yield from ase.io.iread(fh, index=":", format="extxyz")
+
+
+def shipped_rids(shard_dir: Path) -> set[str]:
+    """Record ids already present in the shards."""
+    return {str(a.info["rid"]) for a in iter_shards(shard_dir) if "rid" in a.info}
+
+
+def import_shards(store: Store, shard_dir: Path) -> int:
+    """Load shard records that the store lacks, in one transaction; returns how many."""
+    recs = []
+    for atoms in iter_shards(shard_dir):
+        keys = {k: atoms.info[k] for k in KEYS if k in atoms.info}
+        energy = float(atoms.info.get("energy", atoms.get_potential_energy() if atoms.calc else float("nan")))
+        init = None
+        if "initial_positions" in atoms.arrays:
+            init = atoms.copy()
+            init.positions = atoms.arrays["initial_positions"]
+        clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc, tags=atoms.get_tags())
+        recs.append(Record(clean, energy, keys, init))
+    return len(store.write_records(recs)) if recs else 0
+
+
+def open_store(url: str | Path, shard_dir: Path | None = None) -> Store:
+    """Open the store; a new, empty local store is first filled from the shipped shards."""
+    store = Store(url)
+    if shard_dir is not None and shard_dir.is_dir() and store.count() == 0:
+        n = import_shards(store, shard_dir)
+        log.info("built %s from %d shipped records", url, n)
+    return store

@@ -1,0 +1,59 @@
+"""Dataset summaries and whole-dataset export."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import ase.io
+import pandas as pd
+
+from dacscreen.data.store import Store, record_to_atoms
+from dacscreen.errors import DacscreenError
+
+
+def summarize(store: Store) -> dict[str, Any]:
+    """Counts the ``dataset info`` command reports.
+
+    ``sites_with_states`` maps a '+'-joined sorted state list to how many sites have at least
+    a best (valid) record for each of those states; ``all_states`` counts sites with all seven.
+    """
+    rows = list(store.rows(kind="site"))
+    states: dict[str, set[str]] = defaultdict(set)
+    metals: Counter[str] = Counter()
+    for r in rows:
+        site = f"{r.host}|{r.m1}|{r.m2}|{r.placement}|{r.method}"
+        if r.get("best"):
+            states[site].add(r.adsorbate)
+        metals.update([r.m1] + ([r.m2] if r.m2 else []))
+    combos = {
+        "clean+Li2S2+Li2S": sum(1 for s in states.values() if {"clean", "Li2S2", "Li2S"} <= s),
+        "all_seven": sum(1 for s in states.values() if len(s) == 7),
+    }
+    n = len(rows)
+    return {
+        "records": store.count(),
+        "site_records": n,
+        "sites": len({f"{r.host}|{r.m1}|{r.m2}|{r.placement}" for r in rows}),
+        "sites_with_states": combos,
+        "converged_fraction": (sum(1 for r in rows if r.converged) / n) if n else 0.0,
+        "anomalies": sum(1 for r in rows if r.anomaly),
+        "all_energies_finite": all(math.isfinite(r.energy) for r in store.rows()),
+        "methods": sorted({r.method for r in store.rows()}),
+        "metals": dict(sorted(metals.items())),
+    }
+
+
+def export(store: Store, out: Path, fmt: str) -> int:
+    """Write every record as extxyz or a CSV of keys and energies; returns the record count."""
+    rows = list(store.rows())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "extxyz":
+        ase.io.write(out, [record_to_atoms(r) for r in rows], format="extxyz")
+    elif fmt == "csv":
+        pd.DataFrame([{"id": r.id, "formula": r.formula, "energy": r.energy, **r.key_value_pairs} for r in rows]).to_csv(out, index=False)
+    else:
+        raise DacscreenError(f"unknown export format '{fmt}'; use extxyz or csv")
+    return len(rows)
