@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from dacscreen.cli_common import State, console, emit, progress, reports_errors, setup_logging
+from dacscreen.cli_common import State, emit, progress, reports_errors, setup_logging
 from dacscreen.config import BuildConfig, LabelConfig, Settings, load_config
 
 app = typer.Typer(
     help="Screen dual-atom catalysts on polymeric carbon nitride for Li–S sulfur reduction.",
-    no_args_is_help=True, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 dataset_app = typer.Typer(help="Inspect, export and import the labelled dataset.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
@@ -70,11 +71,19 @@ def build(
     from dacscreen.data.validate import validate_site
     from dacscreen.elements import check_metals
 
-    cfg = load_config(BuildConfig, config, {
-        "host": host, "metals": metal_list(ctx, metals), "adsorbate": adsorbate, "placement": placement,
-        "orientation": orientation, "supercell": supercell,
-        "allow_non_transition": allow_non_transition or None,
-    })
+    cfg = load_config(
+        BuildConfig,
+        config,
+        {
+            "host": host,
+            "metals": metal_list(ctx, metals),
+            "adsorbate": adsorbate,
+            "placement": placement,
+            "orientation": orientation,
+            "supercell": supercell,
+            "allow_non_transition": allow_non_transition or None,
+        },
+    )
     check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
     atoms = build_site(cfg.host, cfg.metals, cfg.placement, cfg.supercell)
     validate_site(atoms, cfg.host)
@@ -83,8 +92,17 @@ def build(
         atoms = place_adsorbate(atoms, cfg.adsorbate, mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     ase.io.write(out, atoms)
-    emit({"file": str(out), "formula": atoms.get_chemical_formula(), "atoms": len(atoms),
-          "host": cfg.host, "metals": cfg.metals, "adsorbate": cfg.adsorbate or "clean"}, "built")
+    emit(
+        {
+            "file": str(out),
+            "formula": atoms.get_chemical_formula(),
+            "atoms": len(atoms),
+            "host": cfg.host,
+            "metals": cfg.metals,
+            "adsorbate": cfg.adsorbate or "clean",
+        },
+        "built",
+    )
 
 
 @app.command(context_settings=EXTRA)
@@ -104,7 +122,9 @@ def label(
     from dacscreen.data.store import export_shard, open_store
 
     settings = Settings()
-    cfg = load_config(LabelConfig, config, {"db": db, "metals": metal_list(ctx, metals), "workers": workers, "limit": limit})
+    cfg = load_config(
+        LabelConfig, config, {"db": db, "metals": metal_list(ctx, metals), "workers": workers, "limit": limit}
+    )
     shards = shard_dir or settings.shards
     store = open_store(cfg.db or settings.db, shards)
     labeller = Labeller(cfg, store)
@@ -122,16 +142,24 @@ def label(
                 export_shard(store, shards)
     if shard_every:
         export_shard(store, shards)
-    emit({"tasks": len(tasks), "ran": done, "skipped": len(tasks) - len(todo), "db": store.url,
-          "method": labeller.method}, "labelling")
+    emit(
+        {
+            "tasks": len(tasks),
+            "ran": done,
+            "skipped": len(tasks) - len(todo),
+            "db": store.url,
+            "method": labeller.method,
+        },
+        "labelling",
+    )
 
 
 @dataset_app.command("info")
 @reports_errors
 def dataset_info(db: DbOpt = None) -> None:
     """Summarise the dataset store (records, sites, states, convergence, anomalies)."""
-    from dacscreen.data.summary import summarize
     from dacscreen.data.store import open_store
+    from dacscreen.data.summary import summarize
 
     settings = Settings()
     store = open_store(db or settings.db, settings.shards)
@@ -146,8 +174,8 @@ def dataset_export(
     db: DbOpt = None,
 ) -> None:
     """Write the whole dataset as extxyz (structures) or CSV (keys and energies)."""
-    from dacscreen.data.summary import export
     from dacscreen.data.store import open_store
+    from dacscreen.data.summary import export
 
     settings = Settings()
     store = open_store(db or settings.db, settings.shards)

@@ -38,7 +38,9 @@ class State:
 def setup_logging(level: str) -> None:
     """Route logging through rich at ``level``."""
     logging.basicConfig(
-        level=level.upper(), format="%(message)s", handlers=[RichHandler(console=console, show_path=False)],
+        level=level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
         force=True,
     )
 
@@ -71,8 +73,14 @@ def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     if State.quiet or State.json:
         yield lambda n=1: None
         return
-    cols = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn()]
+    cols = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    ]
     with Progress(*cols, console=console) as bar:
         tid = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(tid, n)

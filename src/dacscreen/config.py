@@ -79,9 +79,7 @@ class LabelConfig(Strict):
     include_single: bool = True
     include_pairs: bool = True
     calculator: CalculatorConfig = Field(default_factory=CalculatorConfig)
-    dband_calculator: CalculatorConfig | None = Field(
-        default_factory=lambda: CalculatorConfig(name="tblite")
-    )
+    dband_calculator: CalculatorConfig | None = Field(default_factory=lambda: CalculatorConfig(name="tblite"))
     fmax: float = Field(0.05, gt=0)
     steps: int = Field(300, gt=0)
     fix_radius: float = Field(6.0, gt=0)

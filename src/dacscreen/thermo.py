@@ -131,9 +131,7 @@ def to_li_in_scale(potential_vs_li: float, offset_v: float = LI_IN_OFFSET_V) -> 
     return potential_vs_li - offset_v
 
 
-def binding_energy(
-    e_site: float, e_host: float, mu_m1: float, mu_m2: float | None = None
-) -> float:
+def binding_energy(e_site: float, e_host: float, mu_m1: float, mu_m2: float | None = None) -> float:
     """E_bind = E(M1M2@host) − E(host) − μ_M1 − μ_M2 (eV); > 0 means the metals prefer to cluster.
 
     μ_M is the energy per atom of the elemental bulk metal. Leave ``mu_m2`` None for a

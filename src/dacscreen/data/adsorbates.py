@@ -59,7 +59,11 @@ def li2s() -> Atoms:
     half = np.deg2rad(55.0)
     return Atoms(
         "Li2S",
-        positions=[[2.15 * np.sin(half), 2.15 * np.cos(half), 0], [-2.15 * np.sin(half), 2.15 * np.cos(half), 0], [0, 0, 0]],
+        positions=[
+            [2.15 * np.sin(half), 2.15 * np.cos(half), 0],
+            [-2.15 * np.sin(half), 2.15 * np.cos(half), 0],
+            [0, 0, 0],
+        ],
     )
 
 

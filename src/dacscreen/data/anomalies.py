@@ -67,7 +67,9 @@ def _adsorbate_graph(atoms: Atoms) -> tuple[int, set[tuple[int, int]]]:
     n = len(ads)
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
     n_comp, _ = connected_components(graph, directed=False)
-    ss = {(int(a), int(b)) for a, b in zip(i, j, strict=True) if a < b and ads[a].symbol == ads[b].symbol == "S"}
+    ss = {
+        (int(a), int(b)) for a, b in zip(i, j, strict=True) if a < b and ads[a].symbol == ads[b].symbol == "S"
+    }
     return n_comp, ss
 
 

@@ -28,7 +28,7 @@ def requires(module: str, name: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        hint = INSTALL_HINTS.get(name, f"pip install {module.split('.')[0]}")
+        hint = INSTALL_HINTS.get(name, f"pip install {module.split('.', maxsplit=1)[0]}")
         raise ConfigError(f"calculator '{name}' needs {module}: {hint}") from exc
 
 
@@ -70,9 +70,7 @@ def get_calculator(name: str, **kwargs: Any) -> Calculator:
     if name in BUILTIN:
         return BUILTIN[name](**kwargs)
     if ":" not in name:
-        raise ConfigError(
-            f"unknown calculator '{name}'; use one of {', '.join(BUILTIN)} or 'module:Class'"
-        )
+        raise ConfigError(f"unknown calculator '{name}'; use one of {', '.join(BUILTIN)} or 'module:Class'")
     module, cls = name.split(":", 1)
     obj = getattr(requires(module, name), cls, None)
     if obj is None:

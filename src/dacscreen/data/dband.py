@@ -34,7 +34,9 @@ def _fermi_level(eps: np.ndarray, occ: np.ndarray) -> float:
     return float((homo + empty.min()) / 2.0) if len(empty) else float(homo)
 
 
-def d_weights(atoms: Atoms, method: str = "GFN1-xTB", accuracy: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def d_weights(
+    atoms: Atoms, method: str = "GFN1-xTB", accuracy: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run tblite once; return orbital energies (eV), occupations, per-atom d weights, E_F."""
     interface = requires("tblite.interface", "tblite")
     calc = interface.Calculator(
@@ -81,6 +83,8 @@ def d_band_centres(
     grid = np.linspace(window[0], window[1], 2001) + float(ef)
     centres = {}
     for i in indices:
-        rho = (weights[i][None, :] * np.exp(-((grid[:, None] - eps[None, :]) ** 2) / (2 * sigma**2))).sum(axis=1)
+        rho = (weights[i][None, :] * np.exp(-((grid[:, None] - eps[None, :]) ** 2) / (2 * sigma**2))).sum(
+            axis=1
+        )
         centres[i] = float(np.trapezoid(grid * rho, grid) / np.trapezoid(rho, grid) - ef)
     return DBandResult(centres, float(ef), window)

@@ -60,9 +60,7 @@ def heptazine_cell(d: float = BOND, vacuum: float = DEFAULT_VACUUM) -> Atoms:
     symbols.append("N")
     pos.append(3.0 * d * _unit(60.0))
     a = 3.0 * np.sqrt(3.0) * d
-    cell = np.array(
-        [a * _unit(30.0), a * _unit(150.0), [0.0, 0.0, vacuum]]
-    )
+    cell = np.array([a * _unit(30.0), a * _unit(150.0), [0.0, 0.0, vacuum]])
     return _sheet(symbols, pos, cell, vacuum)
 
 

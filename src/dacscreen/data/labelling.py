@@ -58,7 +58,9 @@ class Task:
         return f"{self.site_id}|{self.state}|{self.method}"
 
 
-def site_order(metals: list[str], singles: bool = True, pairs: bool = True, seed: int = 0) -> list[tuple[str, ...]]:
+def site_order(
+    metals: list[str], singles: bool = True, pairs: bool = True, seed: int = 0
+) -> list[tuple[str, ...]]:
     """Sites in labelling priority: Cu–Ni, Cu, Ni, all single atoms, homo pairs, then hetero
     pairs in a seeded shuffle so that a partial dataset spans every metal."""
     sites: list[tuple[str, ...]] = []
@@ -119,16 +121,21 @@ class Labeller:
             fn = relax_cell if cell else relax
             kwargs = {} if cell else {"fix_radius": None}
             res = fn(atoms, self.calc, fmax=self.cfg.fmax, steps=self.cfg.steps, **kwargs)
-            keys = {"rid": key, "task": key, "kind": "reference", "ref": name, "method": self.method,
-                    "converged": res.converged, "nsteps": res.nsteps, "fmax_final": res.fmax}
+            keys = {
+                "rid": key,
+                "task": key,
+                "kind": "reference",
+                "ref": name,
+                "method": self.method,
+                "converged": res.converged,
+                "nsteps": res.nsteps,
+                "fmax_final": res.fmax,
+            }
             self.store.write_records([Record(res.final, res.energy, keys, res.initial)])
 
     def run_task(self, task: Task) -> list[Record]:
         """Relax one task and write its records (one transaction). Returns the records."""
-        if task.state == "clean":
-            records = [self._clean(task)]
-        else:
-            records = self._adsorbate(task)
+        records = [self._clean(task)] if task.state == "clean" else self._adsorbate(task)
         self.store.write_records(records)
         return records
 
@@ -137,13 +144,22 @@ class Labeller:
         metal_idx = [i for i, a in enumerate(final) if a.tag == 1]
         cn = [anomalies.metal_coordination(final, i) for i in metal_idx]
         return {
-            "rid": f"{task.key}|{orientation}", "task": task.key, "kind": "site",
-            "host": task.host, "m1": task.metals[0],
+            "rid": f"{task.key}|{orientation}",
+            "task": task.key,
+            "kind": "site",
+            "host": task.host,
+            "m1": task.metals[0],
             "m2": task.metals[1] if len(task.metals) > 1 else "",
-            "placement": task.placement, "adsorbate": task.state, "orientation": orientation,
-            "method": self.method, "converged": res.converged, "nsteps": res.nsteps,
-            "fmax_final": res.fmax, "anomaly": anomaly,
-            "mm_dist": anomalies.metal_pair_distance(final), "cn_m1": cn[0],
+            "placement": task.placement,
+            "adsorbate": task.state,
+            "orientation": orientation,
+            "method": self.method,
+            "converged": res.converged,
+            "nsteps": res.nsteps,
+            "fmax_final": res.fmax,
+            "anomaly": anomaly,
+            "mm_dist": anomalies.metal_pair_distance(final),
+            "cn_m1": cn[0],
             "cn_m2": cn[1] if len(cn) > 1 else 0,
         }
 
@@ -166,8 +182,12 @@ class Labeller:
             log.warning("d-band calculation failed: %s", exc)
             return {}
         vals = list(out.centres.values())
-        return {"dband_m1": vals[0], "dband_m2": vals[1] if len(vals) > 1 else vals[0],
-                "dband_method": out.method, "dband_window": f"{out.window[0]:g},{out.window[1]:g}"}
+        return {
+            "dband_m1": vals[0],
+            "dband_m2": vals[1] if len(vals) > 1 else vals[0],
+            "dband_method": out.method,
+            "dband_window": f"{out.window[0]:g},{out.window[1]:g}",
+        }
 
     def clean_site(self, task: Task) -> Atoms:
         """The relaxed clean site for ``task`` (labelled first if missing)."""
@@ -196,7 +216,9 @@ class Labeller:
         return records
 
 
-def run_serial(labeller: Labeller, tasks: list[Task], on_done: Callable[[Task], None] | None = None) -> Iterator[Task]:
+def run_serial(
+    labeller: Labeller, tasks: list[Task], on_done: Callable[[Task], None] | None = None
+) -> Iterator[Task]:
     """Run pending tasks one by one, yielding each task as it finishes."""
     for task in labeller.pending(tasks):
         labeller.run_task(task)

@@ -49,7 +49,10 @@ def host_reference(name: str, supercell: tuple[int, int] | None = None) -> Atoms
 
 def reference_structures(host: str, metals: list[str], species: list[str]) -> dict[str, tuple[Atoms, bool]]:
     """All references as ``name -> (atoms, relax_cell)``."""
-    refs: dict[str, tuple[Atoms, bool]] = {"Li_bcc": (li_bcc(), True), f"host_{host}": (host_reference(host), False)}
+    refs: dict[str, tuple[Atoms, bool]] = {
+        "Li_bcc": (li_bcc(), True),
+        f"host_{host}": (host_reference(host), False),
+    }
     for x in species:
         refs[f"mol_{x}"] = (boxed_molecule(x), False)
     for m in metals:

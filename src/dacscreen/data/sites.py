@@ -79,7 +79,13 @@ def _cavity_by_geometry(host: Atoms) -> tuple[np.ndarray, list[int]]:
                 d = np.array([np.linalg.norm(_wrap_xy(host, pos[k] - c)) for k in two])
                 empty = min(np.linalg.norm(_wrap_xy(host, q - c)) for q in pos) > 2.0
                 if empty and np.sum(d < 2.6) == 6:
-                    candidates.append((float(np.linalg.norm(_wrap_xy(host, c - mid))), c, [two[k] for k in np.where(d < 2.6)[0]]))
+                    candidates.append(
+                        (
+                            float(np.linalg.norm(_wrap_xy(host, c - mid))),
+                            c,
+                            [two[k] for k in np.where(d < 2.6)[0]],
+                        )
+                    )
     if not candidates:
         raise StructureError("no six-fold N cavity found in the heptazine host")
     candidates.sort(key=lambda t: t[0])
@@ -96,9 +102,7 @@ def _two_coordinated_n(host: Atoms) -> list[int]:
 
 def _heptazine_anchors(host: Atoms, radius: float) -> list[Anchor]:
     centre, ring = _cavity_by_geometry(host)
-    angles = sorted(
-        ring, key=lambda k: np.arctan2(*(_wrap_xy(host, host.positions[k] - centre)[[1, 0]]))
-    )
+    angles = sorted(ring, key=lambda k: np.arctan2(*(_wrap_xy(host, host.positions[k] - centre)[[1, 0]])))
     anchors = []
     for a, b in zip(angles, angles[1:] + angles[:1], strict=True):
         va = _wrap_xy(host, host.positions[a] - centre)
@@ -139,7 +143,8 @@ def _melon_anchors(host: Atoms) -> list[Anchor]:
         _, other = min(others)
         xy = _between(pos[own], pos[own] + _wrap_xy(host, pos[other] - pos[own]), p0)
         clash = tuple(
-            k for k, a in enumerate(host)
+            k
+            for k, a in enumerate(host)
             if a.symbol == "H" and np.linalg.norm(_wrap_xy(host, pos[k] - xy)[:2]) < H_CLASH
         )
         anchors.append(Anchor((float(xy[0]), float(xy[1])), "NH", tuple(sorted({h, *clash})), (own, other)))
@@ -162,9 +167,7 @@ def _between(a: np.ndarray, b: np.ndarray, guess: np.ndarray) -> np.ndarray:
 
 def _anchor_fingerprint(host: Atoms, xy: tuple[float, float]) -> tuple[float, ...]:
     p = np.array([xy[0], xy[1], host.positions[:, 2].mean()])
-    d = sorted(
-        round(float(np.linalg.norm(_wrap_xy(host, q - p))), 1) for q in host.positions
-    )
+    d = sorted(round(float(np.linalg.norm(_wrap_xy(host, q - p))), 1) for q in host.positions)
     return tuple(d[:12])
 
 
@@ -260,7 +263,12 @@ def build_site(
     if chosen.removed_h:
         del site[list(chosen.removed_h)]
     site.info.update(
-        {"host": host_name, "m1": metals[0], "m2": metals[1] if len(metals) > 1 else "",
-         "placement": placement, "placement_label": chosen.label}
+        {
+            "host": host_name,
+            "m1": metals[0],
+            "m2": metals[1] if len(metals) > 1 else "",
+            "placement": placement,
+            "placement_label": chosen.label,
+        }
     )
     return site

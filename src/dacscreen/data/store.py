@@ -31,9 +31,30 @@ from dacscreen.errors import DacscreenError
 log = logging.getLogger(__name__)
 
 KEYS = (
-    "rid", "task", "kind", "host", "m1", "m2", "placement", "adsorbate", "orientation",
-    "method", "converged", "nsteps", "fmax_final", "anomaly", "best", "mm_dist", "cn_m1",
-    "cn_m2", "dband_m1", "dband_m2", "dband_method", "dband_window", "ref", "source",
+    "rid",
+    "task",
+    "kind",
+    "host",
+    "m1",
+    "m2",
+    "placement",
+    "adsorbate",
+    "orientation",
+    "method",
+    "converged",
+    "nsteps",
+    "fmax_final",
+    "anomaly",
+    "best",
+    "mm_dist",
+    "cn_m1",
+    "cn_m2",
+    "dband_m1",
+    "dband_m2",
+    "dband_method",
+    "dband_window",
+    "ref",
+    "source",
 )
 
 
@@ -185,7 +206,9 @@ def import_shards(store: Store, shard_dir: Path) -> int:
         if "initial_positions" in atoms.arrays:
             init = atoms.copy()
             init.positions = atoms.arrays["initial_positions"]
-        clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc, tags=atoms.get_tags())
+        clean = Atoms(
+            atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc, tags=atoms.get_tags()
+        )
         recs.append(Record(clean, energy, keys, init))
     return len(store.write_records(recs)) if recs else 0
 

@@ -53,7 +53,9 @@ def export(store: Store, out: Path, fmt: str) -> int:
     if fmt == "extxyz":
         ase.io.write(out, [record_to_atoms(r) for r in rows], format="extxyz")
     elif fmt == "csv":
-        pd.DataFrame([{"id": r.id, "formula": r.formula, "energy": r.energy, **r.key_value_pairs} for r in rows]).to_csv(out, index=False)
+        pd.DataFrame(
+            [{"id": r.id, "formula": r.formula, "energy": r.energy, **r.key_value_pairs} for r in rows]
+        ).to_csv(out, index=False)
     else:
         raise DacscreenError(f"unknown export format '{fmt}'; use extxyz or csv")
     return len(rows)

@@ -1,0 +1,35 @@
+"""Intermediates and their placement on sites."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dacscreen.data.adsorbates import molecule, orientations, place_adsorbate
+from dacscreen.data.sites import build_site
+from dacscreen.thermo import SRR_SPECIES
+
+FORMULA = {"S8": "S8", "Li2S8": "Li2S8", "Li2S6": "Li2S6", "Li2S4": "Li2S4", "Li2S2": "Li2S2", "Li2S": "Li2S"}
+
+
+@pytest.mark.parametrize("name", SRR_SPECIES)
+def test_molecules_are_sane(name: str) -> None:
+    mol = molecule(name)
+    assert mol.get_chemical_formula() == FORMULA[name]
+    d = mol.get_all_distances()
+    np.fill_diagonal(d, 9.0)
+    assert 1.9 < d.min() < 2.5
+
+
+@pytest.mark.parametrize("host", ["heptazine", "melon"])
+@pytest.mark.parametrize("name", SRR_SPECIES)
+def test_placements_above_site(host: str, name: str) -> None:
+    site = build_site(host, ["Cu", "Ni"])
+    z_sheet = site.positions[:, 2].mean()
+    for mode in orientations(2, name):
+        atoms = place_adsorbate(site, name, mode)
+        tags = atoms.get_tags()
+        assert (tags == 2).sum() == len(molecule(name))
+        d = atoms.get_all_distances(mic=True)[tags == 2][:, tags != 2]
+        assert d.min() >= 1.85
+        assert atoms.positions[tags == 2, 2].min() > z_sheet + 1.0
