@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dacscreen.cli_common import State, emit, progress, reports_errors, setup_logging
+from dacscreen.cli_common import State, console, emit, progress, reports_errors, setup_logging
 from dacscreen.config import BuildConfig, LabelConfig, Settings, load_config
 
 app = typer.Typer(
@@ -193,6 +193,114 @@ def dataset_shard(db: DbOpt = None, shard_dir: Annotated[Path | None, typer.Opti
     store = open_store(db or settings.db)
     path = export_shard(store, shard_dir or settings.shards)
     emit({"shard": str(path) if path else "nothing new"}, "shard")
+
+
+@app.command()
+@reports_errors
+def train(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Where the trained ensemble goes.")] = None,
+    arch: Annotated[str | None, typer.Option(help="schnet or painn.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs per member.")] = None,
+    ensemble: Annotated[int | None, typer.Option(help="Ensemble size K.")] = None,
+    input_mode: Annotated[str | None, typer.Option(help="as-built or relaxed-site.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+) -> None:
+    """Train the multi-task GNN ensemble (tracked in MLflow, resumable from checkpoints)."""
+    from dacscreen.config import TrainConfig
+    from dacscreen.models.pipeline import prepare, train_ensemble
+
+    cfg = load_config(
+        TrainConfig,
+        config,
+        {"db": db, "out": out, "epochs": epochs, "input_mode": input_mode, "device": device},
+    )
+    if arch or ensemble:
+        cfg.model = cfg.model.model_copy(
+            update={k: v for k, v in {"arch": arch, "ensemble": ensemble}.items() if v}
+        )
+    prepared = prepare(cfg)
+    with progress("training members", cfg.model.ensemble) as advance:
+        _, report = train_ensemble(cfg, prepared, advance)
+    emit({"model": str(cfg.out), **report}, "training")
+
+
+@app.command()
+@reports_errors
+def evaluate(
+    model: Annotated[Path, typer.Option(help="Trained ensemble directory.")],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    split: Annotated[str | None, typer.Option(help="leave-metal-out or random.")] = None,
+) -> None:
+    """Evaluate a trained ensemble against the descriptor baseline (MAE, RMSE, ρ, calibration)."""
+    from dacscreen.config import TrainConfig
+    from dacscreen.models.ensemble import Ensemble
+    from dacscreen.models.pipeline import evaluate as run_eval
+    from dacscreen.models.pipeline import prepare
+
+    ens = Ensemble.load(model)
+    cfg = load_config(TrainConfig, config, {"db": db, "input_mode": ens.meta.get("input_mode")})
+    if split:
+        cfg.split = cfg.split.model_copy(update={"kind": split})
+    if cfg.split.kind == "leave-metal-out" and not cfg.split.test_metals:
+        cfg.split = cfg.split.model_copy(update={"test_metals": ens.meta.get("test_metals")})
+    report = run_eval(ens, prepare(cfg), model)
+    emit(report, "evaluation")
+
+
+@app.command(context_settings=EXTRA)
+@reports_errors
+def screen(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("out/screen"),
+    config: ConfigOpt = None,
+    model: Annotated[Path | None, typer.Option(help="Trained ensemble (default: the shipped model).")] = None,
+    metals: Annotated[
+        list[str] | None, typer.Option(help="Metal set (default: 28 transition metals).")
+    ] = None,
+    top: Annotated[int | None, typer.Option(help="Rows in the top-K table.")] = None,
+    host: Annotated[str | None, typer.Option(help="heptazine or melon.")] = None,
+) -> None:
+    """Predict and rank every site; write candidates.csv/.parquet, report.html and PNGs."""
+    from rich.table import Table
+
+    from dacscreen.config import ScreenConfig
+    from dacscreen.screening.runner import run_screen
+    from dacscreen.screening.space import site_space
+
+    cfg = load_config(
+        ScreenConfig, config, {"model": model, "metals": metal_list(ctx, metals), "top": top, "host": host}
+    )
+    n = sum(1 for _ in site_space(cfg.host, cfg.metals, cfg.include_single, cfg.allow_non_transition))
+    with progress("screening sites", n) as advance:
+        df = run_screen(cfg, out, advance)
+    if not (State.quiet or State.json):
+        table = Table(title=f"top {cfg.top} candidates (ΔG in eV, 0 V vs Li/Li+)")
+        for c in ("rank", "site", "|Δχ|", "ΔG_RDS ± σ", "RDS", "E_ads Li2S2", "E_ads Li2S", "pass"):
+            table.add_column(c)
+        for _, r in df.head(cfg.top).iterrows():
+            table.add_row(
+                str(r["rank"]),
+                f"{r.m1}{r.m2}",
+                f"{r.delta_chi:.2f}",
+                f"{r.dg_rds:.2f} ± {r.dg_rds_std:.2f}",
+                str(r.rds_step),
+                f"{r.e_ads_li2s2:.2f}",
+                f"{r.e_ads_li2s:.2f}",
+                "yes" if r.passes_filters else "no",
+            )
+        console.print(table)
+    emit(
+        {
+            "sites": len(df),
+            "passing": int(df["passes_filters"].sum()),
+            "out": str(out),
+            "best": f"{df.iloc[0].m1}{df.iloc[0].m2}",
+        },
+        "screening",
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

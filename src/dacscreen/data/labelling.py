@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 PRIORITY = (("Cu", "Ni"), ("Cu",), ("Ni",))
 """The reference study's sites come first."""
 ALL_STATES = ("clean", *SRR_SPECIES)
+EARLY_FULL_SITES = 12
+"""Sites that get all seven states before the core states of every other site."""
 
 
 @dataclass(frozen=True)
@@ -71,25 +73,37 @@ def site_order(
         hetero = [(a, b) for a, b in combinations_with_replacement(metals, 2) if a != b]
         random.Random(seed).shuffle(hetero)
         sites += homo + hetero
-    first = [p for p in PRIORITY if p in sites]
-    return first + [s for s in sites if s not in first]
+    first = [p for p in PRIORITY if any(sorted(p) == sorted(s) for s in sites)]
+    return first + [s for s in sites if sorted(s) not in [sorted(p) for p in first]]
 
 
 def plan(cfg: LabelConfig, method: str) -> list[Task]:
-    """The ordered task list for a config."""
+    """The ordered task list for a config.
+
+    Three phases, so that a partial run is as useful as possible: (A) all seven states for the
+    first few sites (the reference sites first), (B) the core ``states`` for every site,
+    (C) the remaining intermediates for the first ``all_states_sites`` sites.
+    """
     metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
     sc = cfg.supercell or default_supercell(cfg.host)
-    tasks: list[Task] = []
     sites = site_order(metals, cfg.include_single, cfg.include_pairs)
     if cfg.limit is not None:
         sites = sites[: cfg.limit]
-    for rank, site in enumerate(sites):
-        n_place = len(placements_for(cfg.host, sc, list(site))) if cfg.placements == "all" else 1
-        states = list(ALL_STATES) if rank < cfg.all_states_sites else list(cfg.states)
-        states = ["clean", *[s for s in states if s != "clean"]]
-        for p in range(n_place):
-            tasks += [Task(cfg.host, site, p, st, method) for st in states]
-    return tasks
+    core = ["clean", *[s for s in cfg.states if s != "clean"]]
+    extra = [s for s in ALL_STATES if s not in core]
+    n_full = min(cfg.all_states_sites, EARLY_FULL_SITES)
+    phases = [
+        (sites[:n_full], core + extra),
+        (sites, core),
+        (sites[: cfg.all_states_sites], extra),
+    ]
+    tasks: list[Task] = []
+    for group, states in phases:
+        for site in group:
+            n_place = len(placements_for(cfg.host, sc, list(site))) if cfg.placements == "all" else 1
+            for p in range(n_place):
+                tasks += [Task(cfg.host, site, p, st, method) for st in states]
+    return list(dict.fromkeys(tasks))
 
 
 class Labeller:

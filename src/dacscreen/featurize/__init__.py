@@ -1,0 +1,1 @@
+"""Periodic crystal graphs and descriptor vectors."""

@@ -1,0 +1,143 @@
+"""Training samples from the dataset store, and their on-disk graph cache.
+
+A sample is one site × state. For an adsorbate state the graph-level target is
+E_ads(X) = E(X*) − E(*) − E(X) (eV, same method throughout); for the clean state it is the
+binding of the metals to the host, E_bind = E(*) − E(host) − Σ μ_M, and the node-level targets
+are the d-band centres of the metals (eV vs E_F). The field ``e_ads`` holds the graph-level
+target in both cases. The model input is either
+
+* ``as-built``: the builder's unrelaxed site with the adsorbate placed in the orientation of
+  the best relaxed record (what screening has), or
+* ``relaxed-site``: the relaxed clean site with the adsorbate placed on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from ase import Atoms
+from torch_geometric.data import Data
+
+from dacscreen.data.adsorbates import place_adsorbate
+from dacscreen.data.references import reference_value
+from dacscreen.data.sites import build_site
+from dacscreen.data.store import Store, record_to_atoms
+from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    """One site × state with its targets (NaN where not labelled)."""
+
+    host: str
+    m1: str
+    m2: str
+    placement: int
+    state: str
+    orientation: str
+    e_ads: float
+    dband: tuple[float, float]
+    relaxed_clean: Atoms | None = None
+    method: str = ""
+
+    @property
+    def metals(self) -> list[str]:
+        """[m1] or [m1, m2]."""
+        return [self.m1, self.m2] if self.m2 else [self.m1]
+
+
+def input_structure(s: Sample, mode: str) -> Atoms:
+    """The model input for a sample in ``mode`` (as-built or relaxed-site)."""
+    if mode == "relaxed-site" and s.relaxed_clean is not None:
+        site = s.relaxed_clean.copy()
+        site.info = {"host": s.host}
+    else:
+        site = build_site(s.host, s.metals, s.placement)
+    if s.state == "clean":
+        return site
+    return place_adsorbate(site, s.state, s.orientation)
+
+
+def collect_samples(store: Store, method: str | None = None, host: str | None = None) -> list[Sample]:
+    """Best, non-anomalous records of the store turned into samples (one method only)."""
+    best = list(store.best_sites(method, host))
+    if not best:
+        return []
+    methods = {r.method for r in best}
+    method = method or sorted(methods)[0]
+    refs = {
+        r.ref: reference_value(r.ref, r.energy, r.natoms) for r in store.rows(kind="reference", method=method)
+    }
+    clean = {
+        (r.host, r.m1, r.m2, r.placement): r for r in best if r.adsorbate == "clean" and r.method == method
+    }
+    out: list[Sample] = []
+    nan = float("nan")
+    for r in best:
+        if r.method != method:
+            continue
+        key = (r.host, r.m1, r.m2, r.placement)
+        c = clean.get(key)
+        if c is None:
+            continue
+        relaxed = record_to_atoms(c)
+        if r.adsorbate == "clean":
+            db = (float(r.get("dband_m1", nan)), float(r.get("dband_m2", nan)))
+            out.append(Sample(*key, "clean", "none", site_binding(r, refs), db, relaxed, method))
+        elif f"mol_{r.adsorbate}" in refs:
+            e_ads = r.energy - c.energy - refs[f"mol_{r.adsorbate}"]
+            out.append(Sample(*key, r.adsorbate, r.orientation, e_ads, (nan, nan), relaxed, method))
+    return out
+
+
+def site_binding(row: object, refs: dict[str, float]) -> float:
+    """E_bind = E(*) − E(host) − Σ μ_M (eV) of a clean-site row; NaN without references."""
+    needed = [f"host_{row.host}", f"bulk_{row.m1}"] + ([f"bulk_{row.m2}"] if row.m2 else [])
+    if not all(k in refs for k in needed):
+        return float("nan")
+    return row.energy - sum(refs[k] for k in needed)
+
+
+def sample_graph(s: Sample, mode: str, settings: GraphSettings) -> Data:
+    """Graph of a sample with its targets attached (y_ads per graph, y_dband per node)."""
+    atoms = input_structure(s, mode)
+    g = atoms_to_graph(atoms, settings)
+    g.y_ads = torch.tensor([s.e_ads], dtype=torch.float32)
+    yd = torch.full((len(atoms),), float("nan"))
+    metal = (g.tags == 1).nonzero().flatten()
+    for k, idx in enumerate(metal[:2]):
+        yd[idx] = s.dband[k] if len(metal) == 2 else s.dband[0]
+    g.y_dband = yd
+    return g
+
+
+def cache_key(samples: list[Sample], mode: str, settings: GraphSettings) -> str:
+    """Hash of the samples' identities and targets, the input mode and featuriser settings."""
+    h = hashlib.sha1(f"{mode}|{settings.digest()}".encode())
+    for s in samples:
+        h.update(
+            f"{s.host}|{s.m1}|{s.m2}|{s.placement}|{s.state}|{s.orientation}|{s.e_ads:.6f}|{s.dband}".encode()
+        )
+    return h.hexdigest()[:16]
+
+
+def build_graphs(
+    samples: list[Sample], mode: str, settings: GraphSettings, cache_dir: Path | None
+) -> list[Data]:
+    """Featurise samples, re-using a cached file when samples and settings are unchanged."""
+    path = cache_dir / f"graphs-{cache_key(samples, mode, settings)}.pt" if cache_dir else None
+    if path is not None and path.is_file():
+        return torch.load(path, weights_only=False)
+    graphs = [sample_graph(s, mode, settings) for s in samples]
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(graphs, tmp)
+        tmp.rename(path)
+    return graphs

@@ -1,0 +1,1 @@
+"""Graph neural networks, deep ensembles, training and evaluation."""

@@ -1,0 +1,164 @@
+"""Deep ensembles of :class:`MultiTaskGNN`: mean and standard deviation of K members.
+
+A saved model is a directory with ``meta.json`` (config, featuriser settings, target scaling,
+provenance) and ``weights.pt`` (tensors only, loaded with ``weights_only=True``): a model file
+is data, never code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from dacscreen.config import ModelConfig
+from dacscreen.errors import ModelError
+from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
+from dacscreen.models.multitask import MultiTaskGNN
+
+
+@dataclass
+class Scaling:
+    """Standardisation of the targets (eV)."""
+
+    ads_mean: float = 0.0
+    ads_std: float = 1.0
+    db_mean: float = 0.0
+    db_std: float = 1.0
+
+    @classmethod
+    def fit(cls, graphs: list[Data]) -> Scaling:
+        """Mean and std of the finite targets of ``graphs``."""
+        ads = torch.cat([g.y_ads for g in graphs]).numpy()
+        db = torch.cat([g.y_dband for g in graphs]).numpy()
+        ads, db = ads[np.isfinite(ads)], db[np.isfinite(db)]
+        return cls(
+            float(ads.mean()) if len(ads) else 0.0,
+            float(ads.std() + 1e-3) if len(ads) > 1 else 1.0,
+            float(db.mean()) if len(db) else 0.0,
+            float(db.std() + 1e-3) if len(db) > 1 else 1.0,
+        )
+
+
+@dataclass
+class Ensemble:
+    """K trained members plus everything needed to use them."""
+
+    members: list[MultiTaskGNN]
+    config: ModelConfig
+    settings: GraphSettings
+    scaling: Scaling
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to(self, device: str | torch.device) -> Ensemble:
+        """Move members to ``device``."""
+        for m in self.members:
+            m.to(device)
+        return self
+
+    @torch.no_grad()
+    def predict(self, graphs: list[Data], batch_size: int = 32, device: str = "cpu") -> dict[str, np.ndarray]:
+        """Per-graph E_ads mean/std (eV) and per-graph d-band mean/std of up to two metals.
+
+        Returns arrays ``e_ads``, ``e_ads_std`` (n,), ``dband``, ``dband_std`` (n, 2), and the
+        per-member values ``e_ads_members`` (K, n) and ``dband_members`` (K, n, 2).
+        """
+        self.to(device)
+        per_member_e, per_member_d = [], []
+        for model in self.members:
+            model.eval()
+            es, ds = [], []
+            for batch in DataLoader(graphs, batch_size=batch_size):
+                batch = batch.to(device)
+                e, d = model(batch)
+                es.append(e.float().cpu() * self.scaling.ads_std + self.scaling.ads_mean)
+                ds.append(_metal_pairs(d.float().cpu() * self.scaling.db_std + self.scaling.db_mean, batch))
+            per_member_e.append(torch.cat(es))
+            per_member_d.append(torch.cat(ds))
+        e = torch.stack(per_member_e).numpy()
+        d = torch.stack(per_member_d).numpy()
+        return {
+            "e_ads": e.mean(0),
+            "e_ads_std": e.std(0),
+            "dband": d.mean(0),
+            "dband_std": d.std(0),
+            "e_ads_members": e,
+            "dband_members": d,
+        }
+
+    def save(self, path: Path) -> None:
+        """Write ``meta.json`` and ``weights.pt`` into directory ``path`` (atomically)."""
+        path.mkdir(parents=True, exist_ok=True)
+        weights = {
+            f"{k}.{name}": t.detach().cpu()
+            for k, m in enumerate(self.members)
+            for name, t in m.state_dict().items()
+        }
+        meta = {
+            "format": "dacscreen-ensemble-1",
+            "n_members": len(self.members),
+            "model": self.config.model_dump(),
+            "featurizer": asdict(self.settings),
+            "scaling": asdict(self.scaling),
+            **self.meta,
+        }
+        tmp_w, tmp_m = path / "weights.pt.tmp", path / "meta.json.tmp"
+        torch.save(weights, tmp_w)
+        tmp_m.write_text(json.dumps(meta, indent=2, default=str))
+        tmp_w.rename(path / "weights.pt")
+        tmp_m.rename(path / "meta.json")
+
+    @classmethod
+    def load(cls, path: Path) -> Ensemble:
+        """Load a saved ensemble; raise ModelError naming the path on any problem."""
+        meta_p, w_p = Path(path) / "meta.json", Path(path) / "weights.pt"
+        if not meta_p.is_file() or not w_p.is_file():
+            raise ModelError(f"{path}: not a dacscreen model (needs meta.json and weights.pt)")
+        try:
+            meta = json.loads(meta_p.read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{meta_p}: corrupt model metadata: {exc}") from exc
+        version = meta.get("featurizer", {}).get("version")
+        if version != FEATURIZER_VERSION:
+            raise ModelError(
+                f"{path}: trained with featuriser version {version}, this dacscreen has "
+                f"{FEATURIZER_VERSION}; retrain the model (dacscreen train)"
+            )
+        try:
+            weights = torch.load(w_p, weights_only=True, map_location="cpu")
+        except Exception as exc:
+            raise ModelError(f"{w_p}: cannot load weights safely: {exc}") from exc
+        config = ModelConfig.model_validate(meta["model"])
+        members = []
+        for k in range(meta["n_members"]):
+            m = MultiTaskGNN(config)
+            prefix = f"{k}."
+            m.load_state_dict({n[len(prefix) :]: t for n, t in weights.items() if n.startswith(prefix)})
+            members.append(m)
+        extra = {
+            k: v
+            for k, v in meta.items()
+            if k not in {"model", "featurizer", "scaling", "n_members", "format"}
+        }
+        return cls(members, config, GraphSettings(**meta["featurizer"]), Scaling(**meta["scaling"]), extra)
+
+
+def _metal_pairs(node_values: torch.Tensor, batch: Data) -> torch.Tensor:
+    """(n_graphs, 2) values of the first two metal nodes of each graph (M1, M2; M2 = M1 for a
+    single atom)."""
+    n = int(batch.num_graphs)
+    out = torch.full((n, 2), float("nan"))
+    metal = (batch.tags == 1).nonzero().flatten().cpu()
+    b = batch.batch.cpu()
+    for g in range(n):
+        idx = metal[b[metal] == g]
+        if len(idx):
+            out[g, 0] = node_values[idx[0]]
+            out[g, 1] = node_values[idx[1]] if len(idx) > 1 else node_values[idx[0]]
+    return out

@@ -1,0 +1,46 @@
+"""Error and uncertainty-calibration metrics (eV for energies)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import norm, spearmanr
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE and Spearman ρ on finite entries."""
+    ok = np.isfinite(y) & np.isfinite(pred)
+    y, pred = y[ok], pred[ok]
+    if len(y) == 0:
+        return {"n": 0, "mae": float("nan"), "rmse": float("nan"), "spearman": float("nan")}
+    rho = float(spearmanr(y, pred).statistic) if len(y) > 2 else float("nan")
+    return {
+        "n": len(y),
+        "mae": float(np.mean(np.abs(y - pred))),
+        "rmse": float(np.sqrt(np.mean((y - pred) ** 2))),
+        "spearman": rho,
+    }
+
+
+def calibration_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float]:
+    """Fraction of errors inside ±1σ and ±2σ, and the miscalibration area.
+
+    The miscalibration area is the mean |observed − expected| coverage of central Gaussian
+    intervals over expected coverages 0.01..0.99 (0 is perfect calibration).
+    """
+    ok = np.isfinite(y) & np.isfinite(mean) & np.isfinite(std)
+    y, mean, std = y[ok], mean[ok], np.maximum(std[ok], 1e-8)
+    if len(y) == 0:
+        return {
+            "within_1sigma": float("nan"),
+            "within_2sigma": float("nan"),
+            "miscalibration_area": float("nan"),
+        }
+    z = np.abs(y - mean) / std
+    expected = np.linspace(0.01, 0.99, 99)
+    observed = np.array([np.mean(z <= norm.ppf(0.5 + p / 2.0)) for p in expected])
+    return {
+        "within_1sigma": float(np.mean(z <= 1.0)),
+        "within_2sigma": float(np.mean(z <= 2.0)),
+        "miscalibration_area": float(np.mean(np.abs(observed - expected))),
+        "mean_std": float(np.mean(std)),
+    }

@@ -1,0 +1,192 @@
+"""Runners for ``train`` and ``evaluate``: data → split → graphs → ensemble → metrics.
+
+Accuracy is reported leave-metal-out by default, side by side with the random-forest
+descriptor baseline, with calibration next to the errors. The test split is used only for the
+final report, never for early stopping or tuning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dacscreen.config import Settings, TrainConfig
+from dacscreen.data.references import reference_value
+from dacscreen.data.store import open_store
+from dacscreen.errors import DacscreenError
+from dacscreen.featurize.graphs import GraphSettings
+from dacscreen.featurize.samples import Sample, build_graphs, collect_samples
+from dacscreen.models.baseline import ForestBaseline
+from dacscreen.models.ensemble import Ensemble, Scaling
+from dacscreen.models.metrics import calibration_metrics, regression_metrics
+from dacscreen.models.splits import leave_metal_out, pick_test_metals, random_split
+from dacscreen.models.train import train_member
+
+log = logging.getLogger(__name__)
+MIN_SAMPLES = 8
+
+
+@dataclass
+class Prepared:
+    """Samples, graphs and split indices for one config."""
+
+    samples: list[Sample]
+    graphs: list[Any]
+    train: list[int]
+    val: list[int]
+    test: list[int]
+    test_metals: list[str]
+    settings: GraphSettings
+    references: dict[str, float]
+
+
+def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
+    """Load samples of one method from the store, split them and featurise them (cached)."""
+    s = settings or Settings()
+    store = open_store(cfg.db or s.db, s.shards)
+    samples = [x for x in collect_samples(store, cfg.method) if x.state == "clean" or x.state in cfg.targets]
+    if len(samples) < MIN_SAMPLES:
+        raise DacscreenError(f"{store.url}: only {len(samples)} labelled samples; label more data first")
+    if cfg.split.kind == "leave-metal-out":
+        held = cfg.split.test_metals or pick_test_metals(samples, cfg.split.n_test_metals, cfg.split.seed)
+        tr, va, te = leave_metal_out(samples, held, cfg.split.val_fraction, cfg.split.seed)
+    else:
+        held = []
+        tr, va, te = random_split(samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
+    gs = GraphSettings(cutoff=cfg.model.cutoff)
+    graphs = build_graphs(samples, cfg.input_mode, gs, Path("data/cache/graphs"))
+    method = samples[0].method
+    refs = {
+        r.ref: reference_value(r.ref, r.energy, r.natoms) for r in store.rows(kind="reference", method=method)
+    }
+    return Prepared(samples, graphs, tr, va, te, held, gs, refs)
+
+
+def train_ensemble(
+    cfg: TrainConfig, prepared: Prepared | None = None, progress=None
+) -> tuple[Ensemble, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Train ``cfg.model.ensemble`` members, save the ensemble to ``cfg.out``, log to MLflow."""
+    import mlflow
+
+    from dacscreen import tracking
+
+    p = prepared or prepare(cfg)
+    train_g = [p.graphs[i] for i in p.train]
+    val_g = [p.graphs[i] for i in p.val]
+    scaling = Scaling.fit(train_g)
+    members, seconds = [], 0.0
+    params = {
+        **cfg.model.model_dump(),
+        "input_mode": cfg.input_mode,
+        "epochs": cfg.epochs,
+        "lr": cfg.lr,
+        "batch_size": cfg.batch_size,
+        "n_train": len(p.train),
+        "n_val": len(p.val),
+        "n_test": len(p.test),
+        "test_metals": ",".join(p.test_metals),
+        "targets": ",".join(cfg.targets),
+    }
+    with tracking.run(cfg.experiment, f"train-{cfg.model.arch}-{cfg.input_mode}", params) as active:
+        for k in range(cfg.model.ensemble):
+            ck = cfg.out / "checkpoints" / f"member-{k}.pt"
+
+            def log_epoch(epoch: int, tl: float, vl: float, k: int = k) -> None:
+                mlflow.log_metrics({f"m{k}_train_loss": tl, f"m{k}_val_loss": vl}, step=epoch)
+
+            res = train_member(train_g, val_g, cfg, scaling, cfg.seed + k, ck, log_epoch)
+            members.append(res.model)
+            seconds += res.seconds
+            if progress:
+                progress(1)
+        ens = Ensemble(
+            members,
+            cfg.model,
+            p.settings,
+            scaling,
+            {
+                "input_mode": cfg.input_mode,
+                "method": p.samples[0].method,
+                "targets": cfg.targets,
+                "test_metals": p.test_metals,
+                "trained": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "mlflow_run": active.info.run_id,
+                "references": p.references,
+            },
+        )
+        ens.save(cfg.out)
+        report = evaluate(ens, p, cfg.out)
+        report["train_seconds"] = seconds
+        mlflow.log_metrics(
+            {k: v for k, v in _flatten(report).items() if isinstance(v, float | int) and np.isfinite(v)}
+        )
+        for f in cfg.out.glob("*.png"):
+            mlflow.log_artifact(str(f))
+        mlflow.log_artifact(str(cfg.out / "metrics.json"))
+    return ens, report
+
+
+def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, Any]:
+    """Metrics of the ensemble and the descriptor baseline on the val and test splits."""
+    from dacscreen.plots import parity_plot
+
+    pred = ens.predict(p.graphs)
+    baseline = ForestBaseline().fit([p.samples[i] for i in p.train])
+    b_mean, b_std = baseline.predict(p.samples)
+    y_ads = np.array([s.e_ads for s in p.samples])
+    y_db = np.array([s.dband for s in p.samples])
+    report: dict[str, Any] = {"test_metals": p.test_metals, "input_mode": ens.meta.get("input_mode")}
+    is_clean = np.array([s.state == "clean" for s in p.samples])
+    for split, idx in (("val", p.val), ("test", p.test)):
+        if not idx:
+            continue
+        block: dict[str, Any] = {}
+        for target, mask in (("e_ads", ~is_clean), ("e_bind", is_clean)):
+            i = np.array([k for k in idx if mask[k]], dtype=int)
+            if len(i) == 0:
+                continue
+            block[f"gnn_{target}"] = {
+                **regression_metrics(y_ads[i], pred["e_ads"][i]),
+                **calibration_metrics(y_ads[i], pred["e_ads"][i], pred["e_ads_std"][i]),
+            }
+            block[f"baseline_{target}"] = {
+                **regression_metrics(y_ads[i], b_mean[i]),
+                **calibration_metrics(y_ads[i], b_mean[i], b_std[i]),
+            }
+        i = np.array(idx)
+        block["gnn_dband"] = {
+            **regression_metrics(y_db[i].ravel(), pred["dband"][i].ravel()),
+            **calibration_metrics(y_db[i].ravel(), pred["dband"][i].ravel(), pred["dband_std"][i].ravel()),
+        }
+        report[split] = block
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(report, indent=2, default=float))
+        i = np.array([k for k in (p.test or p.val) if not is_clean[k]], dtype=int)
+        if len(i):
+            parity_plot(
+                {
+                    "GNN": (y_ads[i], pred["e_ads"][i], pred["e_ads_std"][i]),
+                    "RF baseline": (y_ads[i], b_mean[i], b_std[i]),
+                },
+                out / "parity_e_ads.png",
+                "E_ads, held-out metals",
+            )
+    return report
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out

@@ -1,0 +1,170 @@
+"""Training of one ensemble member and of the whole ensemble, with checkpoints and AMP.
+
+The loss is the masked mean squared error of standardised targets: E_ads on adsorbate graphs
+plus the d-band centre on metal nodes of clean graphs. Each member checkpoints every epoch
+(model, optimiser, epoch, best state); a killed run resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from dacscreen.config import TrainConfig
+from dacscreen.models.ensemble import Scaling
+from dacscreen.models.multitask import MultiTaskGNN
+
+log = logging.getLogger(__name__)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def masked_loss(model: MultiTaskGNN, batch: Data, scaling: Scaling) -> torch.Tensor:
+    """MSE of standardised E_ads (per graph) + d-band centre (per metal node), NaN-masked."""
+    e, d = model(batch)
+    ya = (batch.y_ads - scaling.ads_mean) / scaling.ads_std
+    yd = (batch.y_dband - scaling.db_mean) / scaling.db_std
+    ma, md = torch.isfinite(ya), torch.isfinite(yd)
+    loss = e.new_zeros(())
+    if ma.any():
+        loss = loss + ((e.float()[ma] - ya[ma]) ** 2).mean()
+    if md.any():
+        loss = loss + ((d.float()[md] - yd[md]) ** 2).mean()
+    return loss
+
+
+@dataclass
+class MemberResult:
+    """Outcome of training one member."""
+
+    model: MultiTaskGNN
+    best_val: float
+    epochs: int
+    seconds: float
+    history: list[tuple[int, float, float]]
+
+
+def _autocast(device: torch.device, amp: bool):  # type: ignore[no-untyped-def]
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _loader(graphs: list[Data], cfg: TrainConfig, shuffle: bool, device: torch.device) -> DataLoader:
+    return DataLoader(
+        graphs,
+        batch_size=cfg.batch_size,
+        shuffle=shuffle,
+        num_workers=cfg.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=cfg.num_workers > 0,
+    )
+
+
+def evaluate_loss(
+    model: MultiTaskGNN, graphs: list[Data], scaling: Scaling, cfg: TrainConfig, device: torch.device
+) -> float:
+    """Mean loss over ``graphs`` (no gradients)."""
+    model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for batch in _loader(graphs, cfg, False, device):
+            batch = batch.to(device, non_blocking=True)
+            with _autocast(device, cfg.amp):
+                total += float(masked_loss(model, batch, scaling)) * batch.num_graphs
+            n += batch.num_graphs
+    return total / max(n, 1)
+
+
+def train_member(
+    train: list[Data],
+    val: list[Data],
+    cfg: TrainConfig,
+    scaling: Scaling,
+    seed: int,
+    checkpoint: Path | None = None,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> MemberResult:
+    """Train one member with AdamW and early stopping on the validation loss."""
+    device = pick_device(cfg.device)
+    torch.manual_seed(seed)
+    model = MultiTaskGNN(cfg.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.patience // 3))
+    start, best, best_state, stale, history = 0, float("inf"), None, 0, []
+    if checkpoint is not None and checkpoint.is_file():
+        ck = torch.load(checkpoint, weights_only=False, map_location=device)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        start, best, best_state, stale, history = (
+            ck["epoch"],
+            ck["best"],
+            ck["best_state"],
+            ck["stale"],
+            ck["history"],
+        )
+        log.info("resumed member %d from epoch %d", seed, start)
+    t0 = time.perf_counter()
+    epoch = start
+    for epoch in range(start, cfg.epochs):
+        if stale >= cfg.patience:
+            break
+        model.train()
+        total, n = 0.0, 0
+        for batch in _loader(train, cfg, True, device):
+            batch = batch.to(device, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            with _autocast(device, cfg.amp):
+                loss = masked_loss(model, batch, scaling)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            total += float(loss) * batch.num_graphs
+            n += batch.num_graphs
+        val_loss = evaluate_loss(model, val, scaling, cfg, device) if val else total / max(n, 1)
+        sched.step(val_loss)
+        history.append((epoch, total / max(n, 1), val_loss))
+        if val_loss < best - 1e-5:
+            best, stale = val_loss, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if on_epoch:
+            on_epoch(epoch, total / max(n, 1), val_loss)
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, model, opt, epoch + 1, best, best_state, stale, history)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.cpu()
+    return MemberResult(model, best, epoch + 1, time.perf_counter() - t0, history)
+
+
+def _save_checkpoint(path: Path, model, opt, epoch, best, best_state, stale, history) -> None:  # type: ignore[no-untyped-def]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "epoch": epoch,
+            "best": best,
+            "best_state": best_state,
+            "stale": stale,
+            "history": history,
+        },
+        tmp,
+    )
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Screening every metal pair, ranking candidates, reports and DFT export."""
