@@ -83,7 +83,10 @@ class LabelConfig(Strict):
     fmax: float = Field(0.05, gt=0)
     steps: int = Field(300, gt=0)
     fix_radius: float = Field(6.0, gt=0)
-    """Host atoms further than this (Å, in-plane) from the metals are fixed."""
+    """Host atoms further than this (Å) from the metals are fixed."""
+    optimizer: Literal["LBFGS", "FIRE", "BFGS"] = "LBFGS"
+    templates: bool = True
+    """Start adsorbates from the relaxed geometry of the same state on an already labelled site."""
     states: list[str] = Field(default_factory=lambda: ["clean", "Li2S2", "Li2S"])
     all_states_sites: int = Field(120, ge=0)
     """How many sites (first in priority order) also get all six intermediates."""

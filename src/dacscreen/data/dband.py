@@ -3,7 +3,9 @@
 The d-projected density of states of metal m is built from Mulliken weights of the molecular
 orbitals, w_i = Σ_{μ∈d(m)} C_μi (S C)_μi, broadened by Gaussians of width ``sigma`` (eV). The
 centre ε_d = ∫E ρ_d(E) dE / ∫ρ_d(E) dE is taken over ``window`` (eV relative to the Fermi level,
-default [−10, 0]) and reported relative to E_F (eV). Γ-point only.
+default [−10, 0]) and reported relative to E_F (eV). When a metal has no d weight inside the
+window (a filled, deep d shell such as Zn or Cd in GFN1-xTB) the full band is used and the
+window is recorded as (−inf, inf). Γ-point only.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations_with_replacement
 from typing import Any
 
+import numpy as np
 from ase import Atoms
 
 from dacscreen.config import LabelConfig
@@ -179,7 +180,7 @@ class Labeller:
 
     def _clean(self, task: Task) -> Record:
         site = build_site(task.host, list(task.metals), task.placement, self.cfg.supercell)
-        res = relax(site, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius)
+        res = relax(site, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer)
         anomaly = anomalies.check(res.initial, res.final)
         keys = self._keys(task, res, anomaly, "none")
         keys["best"] = not anomaly and res.converged
@@ -196,12 +197,14 @@ class Labeller:
             log.warning("d-band calculation failed: %s", exc)
             return {}
         vals = list(out.centres.values())
-        return {
-            "dband_m1": vals[0],
-            "dband_m2": vals[1] if len(vals) > 1 else vals[0],
+        keys: dict[str, Any] = {
             "dband_method": out.method,
             "dband_window": f"{out.window[0]:g},{out.window[1]:g}",
         }
+        for name, value in zip(("dband_m1", "dband_m2"), (vals[0], vals[-1]), strict=True):
+            if np.isfinite(value):  # no d basis (e.g. Zn in GFN1-xTB) leaves it unset
+                keys[name] = value
+        return keys
 
     def clean_site(self, task: Task) -> Atoms:
         """The relaxed clean site for ``task`` (labelled first if missing)."""
@@ -213,13 +216,36 @@ class Labeller:
         atoms.info = {"host": task.host}
         return atoms
 
+    def _template(self, task: Task) -> Atoms | None:
+        """Relaxed best record of the same state, host, placement and site size, if any."""
+        n_m2 = len(task.metals) > 1
+        for row in self.store.rows(
+            kind="site",
+            host=task.host,
+            adsorbate=task.state,
+            best=True,
+            placement=task.placement,
+            method=task.method,
+        ):
+            if bool(row.m2) == n_m2 and not row.anomaly:
+                return record_to_atoms(row)
+        return None
+
     def _adsorbate(self, task: Task) -> list[Record]:
         site = self.clean_site(task)
-        modes = orientations(len(task.metals), task.state)[: self.cfg.max_orientations]
+        starts: list[tuple[str, Atoms]] = []
+        template = self._template(task) if self.cfg.templates else None
+        if template is not None:
+            starts.append(("template", transplant(site, template)))
+        for mode in orientations(len(task.metals), task.state):
+            if len(starts) >= self.cfg.max_orientations:
+                break
+            starts.append((mode, place_adsorbate(site, task.state, mode)))
         records = []
-        for mode in modes:
-            start = place_adsorbate(site, task.state, mode)
-            res = relax(start, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius)
+        for mode, start in starts:
+            res = relax(
+                start, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer
+            )
             anomaly = anomalies.check(res.initial, res.final)
             records.append(Record(res.final, res.energy, self._keys(task, res, anomaly, mode), res.initial))
         valid = [r for r in records if not r.keys["anomaly"] and r.keys["converged"]]
@@ -228,6 +254,19 @@ class Labeller:
         if valid:
             min(valid, key=lambda r: r.energy).keys["best"] = True
         return records
+
+
+def transplant(site: Atoms, template: Atoms) -> Atoms:
+    """Put the adsorbate of ``template`` (tag 2) on ``site``, keeping its position relative to
+    the metal centroid, so that a new site starts from an already relaxed binding mode."""
+    t_tags = template.get_tags()
+    shift = site.positions[site.get_tags() == 1].mean(axis=0) - template.positions[t_tags == 1].mean(axis=0)
+    ads = template[t_tags == 2]
+    ads.positions += shift
+    out = site.copy()
+    out += ads
+    out.info.update({"orientation": "template"})
+    return out
 
 
 def run_serial(

@@ -29,7 +29,7 @@ from dacscreen.models.splits import leave_metal_out, pick_test_metals, random_sp
 from dacscreen.models.train import train_member
 
 log = logging.getLogger(__name__)
-MIN_SAMPLES = 8
+MIN_SAMPLES = 4
 
 
 @dataclass

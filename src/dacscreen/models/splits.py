@@ -46,7 +46,7 @@ def random_split(
 def pick_test_metals(samples: Sequence[Sample], n: int, seed: int = 0) -> list[str]:
     """A seeded choice of ``n`` metals to hold out, never Cu or Ni (the reference pair)."""
     metals = sorted({m for s in samples for m in s.metals} - {"Cu", "Ni"})
-    return sorted(random.Random(seed).sample(metals, min(n, max(0, len(metals) - 1))))
+    return sorted(random.Random(seed).sample(metals, min(n, len(metals))))
 
 
 def _site(s: Sample) -> str:

@@ -1,0 +1,102 @@
+"""Labelling with the real CHGNet labeller: records, idempotence, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from dacscreen.cli import app
+from dacscreen.data.labelling import Labeller, plan
+from dacscreen.data.store import Store
+from tests.conftest import TINY_LABEL, tiny_label_config
+
+runner = CliRunner()
+
+
+def test_records_have_keys(tiny_store_path: Path) -> None:
+    store = Store(tiny_store_path)
+    rows = list(store.rows(kind="site"))
+    assert rows
+    for r in rows:
+        assert r.method.startswith("chgnet")
+        assert math.isfinite(r.energy)
+        assert r.adsorbate in {"clean", "S8", "Li2S8", "Li2S6", "Li2S4", "Li2S2", "Li2S"}
+        assert "initial_positions" in r.data
+    clean = [r for r in rows if r.adsorbate == "clean"]
+    assert all(math.isfinite(r.dband_m1) for r in clean if r.m1 in {"Cu", "Ni"})
+    cuni = [r for r in clean if r.m1 == "Cu" and r.m2 == "Ni"]
+    assert cuni and cuni[0].mm_dist > 1.5
+    refs = store.references(rows[0].method)
+    assert {"Li_bcc", "mol_S8", "mol_Li2S2", "bulk_Cu", "host_melon"} <= set(refs)
+
+
+def test_rerun_is_idempotent(tiny_store: Path) -> None:
+    cfg = tiny_label_config(tiny_store)
+    store = Store(tiny_store)
+    before = store.count()
+    lab = Labeller(cfg, store)
+    assert lab.pending(plan(cfg, lab.method)) == []
+    lab.run_references(cfg.metals)
+    assert store.count() == before
+
+
+def test_dataset_info_json(tiny_store: Path) -> None:
+    res = runner.invoke(app, ["--json", "dataset", "info", "--db", str(tiny_store)])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["sites"] == 4
+    assert info["all_energies_finite"]
+    assert set(info) >= {
+        "records",
+        "sites",
+        "sites_with_states",
+        "converged_fraction",
+        "anomalies",
+        "methods",
+        "metals",
+    }
+
+
+def _rows(path: Path) -> list[tuple]:
+    store = Store(path)
+    return sorted((r.rid, round(r.energy, 6)) for r in store.rows())
+
+
+def test_kill_and_resume_matches_uninterrupted(tmp_path: Path, tiny_store_path: Path) -> None:
+    cfg = {**TINY_LABEL, "limit": 2, "dband_calculator": None}
+    cfg_path = tmp_path / "label.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    db = tmp_path / "killed.db"
+    cmd = [sys.executable, "-m", "dacscreen.cli", "-q", "label", "--config", str(cfg_path), "--db", str(db)]
+    proc = subprocess.Popen(cmd, env={**os.environ, "DACSCREEN_SHARDS": str(tmp_path / "none")})
+    deadline = time.time() + 120
+    while time.time() < deadline and (not db.exists() or Store(db).count(kind="site") < 1):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = Store(db).count()
+    resumed = subprocess.run(cmd, env={**os.environ, "DACSCREEN_SHARDS": str(tmp_path / "none")}, check=False)
+    assert resumed.returncode == 0
+    clean_db = tmp_path / "clean.db"
+    once = subprocess.run(
+        [*cmd[:-1], str(clean_db)],
+        env={**os.environ, "DACSCREEN_SHARDS": str(tmp_path / "none")},
+        check=False,
+    )
+    assert once.returncode == 0
+    killed, uninterrupted = _rows(db), _rows(clean_db)
+    assert len(killed) == len({r[0] for r in killed}), "duplicates after resume"
+    assert [r[0] for r in killed] == [r[0] for r in uninterrupted]
+    assert partial <= len(killed)
+    # CHGNet on the same inputs is deterministic to well below a meV
+    for (_, e1), (_, e2) in zip(killed, uninterrupted, strict=True):
+        assert abs(e1 - e2) < 1e-3
