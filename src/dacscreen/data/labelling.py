@@ -169,6 +169,7 @@ class Labeller:
             "adsorbate": task.state,
             "orientation": orientation,
             "method": self.method,
+            "optimizer": self.cfg.optimizer,
             "converged": res.converged,
             "nsteps": res.nsteps,
             "fmax_final": res.fmax,
