@@ -16,8 +16,8 @@ TINY_LABEL = {
     "limit": 4,
     "states": ["clean", "Li2S2", "Li2S"],
     "all_states_sites": 1,
-    "steps": 4,
-    "fmax": 0.05,
+    "steps": 25,
+    "fmax": 0.3,
     "max_orientations": 1,
 }
 
@@ -50,3 +50,40 @@ def tiny_store(tiny_store_path: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "store.db"
     shutil.copy(tiny_store_path, dst)
     return dst
+
+
+@pytest.fixture
+def project_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the tracking store, caches and shards at a temporary directory."""
+    monkeypatch.setenv("DACSCREEN_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("DACSCREEN_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("DACSCREEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DACSCREEN_SHARDS", str(tmp_path / "no-shards"))
+    return tmp_path
+
+
+TINY_TRAIN = {
+    "targets": ["S8", "Li2S8", "Li2S6", "Li2S4", "Li2S2", "Li2S"],
+    "model": {"arch": "painn", "hidden": 16, "layers": 2, "n_rbf": 8, "ensemble": 2},
+    "split": {"kind": "leave-metal-out", "test_metals": ["Zn"], "val_fraction": 0.3},
+    "epochs": 3,
+    "batch_size": 4,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-member ensemble trained for a few epochs on the tiny store."""
+    from dacscreen.config import TrainConfig
+    from dacscreen.models.pipeline import train_ensemble
+
+    root = tmp_path_factory.mktemp("model")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DACSCREEN_TRACKING_URI", f"sqlite:///{root}/mlflow.db")
+    mp.setenv("DACSCREEN_ARTIFACT_ROOT", str(root / "artifacts"))
+    mp.setenv("DACSCREEN_CACHE_DIR", str(root / "cache"))
+    mp.setenv("DACSCREEN_SHARDS", str(root / "no-shards"))
+    cfg = TrainConfig.model_validate({**TINY_TRAIN, "db": str(tiny_store_path), "out": str(root / "ens")})
+    train_ensemble(cfg)
+    mp.undo()
+    return root / "ens"

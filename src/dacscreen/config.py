@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     artifact_root: Path = Path("runs/mlartifacts")
     model: Path = Path("data/models/default")
     """The shipped default model (ensemble directory)."""
+    cache_dir: Path = Path("data/cache")
+    """Featurised-graph cache."""
 
 
 class CalculatorConfig(Strict):

@@ -82,11 +82,22 @@ def d_band_centres(
     if indices is None:
         indices = [int(i) for i in np.where(atoms.get_tags() == 1)[0]]
     eps, _, weights, ef = d_weights(atoms)
-    grid = np.linspace(window[0], window[1], 2001) + float(ef)
     centres = {}
+    used = window
     for i in indices:
-        rho = (weights[i][None, :] * np.exp(-((grid[:, None] - eps[None, :]) ** 2) / (2 * sigma**2))).sum(
-            axis=1
-        )
-        centres[i] = float(np.trapezoid(grid * rho, grid) / np.trapezoid(rho, grid) - ef)
-    return DBandResult(centres, float(ef), window)
+        value = _centre(eps, weights[i], float(ef), window, sigma)
+        if not np.isfinite(value) and abs(weights[i]).sum() > 1e-3:  # filled, deep d shell (Zn, Cd)
+            full = (float(eps.min() - ef) - 5 * sigma, float(eps.max() - ef) + 5 * sigma)
+            value, used = _centre(eps, weights[i], float(ef), full, sigma), (-np.inf, np.inf)
+        centres[i] = value
+    return DBandResult(centres, float(ef), used)
+
+
+def _centre(eps: np.ndarray, w: np.ndarray, ef: float, window: tuple[float, float], sigma: float) -> float:
+    """First moment of the Gaussian-broadened d-DOS over ``window`` (eV vs E_F); NaN if empty."""
+    grid = np.linspace(window[0], window[1], 4001) + ef
+    rho = (w[None, :] * np.exp(-((grid[:, None] - eps[None, :]) ** 2) / (2 * sigma**2))).sum(axis=1)
+    norm = np.trapezoid(rho, grid)
+    if norm < 1e-3:
+        return float("nan")
+    return float(np.trapezoid(grid * rho, grid) / norm - ef)

@@ -22,7 +22,7 @@ import torch
 from ase import Atoms
 from torch_geometric.data import Data
 
-from dacscreen.data.adsorbates import place_adsorbate
+from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.references import reference_value
 from dacscreen.data.sites import build_site
 from dacscreen.data.store import Store, record_to_atoms
@@ -61,7 +61,9 @@ def input_structure(s: Sample, mode: str) -> Atoms:
         site = build_site(s.host, s.metals, s.placement)
     if s.state == "clean":
         return site
-    return place_adsorbate(site, s.state, s.orientation)
+    modes = orientations(len(s.metals), s.state)
+    # a record relaxed from a template has no builder orientation; screening starts from the first
+    return place_adsorbate(site, s.state, s.orientation if s.orientation in modes else modes[0])
 
 
 def collect_samples(store: Store, method: str | None = None, host: str | None = None) -> list[Sample]:

@@ -60,7 +60,7 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
         held = []
         tr, va, te = random_split(samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
     gs = GraphSettings(cutoff=cfg.model.cutoff)
-    graphs = build_graphs(samples, cfg.input_mode, gs, Path("data/cache/graphs"))
+    graphs = build_graphs(samples, cfg.input_mode, gs, s.cache_dir / "graphs")
     method = samples[0].method
     refs = {
         r.ref: reference_value(r.ref, r.energy, r.natoms) for r in store.rows(kind="reference", method=method)

@@ -1,0 +1,75 @@
+"""Training, saving, loading and evaluating the ensemble on real (tiny) labelled data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dacscreen.config import TrainConfig
+from dacscreen.data.store import Store
+from dacscreen.errors import ModelError
+from dacscreen.featurize.samples import collect_samples
+from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.pipeline import evaluate, prepare
+from dacscreen.models.splits import leave_metal_out
+from tests.conftest import TINY_TRAIN
+
+
+def test_leave_metal_out_never_leaks(tiny_store_path: Path) -> None:
+    samples = collect_samples(Store(tiny_store_path))
+    tr, va, te = leave_metal_out(samples, ["Zn"], 0.3)
+    assert te and all("Zn" in samples[i].metals for i in te)
+    assert not any("Zn" in samples[i].metals for i in tr + va)
+    assert not set(tr) & set(va)
+
+
+def test_model_roundtrip_and_predictions(tiny_model: Path, tiny_store_path: Path, project_env: Path) -> None:
+    ens = Ensemble.load(tiny_model)
+    assert len(ens.members) == 2
+    assert {"Li_bcc", "mol_Li2S2"} <= set(ens.meta["references"])
+    cfg = TrainConfig.model_validate({**TINY_TRAIN, "db": str(tiny_store_path)})
+    p = prepare(cfg)
+    pred = ens.predict(p.graphs)
+    assert pred["e_ads"].shape == (len(p.graphs),)
+    assert np.all(pred["e_ads_std"] >= 0)
+    report = evaluate(ens, p, project_env / "eval")
+    assert "test" in report
+    assert {"mae", "rmse", "spearman", "within_1sigma", "miscalibration_area"} <= set(
+        report["test"]["gnn_e_ads"]
+    )
+    assert "baseline_e_ads" in report["test"]
+    assert (project_env / "eval" / "parity_e_ads.png").stat().st_size > 1000
+    json.loads((project_env / "eval" / "metrics.json").read_text())
+
+
+def test_model_from_other_featuriser_rejected(tiny_model: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "old"
+    shutil.copytree(tiny_model, bad)
+    meta = json.loads((bad / "meta.json").read_text())
+    meta["featurizer"]["version"] = 0
+    (bad / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="featuriser version 0"):
+        Ensemble.load(bad)
+
+
+def test_model_with_code_payload_rejected(tiny_model: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "evil"
+    shutil.copytree(tiny_model, bad)
+
+    class Payload:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (print, ("pwned",))
+
+    torch.save({"x": Payload()}, bad / "weights.pt")
+    with pytest.raises(ModelError, match="cannot load weights safely"):
+        Ensemble.load(bad)
+
+
+def test_missing_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not a dacscreen model"):
+        Ensemble.load(tmp_path / "nope")

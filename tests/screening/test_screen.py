@@ -1,0 +1,88 @@
+"""Screening with a trained ensemble: ranking, CSV/Parquet outputs and the HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dacscreen.config import RankingConfig, ScreenConfig
+from dacscreen.screening.rank import pareto_front, rank
+from dacscreen.screening.runner import run_screen
+
+REQUIRED = [
+    "m1",
+    "m2",
+    "delta_chi",
+    "e_ads_li2s2",
+    "e_ads_li2s",
+    "dg_rds",
+    "rds_step",
+    "d_band_m1",
+    "d_band_m2",
+    "e_bind",
+    "score",
+    "rank",
+    "passes_filters",
+]
+
+
+def test_screen_outputs(tiny_model: Path, tmp_path: Path) -> None:
+    cfg = ScreenConfig(metals=["Cu", "Ni", "Zn"], model=tiny_model, top=5)
+    df = run_screen(cfg, tmp_path)
+    assert len(df) == 3 + 6  # 3 single atoms + 6 pairs
+    csv = pd.read_csv(tmp_path / "candidates.csv", keep_default_na=False)
+    for col in REQUIRED:
+        assert col in csv.columns
+    for col in ("e_ads_li2s2", "e_ads_li2s", "dg_rds", "d_band_m1", "e_bind"):
+        assert f"{col}_std" in csv.columns
+    assert (csv[csv.m2 == ""].shape[0]) == 3
+    assert np.isfinite(df["dg_rds"]).all()
+    assert sorted(df["rank"]) == list(range(1, len(df) + 1))
+    assert pd.read_parquet(tmp_path / "candidates.parquet").shape[0] == len(df)
+    page = (tmp_path / "report.html").read_text()
+    assert 'id="heatmap"' in page and 'id="top-table"' in page and "http" not in page
+    for png in ("heatmap_dg_rds.png", "volcano_dband.png", "pareto.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+
+
+def test_cuni_delta_chi(tiny_model: Path, tmp_path: Path) -> None:
+    df = run_screen(ScreenConfig(metals=["Cu", "Ni"], model=tiny_model), tmp_path)
+    row = df[(df.m1 == "Ni") & (df.m2 == "Cu") | (df.m1 == "Cu") & (df.m2 == "Ni")].iloc[0]
+    assert row.delta_chi == pytest.approx(0.01)
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "m1": ["A", "B", "C", "D"],
+            "m2": ["X", "", "Y", "Z"],
+            "delta_chi": [0.1, 0.0, 0.5, 0.2],
+            "e_ads_li2s2": [-2.0, -1.0, -3.0, -0.1],
+            "e_ads_li2s": [-1.5, -1.0, -2.0, -0.2],
+            "dg_rds": [0.3, 0.5, 0.1, 0.2],
+            "dg_rds_std": [0.1, 0.4, 0.1, 0.05],
+            "e_bind": [-1.0, -0.5, -2.0, -1.0],
+        }
+    )
+
+
+def test_filters_and_rank_by_hand() -> None:
+    out = rank(_frame(), RankingConfig())
+    passing = out[out.passes_filters]
+    # C fails |Δχ| 0.5 > 0.3; D fails the Li2S2 window (−0.1 > −0.5)
+    assert set(passing.m1) == {"A", "B"}
+    assert out.iloc[0].m1 == "A"  # lowest ΔG_RDS among passing
+
+
+def test_pareto_by_hand() -> None:
+    front = pareto_front(_frame())
+    # C (0.1, −3.0) dominates A (0.3, −2.0), B (0.5, −1.0) and D (0.2, −0.1)
+    assert list(front) == [False, False, True, False]
+
+
+def test_acquisition_prefers_uncertain_with_ucb() -> None:
+    out = rank(_frame(), RankingConfig(acquisition="ucb", kappa=2.0)).set_index("m1")
+    assert out.loc["B", "acquisition"] > out.loc["A", "acquisition"]
