@@ -69,3 +69,8 @@ def test_srr_from_adsorption_roundtrip() -> None:
 
 def test_step_labels() -> None:
     assert thermo.SRR_STEPS[4].label == "Li2S2* + 2 Li → 2 Li2S*"
+
+
+def test_binding_energy_with_displaced_hydrogen() -> None:
+    # E(site) = -300, 3 H leave as 1/2 H2 (mu_H = -3.4): -300 - 10.2 + 290 + 4 + 5 = -11.2
+    assert thermo.binding_energy(-300.0, -290.0, -4.0, -5.0, 3, -3.4) == pytest.approx(-11.2)

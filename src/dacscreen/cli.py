@@ -303,5 +303,43 @@ def screen(
     )
 
 
+@app.command("export-dft")
+@reports_errors
+def export_dft(
+    candidates: Annotated[Path, typer.Option(help="candidates.csv from dacscreen screen.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the job folders.")],
+    top: Annotated[int, typer.Option(help="Number of candidates (by acquisition value).")] = 10,
+    code: Annotated[str, typer.Option(help="DFT code (vasp).")] = "vasp",
+    all_states: Annotated[bool, typer.Option(help="All seven states, not only clean/Li2S2/Li2S.")] = False,
+) -> None:
+    """Write VASP input sets (POSCAR, INCAR, KPOINTS, POTCAR.spec) for DFT verification."""
+    from dacscreen.screening.export_dft import export_candidates
+
+    folders = export_candidates(candidates, out, top, all_states, code)
+    emit({"jobs": len(folders), "out": str(out)}, "DFT export")
+
+
+@app.command()
+@reports_errors
+def ingest(
+    root: Annotated[Path, typer.Argument(help="Directory tree of finished VASP runs.")],
+    method: Annotated[str, typer.Option(help="Method string stored with every record, e.g. vasp-pbe-d3.")],
+    db: DbOpt = None,
+    allow_unconverged: Annotated[bool, typer.Option(help="Keep runs that did not converge.")] = False,
+) -> None:
+    """Read finished DFT runs back into the dataset (one transaction per run)."""
+    from dacscreen.data.store import open_store
+    from dacscreen.data.vasp_io import ingest_vasp
+
+    settings = Settings()
+    store = open_store(db or settings.db, settings.shards)
+    written, errors = ingest_vasp(store, root, method, allow_unconverged)
+    for e in errors:
+        console.print(f"[yellow]skipped:[/] {e}")
+    emit({"written": written, "skipped": len(errors), "db": store.url}, "ingest")
+    if errors and not written:
+        raise typer.Exit(2)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

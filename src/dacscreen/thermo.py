@@ -131,13 +131,22 @@ def to_li_in_scale(potential_vs_li: float, offset_v: float = LI_IN_OFFSET_V) -> 
     return potential_vs_li - offset_v
 
 
-def binding_energy(e_site: float, e_host: float, mu_m1: float, mu_m2: float | None = None) -> float:
-    """E_bind = E(M1M2@host) − E(host) − μ_M1 − μ_M2 (eV); > 0 means the metals prefer to cluster.
+def binding_energy(
+    e_site: float,
+    e_host: float,
+    mu_m1: float,
+    mu_m2: float | None = None,
+    n_h_removed: int = 0,
+    mu_h: float = 0.0,
+) -> float:
+    """E_bind = E(M1M2@host) + n_H·μ_H − E(host) − μ_M1 − μ_M2 (eV); > 0: the metals prefer to
+    cluster.
 
     μ_M is the energy per atom of the elemental bulk metal. Leave ``mu_m2`` None for a
-    single-atom site.
+    single-atom site. On melon the metals replace N–H hydrogens; the ``n_h_removed`` H atoms
+    leave as ½H2 each (μ_H = E(H2)/2).
     """
-    return e_site - e_host - mu_m1 - (mu_m2 or 0.0)
+    return e_site + n_h_removed * mu_h - e_host - mu_m1 - (mu_m2 or 0.0)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 * ``Li_bcc``: bcc Li, μ_Li = energy per atom (0 V vs Li/Li+);
 * ``mol_<X>``: each SRR intermediate isolated in a cubic box (S8 gives μ_S = E/8);
 * ``bulk_<M>``: the elemental ground-state metal (ASE reference state), μ_M per atom;
-* ``host_<name>``: the bare host sheet, for E_bind.
+* ``host_<name>``: the bare host sheet, for E_bind;
+* ``mol_H2``: H2, for the H a metal displaces on melon (μ_H = E/2).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ def boxed_molecule(name: str) -> Atoms:
     return mol
 
 
+def h2_molecule() -> Atoms:
+    """H2 in the molecule box (μ_H = E/2, for H released when a metal replaces N–H)."""
+    mol = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]], cell=[MOLECULE_BOX] * 3, pbc=True)
+    mol.center()
+    return mol
+
+
 def bulk_metal(symbol: str) -> Atoms:
     """The elemental reference solid from ASE's reference states; bcc/fcc fall-backs for the
     few complex ground states ASE does not build (e.g. α-Mn is approximated as bcc)."""
@@ -55,6 +63,7 @@ def reference_structures(host: str, metals: list[str], species: list[str]) -> di
     }
     for x in species:
         refs[f"mol_{x}"] = (boxed_molecule(x), False)
+    refs["mol_H2"] = (h2_molecule(), False)
     for m in metals:
         refs[f"bulk_{m}"] = (bulk_metal(m), True)
     return refs

@@ -17,6 +17,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from ase import Atoms
@@ -27,6 +28,7 @@ from dacscreen.data.references import reference_value
 from dacscreen.data.sites import build_site
 from dacscreen.data.store import Store, record_to_atoms
 from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
+from dacscreen.thermo import binding_energy
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +100,28 @@ def collect_samples(store: Store, method: str | None = None, host: str | None = 
     return out
 
 
-def site_binding(row: object, refs: dict[str, float]) -> float:
-    """E_bind = E(*) − E(host) − Σ μ_M (eV) of a clean-site row; NaN without references."""
-    needed = [f"host_{row.host}", f"bulk_{row.m1}"] + ([f"bulk_{row.m2}"] if row.m2 else [])
+def reference_table(store: Store, method: str) -> dict[str, float]:
+    """Reference energies of one method (eV; per atom for bulk and Li), plus ``host_<h>_nH``,
+    the number of H atoms in each bare host."""
+    refs: dict[str, float] = {}
+    for r in store.rows(kind="reference", method=method):
+        refs[r.ref] = reference_value(r.ref, r.energy, r.natoms)
+        if r.ref.startswith("host_"):
+            refs[f"{r.ref}_nH"] = float((r.numbers == 1).sum())
+    return refs
+
+
+def site_binding(row: Any, refs: dict[str, float]) -> float:
+    """E_bind of a clean-site row (eV, see :func:`dacscreen.thermo.binding_energy`); NaN
+    without the references of its method."""
+    needed = [f"host_{row.host}", f"bulk_{row.m1}", "mol_H2"] + ([f"bulk_{row.m2}"] if row.m2 else [])
     if not all(k in refs for k in needed):
         return float("nan")
-    return row.energy - sum(refs[k] for k in needed)
+    n_h = int(refs.get(f"host_{row.host}_nH", 0)) - int((row.numbers == 1).sum())
+    mu2 = refs[f"bulk_{row.m2}"] if row.m2 else None
+    return binding_energy(
+        row.energy, refs[f"host_{row.host}"], refs[f"bulk_{row.m1}"], mu2, n_h, refs["mol_H2"] / 2
+    )
 
 
 def sample_graph(s: Sample, mode: str, settings: GraphSettings) -> Data:

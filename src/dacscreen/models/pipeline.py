@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from dacscreen.config import Settings, TrainConfig
-from dacscreen.data.references import reference_value
 from dacscreen.data.store import open_store
 from dacscreen.errors import DacscreenError
 from dacscreen.featurize.graphs import GraphSettings
@@ -62,9 +61,7 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
     gs = GraphSettings(cutoff=cfg.model.cutoff)
     graphs = build_graphs(samples, cfg.input_mode, gs, s.cache_dir / "graphs")
     method = samples[0].method
-    refs = {
-        r.ref: reference_value(r.ref, r.energy, r.natoms) for r in store.rows(kind="reference", method=method)
-    }
+    refs = reference_table(store, method)
     return Prepared(samples, graphs, tr, va, te, held, gs, refs)
 
 

@@ -1,0 +1,104 @@
+"""DFT input sets for verification jobs (SCIENCE.md §7, the reference study's VASP settings).
+
+One folder per candidate and state with POSCAR, INCAR, KPOINTS and POTCAR.spec (POTCARs are
+licensed and never written; the user's VASP set-up supplies them). The geometry is the builder's
+site with the adsorbate in the orientation the model found lowest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ase.io
+import pandas as pd
+from ase import Atoms
+
+from dacscreen.data.adsorbates import orientations, place_adsorbate
+from dacscreen.data.sites import build_site
+from dacscreen.errors import DacscreenError
+from dacscreen.thermo import SRR_SPECIES
+
+INCAR = {
+    "PREC": "Accurate",
+    "ENCUT": 400,
+    "EDIFF": 1e-5,
+    "EDIFFG": -0.01,
+    "IBRION": 2,
+    "NSW": 300,
+    "ISIF": 2,
+    "ISMEAR": 0,
+    "SIGMA": 0.05,
+    "ISPIN": 2,
+    "IVDW": 11,
+    "LORBIT": 11,
+    "NEDOS": 3001,
+    "GGA": "PE",
+    "LREAL": "Auto",
+    "LWAVE": ".FALSE.",
+    "LCHARG": ".FALSE.",
+    "LASPH": ".TRUE.",
+}
+KPOINTS = "Gamma-centred 1x1x1 (reference study)\n0\nGamma\n1 1 1\n0 0 0\n"
+
+
+def incar_text(atoms: Atoms) -> str:
+    """INCAR with initial magnetic moments (3 μB on metals, 0 elsewhere) in POSCAR order."""
+    tags = atoms.get_tags()
+    mags = ["3.0" if t == 1 else "0.0" for t in tags]
+    lines = [f"{k} = {v}" for k, v in INCAR.items()]
+    lines.append("MAGMOM = " + " ".join(mags))
+    return "\n".join(lines) + "\n"
+
+
+def write_job(atoms: Atoms, folder: Path, meta: dict[str, object]) -> None:
+    """Write POSCAR (sorted by element, tags kept in job.json), INCAR, KPOINTS, POTCAR.spec."""
+    folder.mkdir(parents=True, exist_ok=True)
+    order = sorted(range(len(atoms)), key=lambda i: atoms.numbers[i])
+    atoms = atoms[order]
+    ase.io.write(folder / "POSCAR", atoms, format="vasp", direct=True, sort=False)
+    (folder / "INCAR").write_text(incar_text(atoms))
+    (folder / "KPOINTS").write_text(KPOINTS)
+    species = list(dict.fromkeys(atoms.get_chemical_symbols()))
+    (folder / "POTCAR.spec").write_text("\n".join(species) + "\n")
+    (folder / "job.json").write_text(json.dumps({**meta, "tags": atoms.get_tags().tolist()}, indent=2))
+
+
+def export_candidates(
+    candidates: Path, out: Path, top: int, all_states: bool = False, code: str = "vasp"
+) -> list[Path]:
+    """Write jobs for the ``top`` candidates by acquisition value; returns the job folders."""
+    if code != "vasp":
+        raise DacscreenError(f"export code '{code}' is not supported; use vasp")
+    if not candidates.is_file():
+        raise DacscreenError(f"{candidates}: candidates file not found (run dacscreen screen first)")
+    df = pd.read_csv(candidates, keep_default_na=False)
+    missing = {"m1", "m2", "host", "acquisition"} - set(df.columns)
+    if missing:
+        raise DacscreenError(f"{candidates}: missing columns {sorted(missing)}")
+    states = ["clean", *SRR_SPECIES] if all_states else ["clean", "Li2S2", "Li2S"]
+    folders = []
+    for _, r in df.sort_values("acquisition", ascending=False).head(top).iterrows():
+        metals = [r.m1, r.m2] if r.m2 else [r.m1]
+        site = build_site(r.host, metals, int(r.get("placement", 0) or 0))
+        for state in states:
+            if state == "clean":
+                atoms = site
+            else:
+                col = f"orientation_{state.lower()}"
+                mode = r[col] if col in df.columns and r[col] else orientations(len(metals), state)[0]
+                atoms = place_adsorbate(site, state, mode)
+            folder = out / f"{r.host}_{r.m1}{r.m2}_p{int(r.get('placement', 0) or 0)}" / state
+            write_job(
+                atoms,
+                folder,
+                {
+                    "host": r.host,
+                    "m1": r.m1,
+                    "m2": r.m2,
+                    "state": state,
+                    "placement": int(r.get("placement", 0) or 0),
+                },
+            )
+            folders.append(folder)
+    return folders
