@@ -20,7 +20,7 @@ from dacscreen.config import Settings, TrainConfig
 from dacscreen.data.store import open_store
 from dacscreen.errors import DacscreenError
 from dacscreen.featurize.graphs import GraphSettings
-from dacscreen.featurize.samples import Sample, build_graphs, collect_samples
+from dacscreen.featurize.samples import Sample, build_graphs, collect_samples, reference_table
 from dacscreen.models.baseline import ForestBaseline
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
