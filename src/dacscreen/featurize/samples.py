@@ -75,9 +75,7 @@ def collect_samples(store: Store, method: str | None = None, host: str | None = 
         return []
     methods = {r.method for r in best}
     method = method or sorted(methods)[0]
-    refs = {
-        r.ref: reference_value(r.ref, r.energy, r.natoms) for r in store.rows(kind="reference", method=method)
-    }
+    refs = reference_table(store, method)
     clean = {
         (r.host, r.m1, r.m2, r.placement): r for r in best if r.adsorbate == "clean" and r.method == method
     }
