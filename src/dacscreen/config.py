@@ -160,7 +160,11 @@ class RankingConfig(Strict):
     max_delta_chi: float = 0.3
     li2s2_window: tuple[float, float] = (-4.0, -0.5)
     li2s_window: tuple[float, float] = (-4.0, -0.5)
-    max_e_bind: float = 0.0
+    max_e_bind: float | None = None
+    """Absolute E_bind threshold (eV); None: E_bind ≤ E_bind(reference pair) + margin."""
+    stability_reference: tuple[str, str] = ("Cu", "Ni")
+    """The experimentally made pair that defines 'stable enough' (CHGNet E_bind vs bulk is > 0)."""
+    stability_margin: float = 0.5
     w_dg: float = 1.0
     w_binding: float = 0.2
     w_uncertainty: float = 0.0

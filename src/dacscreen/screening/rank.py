@@ -11,7 +11,8 @@ from dacscreen.config import RankingConfig
 
 
 def apply_filters(df: pd.DataFrame, cfg: RankingConfig) -> pd.Series:
-    """Boolean mask: |Δχ| ≤ max, Li2S2 and Li2S binding inside their windows, E_bind ≤ max.
+    """Boolean mask: |Δχ| ≤ max, Li2S2 and Li2S binding inside their windows, E_bind below the
+    stability threshold (:func:`stability_threshold`).
     Single-atom sites (|Δχ| = 0) pass the Δχ filter and are ranked beside the pairs."""
     lo2, hi2 = cfg.li2s2_window
     lo1, hi1 = cfg.li2s_window
@@ -19,8 +20,18 @@ def apply_filters(df: pd.DataFrame, cfg: RankingConfig) -> pd.Series:
         (df["delta_chi"] <= cfg.max_delta_chi)
         & df["e_ads_li2s2"].between(lo2, hi2)
         & df["e_ads_li2s"].between(lo1, hi1)
-        & (df["e_bind"] <= cfg.max_e_bind)
+        & (df["e_bind"] <= stability_threshold(df, cfg))
     )
+
+
+def stability_threshold(df: pd.DataFrame, cfg: RankingConfig) -> float:
+    """``max_e_bind`` if set, else E_bind of the reference pair (Cu–Ni) + ``stability_margin``;
+    +inf when neither is available."""
+    if cfg.max_e_bind is not None:
+        return cfg.max_e_bind
+    a, b = cfg.stability_reference
+    ref = df[((df.m1 == a) & (df.m2 == b)) | ((df.m1 == b) & (df.m2 == a))]
+    return float(ref["e_bind"].iloc[0]) + cfg.stability_margin if len(ref) else float("inf")
 
 
 def score(df: pd.DataFrame, cfg: RankingConfig) -> pd.Series:
