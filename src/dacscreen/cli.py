@@ -341,5 +341,45 @@ def ingest(
         raise typer.Exit(2)
 
 
+@app.command()
+@reports_errors
+def tune(
+    config: ConfigOpt = None,
+    n_trials: Annotated[int | None, typer.Option(help="Finished trials the study should hold.")] = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna RDB storage URL.")] = None,
+) -> None:
+    """Optuna search over the GNN hyper-parameters on the validation split (resumable)."""
+    from dacscreen.config import TuneConfig
+    from dacscreen.models.tune import run_study
+
+    cfg = load_config(TuneConfig, config, {"n_trials": n_trials, "storage": storage})
+    with progress("trials", cfg.n_trials) as advance:
+        summary = run_study(cfg, advance)
+    emit(summary, "tuning")
+
+
+@app.command()
+@reports_errors
+def dashboard(
+    port: Annotated[int, typer.Option(help="MLflow UI port.")] = 5000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (127.0.0.1 = this machine only).")
+    ] = "127.0.0.1",
+    optuna_storage: Annotated[
+        str | None, typer.Option(help="Also serve optuna-dashboard on this storage.")
+    ] = None,
+    optuna_port: Annotated[int, typer.Option(help="optuna-dashboard port.")] = 8080,
+) -> None:
+    """Serve the MLflow UI on the project's tracking store (Ctrl-C stops it)."""
+    from dacscreen.dashboard import mlflow_command, optuna_command, serve
+
+    commands = [mlflow_command(host, port)]
+    console.print(f"MLflow UI: http://{host}:{port}")
+    if optuna_storage:
+        commands.append(optuna_command(optuna_storage, host, optuna_port))
+        console.print(f"Optuna dashboard: http://{host}:{optuna_port}")
+    raise typer.Exit(serve(commands))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

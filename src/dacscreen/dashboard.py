@@ -1,0 +1,73 @@
+"""``dacscreen dashboard``: the MLflow UI (and optionally optuna-dashboard) on the project's
+own tracking store, stopped cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dacscreen.config import Settings
+from dacscreen.errors import DacscreenError
+
+
+def mlflow_command(host: str, port: int, settings: Settings | None = None) -> list[str]:
+    """The ``mlflow server`` command line for the project's store."""
+    s = settings or Settings()
+    uri = s.tracking_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    s.artifact_root.mkdir(parents=True, exist_ok=True)
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--default-artifact-root",
+        s.artifact_root.resolve().as_uri(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+
+
+def optuna_command(storage: str, host: str, port: int) -> list[str]:
+    """The optuna-dashboard command line (the package is an optional extra)."""
+    exe = shutil.which("optuna-dashboard")
+    if exe is None:
+        raise DacscreenError("optuna-dashboard is not installed: pip install optuna-dashboard")
+    return [exe, storage, "--host", host, "--port", str(port)]
+
+
+def serve(commands: list[list[str]]) -> int:
+    """Start the servers and wait; Ctrl-C (or SIGTERM) stops them all."""
+    procs = [subprocess.Popen(cmd) for cmd in commands]
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop and all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return 0

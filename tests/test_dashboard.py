@@ -1,0 +1,61 @@
+"""The dashboard serves the project's MLflow store: a just-trained run is visible over REST."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_dashboard_shows_training_run(tiny_model: Path) -> None:
+    root = tiny_model.parent
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DACSCREEN_TRACKING_URI": f"sqlite:///{root}/mlflow.db",
+        "DACSCREEN_ARTIFACT_ROOT": str(root / "artifacts"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dacscreen.cli", "dashboard", "--port", str(port)], env=env
+    )
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        deadline = time.time() + 90
+        exps = None
+        while time.time() < deadline:
+            try:
+                exps = _get(f"{base}/experiments/search", {"max_results": 10})
+                break
+            except OSError:
+                time.sleep(1)
+        assert exps is not None, "MLflow server did not come up"
+        ids = [e["experiment_id"] for e in exps["experiments"] if e["name"] == "dacscreen"]
+        runs = _get(f"{base}/runs/search", {"experiment_ids": ids})["runs"]
+        assert runs
+        run = runs[0]
+        metrics = {m["key"] for m in run["data"]["metrics"]}
+        assert any(k.startswith("test.gnn_e_ads") for k in metrics)
+        arts = _get(f"{base}/artifacts/list?run_id={run['info']['run_id']}")
+        assert "parity_e_ads.png" in {f["path"] for f in arts.get("files", [])}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
