@@ -113,6 +113,7 @@ def label(
     db: DbOpt = None,
     metals: Annotated[list[str] | None, typer.Option(help="Metals (default: the 28 of the config).")] = None,
     workers: Annotated[int | None, typer.Option(help="Parallel workers (Dask LocalCluster).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Join a Dask cluster at tcp://HOST:PORT.")] = None,
     limit: Annotated[int | None, typer.Option(help="Label only the first N sites.")] = None,
     shard_every: Annotated[int, typer.Option(help="Write a data shard every N tasks (0: never).")] = 0,
     shard_dir: Annotated[Path | None, typer.Option(help="Where shards go (default data/labels).")] = None,
@@ -123,7 +124,15 @@ def label(
 
     settings = Settings()
     cfg = load_config(
-        LabelConfig, config, {"db": db, "metals": metal_list(ctx, metals), "workers": workers, "limit": limit}
+        LabelConfig,
+        config,
+        {
+            "db": db,
+            "metals": metal_list(ctx, metals),
+            "workers": workers,
+            "limit": limit,
+            "scheduler": scheduler,
+        },
     )
     shards = shard_dir or settings.shards
     store = open_store(cfg.db or settings.db, shards)
@@ -133,13 +142,23 @@ def label(
     tasks = plan(cfg, labeller.method)
     todo = labeller.pending(tasks)
     done = 0
+
+    def finished(_task: object) -> None:
+        nonlocal done
+        done += 1
+        advance(1)
+        if shard_every and done % shard_every == 0:
+            export_shard(store, shards)
+
     with progress("labelling", len(todo)) as advance:
-        for task in todo:
-            labeller.run_task(task)
-            done += 1
-            advance(1)
-            if shard_every and done % shard_every == 0:
-                export_shard(store, shards)
+        if cfg.workers > 1 or cfg.scheduler:
+            from dacscreen.data.distributed import run_distributed
+
+            run_distributed(labeller, tasks, finished)
+        else:
+            for task in todo:
+                labeller.run_task(task)
+                finished(task)
     if shard_every:
         export_shard(store, shards)
     emit(

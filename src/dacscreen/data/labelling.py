@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 from typing import Any
@@ -150,9 +149,24 @@ class Labeller:
 
     def run_task(self, task: Task) -> list[Record]:
         """Relax one task and write its records (one transaction). Returns the records."""
-        records = [self._clean(task)] if task.state == "clean" else self._adsorbate(task)
+        records = self.compute(task, *self.inputs(task))
         self.store.write_records(records)
         return records
+
+    def inputs(self, task: Task) -> tuple[Atoms | None, Atoms | None]:
+        """What an adsorbate task needs from the store: the relaxed clean site and a template."""
+        if task.state == "clean":
+            return None, None
+        template = self._template(task) if self.cfg.templates else None
+        return self.clean_site(task), template
+
+    def compute(self, task: Task, clean: Atoms | None = None, template: Atoms | None = None) -> list[Record]:
+        """Relax one task without touching the store (so that it can run on a Dask worker)."""
+        if task.state == "clean":
+            return [self._clean(task)]
+        if clean is None:
+            raise ValueError(f"task {task.key} needs its relaxed clean site")
+        return self._adsorbate(task, clean, template)
 
     def _keys(self, task: Task, res: Any, anomaly: str, orientation: str) -> dict[str, Any]:
         final = res.final
@@ -232,10 +246,8 @@ class Labeller:
                 return record_to_atoms(row)
         return None
 
-    def _adsorbate(self, task: Task) -> list[Record]:
-        site = self.clean_site(task)
+    def _adsorbate(self, task: Task, site: Atoms, template: Atoms | None) -> list[Record]:
         starts: list[tuple[str, Atoms]] = []
-        template = self._template(task) if self.cfg.templates else None
         if template is not None:
             starts.append(("template", transplant(site, template)))
         for mode in orientations(len(task.metals), task.state):
@@ -268,14 +280,3 @@ def transplant(site: Atoms, template: Atoms) -> Atoms:
     out += ads
     out.info.update({"orientation": "template"})
     return out
-
-
-def run_serial(
-    labeller: Labeller, tasks: list[Task], on_done: Callable[[Task], None] | None = None
-) -> Iterator[Task]:
-    """Run pending tasks one by one, yielding each task as it finishes."""
-    for task in labeller.pending(tasks):
-        labeller.run_task(task)
-        if on_done:
-            on_done(task)
-        yield task

@@ -1,0 +1,92 @@
+"""Labelling through dask.distributed: workers relax, the client is the only database writer.
+
+A LocalCluster sized to the machine is the default; ``scheduler`` joins an existing cluster
+(``tcp://HOST:PORT``, e.g. one started by dask-jobqueue on SLURM/PBS, see
+``configs/dask-jobqueue.yaml``). Clean sites are submitted first; the adsorbate tasks of a site
+are submitted as soon as its clean site is stored, each with the inputs it needs, so workers
+never touch the database and SQLite is never written concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from dacscreen.config import LabelConfig
+from dacscreen.data.labelling import Labeller, Task
+from dacscreen.data.store import Record, Store
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=2)
+def _worker_labeller(cfg_json: str) -> Labeller:
+    return Labeller(LabelConfig.model_validate_json(cfg_json), None)  # type: ignore[arg-type]
+
+
+def compute_remote(cfg_json: str, task: Task, clean: Any, template: Any, threads: int) -> list[Record]:
+    """Worker side: relax one task with a per-process cached labeller."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return _worker_labeller(cfg_json).compute(task, clean, template)
+
+
+def _client(cfg: LabelConfig) -> Any:
+    from dask.distributed import Client, LocalCluster
+
+    if cfg.scheduler:
+        return Client(cfg.scheduler)
+    cluster = LocalCluster(
+        n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    return Client(cluster)
+
+
+def run_distributed(
+    labeller: Labeller, tasks: list[Task], on_done: Callable[[Task], None] | None = None
+) -> int:
+    """Run the pending ``tasks`` on Dask; returns how many ran. Writes happen here, serially."""
+    from dask.distributed import as_completed
+
+    store: Store = labeller.store
+    pending = labeller.pending(tasks)
+    if not pending:
+        return 0
+    cfg_json = labeller.cfg.model_dump_json()
+    client = _client(labeller.cfg)
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})) or labeller.cfg.workers)
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    waiting: dict[str, list[Task]] = {}
+    futures = as_completed()
+    ran = 0
+
+    def submit(task: Task) -> None:
+        clean, template = labeller.inputs(task)
+        fut = client.submit(
+            compute_remote, cfg_json, task, clean, template, threads, pure=False, key=f"label-{task.key}"
+        )
+        fut.task = task  # type: ignore[attr-defined]
+        futures.add(fut)
+
+    try:
+        for task in pending:
+            clean_key = Task(task.host, task.metals, task.placement, "clean", task.method).key
+            if task.state == "clean" or store.has_task(clean_key):
+                submit(task)
+            else:
+                waiting.setdefault(clean_key, []).append(task)
+        for fut in futures:
+            task = fut.task  # type: ignore[attr-defined]
+            store.write_records(fut.result())
+            ran += 1
+            if on_done:
+                on_done(task)
+            for follower in waiting.pop(task.key, []):
+                submit(follower)
+    finally:
+        client.close()
+    return ran
