@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 PRIORITY = (("Cu", "Ni"), ("Cu",), ("Ni",))
 """The reference study's sites come first."""
 ALL_STATES = ("clean", *SRR_SPECIES)
-EARLY_FULL_SITES = 12
+EARLY_FULL_SITES = 3
 """Sites that get all seven states before the core states of every other site."""
 
 
