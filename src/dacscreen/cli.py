@@ -202,6 +202,37 @@ def dataset_export(
     emit({"file": str(out), "records": n, "format": fmt}, "export")
 
 
+@dataset_app.command("import")
+@reports_errors
+def dataset_import(
+    config: ConfigOpt = None,
+    source: Annotated[Path | None, typer.Option(help="VASP folder tree or extxyz file.")] = None,
+    method: Annotated[str | None, typer.Option(help="Method string, e.g. vasp-pbe-d2.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Import your own DFT data (VASP folders with CONTCAR + energies CSV/OSZICAR/vasprun, or extxyz)."""
+    from dacscreen.config import ImportConfig
+    from dacscreen.data.importers import run_import
+    from dacscreen.data.store import open_store
+
+    settings = Settings()
+    cfg = load_config(ImportConfig, config, {"source": source, "method": method, "db": db})
+    store = open_store(cfg.db or settings.db, settings.shards)
+    report = run_import(store, cfg)
+    for e in report.errors:
+        console.print(f"[yellow]skipped:[/] {e}")
+    emit(
+        {
+            "written": report.written,
+            "already_present": report.skipped_existing,
+            "errors": len(report.errors),
+            "db": store.url,
+            "method": cfg.method,
+        },
+        "import",
+    )
+
+
 @dataset_app.command("shard")
 @reports_errors
 def dataset_shard(db: DbOpt = None, shard_dir: Annotated[Path | None, typer.Option()] = None) -> None:

@@ -101,6 +101,28 @@ class LabelConfig(Strict):
     references: bool = True
 
 
+class ImportConfig(Strict):
+    """``dacscreen dataset import``: bring your own DFT data into the store."""
+
+    source: Path
+    """A tree of VASP run folders, or an extxyz file."""
+    format: Literal["vasp-tree", "extxyz"] = "vasp-tree"
+    method: str
+    """Method string stored with every record, e.g. ``vasp-pbe-d2``."""
+    db: str | None = None
+    energies_csv: Path | None = None
+    """CSV of final energies keyed by folder name (else vasprun.xml, OSZICAR or OUTCAR)."""
+    key_column: str = "folder"
+    energy_column: str = "E0_eV"
+    metal_column: str | None = None
+    host_column: str | None = None
+    state_column: str | None = None
+    host_prefix: str = "user"
+    clean_states: list[str] = Field(default_factory=lambda: ["clean", "substrate", "slab"])
+    adsorbate_elements: list[str] = Field(default_factory=lambda: ["H", "O", "Li", "S"])
+    structure_files: list[str] = Field(default_factory=lambda: ["CONTCAR", "POSCAR"])
+
+
 class SplitConfig(Strict):
     """How data are split for evaluation."""
 
@@ -123,13 +145,35 @@ class ModelConfig(Strict):
     ensemble: int = Field(5, ge=1)
 
 
+class TargetSpec(Strict):
+    """A target as a linear combination (eV): Σ coeff × E(term) + constant.
+
+    A term is a state on the same site (``clean``, ``OH``, ``Li2S2`` ...) or a reference of the
+    same method, written ``ref:<name>`` (``ref:mol_Li2S2``, ``ref:Li_bcc``).
+    """
+
+    terms: dict[str, float]
+    constant: float = 0.0
+
+
+def srr_target(state: str) -> TargetSpec:
+    """The SRR preset: E_ads(X) = E(X*) − E(*) − E(X)."""
+    return TargetSpec(terms={state: 1.0, "clean": -1.0, f"ref:mol_{state}": -1.0})
+
+
 class TrainConfig(Strict):
     """``dacscreen train``: fit the multi-task ensemble on the store."""
 
     db: str | None = None
     method: str | None = None
+    host: str | None = None
     targets: list[str] = Field(default_factory=lambda: ["Li2S2", "Li2S"])
-    input_mode: Literal["as-built", "relaxed-site"] = "as-built"
+    target_definitions: dict[str, TargetSpec] | None = None
+    """None: the SRR preset for every target (E_ads against the isolated molecule)."""
+    clean_target: Literal["e_bind", "none"] = "e_bind"
+    input_mode: Literal["as-built", "relaxed-site", "relaxed"] = "as-built"
+    """as-built: builder site + builder adsorbate (screening); relaxed-site: relaxed clean site +
+    builder adsorbate; relaxed: the relaxed structure itself (property prediction)."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     epochs: int = 150

@@ -16,7 +16,7 @@ from dacscreen.thermo import SRR_SPECIES
 
 SS = 2.06
 LIS = 2.35
-ANCHOR_HEIGHT = {"S": 2.3, "Li": 2.1}
+ANCHOR_HEIGHT = {"S": 2.3, "Li": 2.1, "O": 1.9, "H": 1.6}
 """Initial height (Å) of the anchoring atom above its target (metal or N)."""
 MIN_CONTACT = 1.9
 """Smallest accepted initial distance (Å) between adsorbate and substrate atoms."""
@@ -67,8 +67,25 @@ def li2s() -> Atoms:
     )
 
 
+def small_adsorbate(name: str) -> Atoms:
+    """H, O, OH or OOH with the binding atom first (O–H 0.97 Å, O–O 1.45 Å, bent 105°)."""
+    geo = {
+        "H": [("H", (0, 0, 0))],
+        "O": [("O", (0, 0, 0))],
+        "OH": [("O", (0, 0, 0)), ("H", (0, 0, 0.97))],
+        "OOH": [("O", (0, 0, 0)), ("O", (1.15, 0, 0.88)), ("H", (1.15, 0.94, 1.12))],
+    }[name]
+    return Atoms([g[0] for g in geo], positions=[g[1] for g in geo])
+
+
+SMALL_ADSORBATES = ("H", "O", "OH", "OOH")
+
+
 def molecule(name: str) -> Atoms:
-    """Gas-phase geometry of an SRR intermediate, centred at its centroid."""
+    """Gas-phase geometry of an SRR intermediate (centred at its centroid) or of a small
+    adsorbate (H, O, OH, OOH; binding atom at the origin)."""
+    if name in SMALL_ADSORBATES:
+        return small_adsorbate(name)
     builders = {
         "S8": s8_crown,
         "Li2S8": lambda: li2sn_chain(8),
@@ -86,6 +103,8 @@ def molecule(name: str) -> Atoms:
 
 def orientations(n_metals: int, name: str) -> list[str]:
     """Placement orientations offered for an adsorbate on a single- or dual-atom site."""
+    if name in SMALL_ADSORBATES:
+        return ["top1"] if n_metals == 1 else ["top1", "top2", "bridge"]
     modes = ["bridge", "top1", "top2", "li_n"] if n_metals == 2 else ["top1", "flat", "li_n"]
     if "Li" not in name:
         modes = [m for m in modes if m != "li_n"]
@@ -136,14 +155,19 @@ def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
     axis = mpos[-1] - mpos[0] if len(metals) == 2 else np.array([1.0, 0.0, 0.0])
     s_idx = [i for i, a in enumerate(mol) if a.symbol == "S"]
     li_idx = [i for i, a in enumerate(mol) if a.symbol == "Li"]
-    if mode == "bridge":
+    if mode == "bridge" and not s_idx:
+        target, anchor, elem = mpos.mean(axis=0), mol.positions[0], mol[0].symbol
+    elif mode == "bridge":
         target, anchor, elem = mpos.mean(axis=0), mol.positions[s_idx].mean(axis=0), "S"
     elif mode in ("top1", "top2"):
         m = mpos[0] if mode == "top1" or len(metals) == 1 else mpos[1]
-        target, elem = m, "S"
-        anchor = mol.positions[min(s_idx, key=lambda i: np.linalg.norm(mol.positions[i]))]
-        if name == "S8":
-            anchor = mol.positions[s_idx[0]]
+        if s_idx:
+            target, elem = m, "S"
+            anchor = mol.positions[min(s_idx, key=lambda i: np.linalg.norm(mol.positions[i]))]
+            if name == "S8":
+                anchor = mol.positions[s_idx[0]]
+        else:  # small adsorbates bind through their first atom
+            target, elem, anchor = m, mol[0].symbol, mol.positions[0]
     elif mode == "flat":
         target, anchor, elem = mpos[0], mol.positions.mean(axis=0), "S"
     elif mode == "li_n":

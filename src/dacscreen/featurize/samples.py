@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from ase import Atoms
 from torch_geometric.data import Data
 
+from dacscreen.config import TargetSpec, srr_target
 from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.references import reference_value
 from dacscreen.data.sites import build_site
@@ -47,6 +49,7 @@ class Sample:
     dband: tuple[float, float]
     relaxed_clean: Atoms | None = None
     method: str = ""
+    relaxed: Atoms | None = None
 
     @property
     def metals(self) -> list[str]:
@@ -55,8 +58,10 @@ class Sample:
 
 
 def input_structure(s: Sample, mode: str) -> Atoms:
-    """The model input for a sample in ``mode`` (as-built or relaxed-site)."""
-    if mode == "relaxed-site" and s.relaxed_clean is not None:
+    """The model input for a sample in ``mode`` (as-built, relaxed-site or relaxed)."""
+    if mode == "relaxed" and s.relaxed is not None:
+        return s.relaxed
+    if mode in ("relaxed-site", "relaxed") and s.relaxed_clean is not None:
         site = s.relaxed_clean.copy()
         site.info = {"host": s.host}
     else:
@@ -68,34 +73,64 @@ def input_structure(s: Sample, mode: str) -> Atoms:
     return place_adsorbate(site, s.state, s.orientation if s.orientation in modes else modes[0])
 
 
-def collect_samples(store: Store, method: str | None = None, host: str | None = None) -> list[Sample]:
-    """Best, non-anomalous records of the store turned into samples (one method only)."""
+def collect_samples(
+    store: Store,
+    method: str | None = None,
+    host: str | None = None,
+    definitions: dict[str, TargetSpec] | None = None,
+    clean_target: str = "e_bind",
+) -> list[Sample]:
+    """Best, non-anomalous records of one method turned into samples.
+
+    ``definitions`` maps a state to its target (default: the SRR preset for every state that
+    has an isolated-molecule reference). Clean sites get E_bind (``clean_target="e_bind"``) or
+    no graph-level target, and their d-band centres.
+    """
     best = list(store.best_sites(method, host))
     if not best:
         return []
-    methods = {r.method for r in best}
-    method = method or sorted(methods)[0]
+    method = method or sorted({r.method for r in best})[0]
     refs = reference_table(store, method)
-    clean = {
-        (r.host, r.m1, r.m2, r.placement): r for r in best if r.adsorbate == "clean" and r.method == method
-    }
+    sites: dict[tuple, dict[str, Any]] = {}
+    for r in best:
+        if r.method == method:
+            sites.setdefault((r.host, r.m1, r.m2, r.placement), {})[r.adsorbate] = r
     out: list[Sample] = []
     nan = float("nan")
-    for r in best:
-        if r.method != method:
-            continue
-        key = (r.host, r.m1, r.m2, r.placement)
-        c = clean.get(key)
+    for key, states in sites.items():
+        c = states.get("clean")
         if c is None:
             continue
         relaxed = record_to_atoms(c)
-        if r.adsorbate == "clean":
-            db = (float(r.get("dband_m1", nan)), float(r.get("dband_m2", nan)))
-            out.append(Sample(*key, "clean", "none", site_binding(r, refs), db, relaxed, method))
-        elif f"mol_{r.adsorbate}" in refs:
-            e_ads = r.energy - c.energy - refs[f"mol_{r.adsorbate}"]
-            out.append(Sample(*key, r.adsorbate, r.orientation, e_ads, (nan, nan), relaxed, method))
+        db = (float(c.get("dband_m1", nan)), float(c.get("dband_m2", nan)))
+        e_bind = site_binding(c, refs) if clean_target == "e_bind" else nan
+        out.append(Sample(*key, "clean", "none", e_bind, db, relaxed, method, relaxed))
+        for state, r in states.items():
+            if state == "clean":
+                continue
+            spec = (definitions or {}).get(state) if definitions is not None else srr_target(state)
+            value = evaluate_target(spec, states, refs) if spec is not None else nan
+            if np.isfinite(value):
+                out.append(
+                    Sample(*key, state, r.orientation, value, (nan, nan), relaxed, method, record_to_atoms(r))
+                )
     return out
+
+
+def evaluate_target(spec: TargetSpec, states: dict[str, Any], refs: dict[str, float]) -> float:
+    """Σ coeff × E(term) + constant over a site's records and the references; NaN if a term is
+    missing."""
+    total = spec.constant
+    for term, coeff in spec.terms.items():
+        if term.startswith("ref:"):
+            value = refs.get(term[4:])
+        else:
+            row = states.get(term)
+            value = row.energy if row is not None else None
+        if value is None:
+            return float("nan")
+        total += coeff * value
+    return total
 
 
 def reference_table(store: Store, method: str) -> dict[str, float]:

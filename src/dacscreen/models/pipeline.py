@@ -49,7 +49,11 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
     """Load samples of one method from the store, split them and featurise them (cached)."""
     s = settings or Settings()
     store = open_store(cfg.db or s.db, s.shards)
-    samples = [x for x in collect_samples(store, cfg.method) if x.state == "clean" or x.state in cfg.targets]
+    samples = [
+        x
+        for x in collect_samples(store, cfg.method, cfg.host, cfg.target_definitions, cfg.clean_target)
+        if x.state == "clean" or x.state in cfg.targets
+    ]
     if len(samples) < MIN_SAMPLES:
         raise DacscreenError(f"{store.url}: only {len(samples)} labelled samples; label more data first")
     if cfg.split.kind == "leave-metal-out":
