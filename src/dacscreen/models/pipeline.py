@@ -138,11 +138,17 @@ def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, A
     from dacscreen.plots import parity_plot
 
     pred = ens.predict(p.graphs)
+    t0 = time.perf_counter()
     baseline = ForestBaseline().fit([p.samples[i] for i in p.train])
+    baseline_seconds = time.perf_counter() - t0
     b_mean, b_std = baseline.predict(p.samples)
     y_ads = np.array([s.e_ads for s in p.samples])
     y_db = np.array([s.dband for s in p.samples])
-    report: dict[str, Any] = {"test_metals": p.test_metals, "input_mode": ens.meta.get("input_mode")}
+    report: dict[str, Any] = {
+        "test_metals": p.test_metals,
+        "input_mode": ens.meta.get("input_mode"),
+        "baseline_fit_seconds": baseline_seconds,
+    }
     is_clean = np.array([s.state == "clean" for s in p.samples])
     for split, idx in (("val", p.val), ("test", p.test)):
         if not idx:
