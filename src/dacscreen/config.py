@@ -105,15 +105,17 @@ class ImportConfig(Strict):
     """``dacscreen dataset import``: bring your own DFT data into the store."""
 
     source: Path
-    """A tree of VASP run folders, or an extxyz file."""
-    format: Literal["vasp-tree", "extxyz"] = "vasp-tree"
+    """A tree of VASP run folders, an extxyz file, or a CSV of labels (format csv)."""
+    format: Literal["vasp-tree", "extxyz", "csv"] = "vasp-tree"
     method: str
     """Method string stored with every record, e.g. ``vasp-pbe-d2``."""
     db: str | None = None
     energies_csv: Path | None = None
     """CSV of final energies keyed by folder name (else vasprun.xml, OSZICAR or OUTCAR)."""
     key_column: str = "folder"
-    energy_column: str = "E0_eV"
+    energy_column: str = "energy"
+    file_column: str = "file"
+    """format csv: column with structure file paths (any ASE format), relative to the CSV."""
     metal_column: str | None = None
     host_column: str | None = None
     state_column: str | None = None

@@ -145,21 +145,7 @@ def _folder_record(cfg: ImportConfig, folder: Path, table: pd.DataFrame | None, 
     atoms.set_tags(infer_tags(atoms, meta["adsorbate"] == "clean", cfg.adsorbate_elements))
     if not (atoms.get_tags() == 1).any():
         raise StructureError(f"{folder}: no transition-metal site atom found")
-    task = f"{meta['host']}|{meta['m1']}|{meta['m2']}|0|{meta['adsorbate']}|{cfg.method}"
-    keys = {
-        "rid": rid,
-        "task": task,
-        "kind": "site",
-        "placement": 0,
-        "orientation": "dft",
-        "method": cfg.method,
-        "converged": True,
-        "anomaly": "",
-        "best": True,
-        "source": str(folder),
-        **meta,
-    }
-    return Record(atoms, energy, keys)
+    return _site_record(cfg, atoms, energy, meta, rid, str(folder))
 
 
 def import_extxyz(store: Store, cfg: ImportConfig) -> ImportReport:
@@ -183,32 +169,70 @@ def import_extxyz(store: Store, cfg: ImportConfig) -> ImportReport:
             meta = _metadata(cfg, cfg.source, None, atoms)
             meta.update({k2: atoms.info[k2] for k2 in ("host", "m1", "m2", "adsorbate") if k2 in atoms.info})
             atoms.set_tags(infer_tags(atoms, meta["adsorbate"] == "clean", cfg.adsorbate_elements))
-            task = f"{meta['host']}|{meta['m1']}|{meta['m2']}|0|{meta['adsorbate']}|{cfg.method}"
-            keys = {
-                "rid": rid,
-                "task": task,
-                "kind": "site",
-                "placement": 0,
-                "orientation": "dft",
-                "method": cfg.method,
-                "converged": True,
-                "anomaly": "",
-                "best": True,
-                **meta,
-            }
-            clean = Atoms(
-                atoms.numbers,
-                positions=atoms.positions,
-                cell=atoms.cell,
-                pbc=atoms.pbc,
-                tags=atoms.get_tags(),
-            )
-            report.written += len(store.write_records([Record(clean, energy, keys)]))
+            record = _site_record(cfg, atoms, energy, meta, rid, f"{cfg.source}#{k}")
+            report.written += len(store.write_records([record]))
         except DacscreenError as exc:
             report.errors.append(str(exc))
     return report
 
 
+def import_csv(store: Store, cfg: ImportConfig) -> ImportReport:
+    """Import a CSV of labels joined to structure files (CIF, POSCAR, xyz, ... by extension)."""
+    report = ImportReport()
+    if not cfg.source.is_file():
+        raise DacscreenError(f"{cfg.source}: labels CSV not found")
+    table = pd.read_csv(cfg.source)
+    for col in (cfg.file_column, cfg.energy_column):
+        if col not in table.columns:
+            raise DacscreenError(f"{cfg.source}: missing column '{col}'")
+    for _, row in table.iterrows():
+        path = cfg.source.parent / str(row[cfg.file_column])
+        rid = f"{cfg.method}|{row[cfg.file_column]}"
+        if store.count(rid=rid):
+            report.skipped_existing += 1
+            continue
+        try:
+            try:
+                atoms = ase.io.read(path)
+            except Exception as exc:
+                raise StructureError(f"{path}: malformed or unreadable structure: {exc}") from exc
+            energy = float(row[cfg.energy_column])
+            if not math.isfinite(energy):
+                raise DFTInputError(f"{path}: energy is not finite ({energy})")
+            meta = _metadata(cfg, path, row, atoms)
+            atoms.set_tags(infer_tags(atoms, meta["adsorbate"] == "clean", cfg.adsorbate_elements))
+            report.written += len(
+                store.write_records([_site_record(cfg, atoms, energy, meta, rid, str(path))])
+            )
+        except DacscreenError as exc:
+            report.errors.append(str(exc))
+    return report
+
+
+def _site_record(
+    cfg: ImportConfig, atoms: Atoms, energy: float, meta: dict[str, Any], rid: str, source: str
+) -> Record:
+    task = f"{meta['host']}|{meta['m1']}|{meta['m2']}|0|{meta['adsorbate']}|{cfg.method}"
+    keys = {
+        "rid": rid,
+        "task": task,
+        "kind": "site",
+        "placement": 0,
+        "orientation": "dft",
+        "method": cfg.method,
+        "converged": True,
+        "anomaly": "",
+        "best": True,
+        "source": source,
+        **meta,
+    }
+    clean = Atoms(
+        atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc, tags=atoms.get_tags()
+    )
+    return Record(clean, energy, keys)
+
+
 def run_import(store: Store, cfg: ImportConfig) -> ImportReport:
     """Dispatch on ``cfg.format``."""
-    return import_extxyz(store, cfg) if cfg.format == "extxyz" else import_vasp_tree(store, cfg)
+    runners = {"extxyz": import_extxyz, "csv": import_csv, "vasp-tree": import_vasp_tree}
+    return runners[cfg.format](store, cfg)
