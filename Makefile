@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install test test-all lint demo bench clean
+.PHONY: venv install test test-browser test-all lint demo bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
+
+test-browser: install
+	$(BIN)/python -m pytest -q -m browser
 
 test-all: install
 	$(BIN)/python -m pytest -q -m "" 

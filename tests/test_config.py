@@ -44,3 +44,10 @@ def test_missing_and_malformed(tmp_path: Path) -> None:
     bad.write_text("a: [1, 2\n")
     with pytest.raises(ConfigError, match="malformed YAML"):
         load_config(LabelConfig, bad)
+
+
+def test_configuration_reference_is_current() -> None:
+    from dacscreen.config import reference_markdown
+
+    doc = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    assert doc.strip() == reference_markdown().strip(), "regenerate docs/configuration.md"

@@ -22,13 +22,13 @@ from dacscreen.errors import ConfigError
 class Strict(BaseModel):
     """Base model that rejects unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
 
 
 class Settings(BaseSettings):
     """Project-wide settings from ``DACSCREEN_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="DACSCREEN_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="DACSCREEN_", extra="forbid", use_attribute_docstrings=True)
 
     db: str = "data/cache/dacscreen.db"
     """Dataset store: a SQLite path or a ``postgresql://`` URL."""
@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     tracking_uri: str = "sqlite:///runs/mlflow.db"
     """MLflow tracking store."""
     artifact_root: Path = Path("runs/mlartifacts")
+    """MLflow artefact directory."""
     model: Path = Path("data/models/default")
     """The shipped default model (ensemble directory)."""
     cache_dir: Path = Path("data/cache")
@@ -48,19 +49,28 @@ class CalculatorConfig(Strict):
     import path ``package.module:ClassName``, with keyword arguments."""
 
     name: str = "chgnet"
+    """Calculator name (chgnet, tblite, emt) or import path module:Class."""
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments passed to the calculator."""
 
 
 class BuildConfig(Strict):
     """``dacscreen build``: one structure."""
 
     host: Literal["heptazine", "melon"] = "heptazine"
+    """Host sheet: heptazine g-C3N4 or melon PCN."""
     metals: list[str] = Field(default_factory=lambda: ["Cu", "Ni"])
+    """One metal (single-atom site) or two (M1, M2)."""
     adsorbate: str | None = None
+    """SRR intermediate to add (S8, Li2S8, Li2S6, Li2S4, Li2S2, Li2S) or none."""
     placement: int = 0
+    """Index of the symmetry-distinct metal placement."""
     orientation: str | None = None
+    """Adsorbate orientation (bridge, top1, top2, flat, li_n); default the first offered."""
     supercell: tuple[int, int] | None = None
+    """Supercell (nx, ny); default 2×2 heptazine, 1×2 melon."""
     allow_non_transition: bool = False
+    """Allow metals that are not transition metals."""
 
     @field_validator("metals")
     @classmethod
@@ -74,31 +84,49 @@ class LabelConfig(Strict):
     """``dacscreen label``: relax sites and intermediates and store them."""
 
     db: str | None = None
+    """Dataset store (SQLite path or postgresql:// URL); default DACSCREEN_DB."""
     host: Literal["heptazine", "melon"] = "melon"
+    """Host to label."""
     supercell: tuple[int, int] | None = None
+    """Supercell; default per host."""
     metals: list[str] = Field(default_factory=lambda: list(DEFAULT_METALS))
+    """Metal set (default: the 28 transition metals Sc–Zn, Y–Cd, Hf–Au)."""
     allow_non_transition: bool = False
+    """Allow non-transition metals in the set."""
     include_single: bool = True
+    """Label single-atom sites."""
     include_pairs: bool = True
+    """Label metal pairs (homo and hetero)."""
     calculator: CalculatorConfig = Field(default_factory=CalculatorConfig)
+    """Labeller for relaxations and energies."""
     dband_calculator: CalculatorConfig | None = Field(default_factory=lambda: CalculatorConfig(name="tblite"))
+    """Electronic-structure labeller for d-band centres (null: none)."""
     fmax: float = Field(0.05, gt=0)
+    """Force convergence criterion (eV/Å)."""
     steps: int = Field(300, gt=0)
+    """Maximum optimiser steps per relaxation."""
     fix_radius: float = Field(6.0, gt=0)
     """Host atoms further than this (Å) from the metals are fixed."""
     optimizer: Literal["LBFGS", "FIRE", "BFGS"] = "LBFGS"
+    """ASE optimiser."""
     templates: bool = True
     """Start adsorbates from the relaxed geometry of the same state on an already labelled site."""
     states: list[str] = Field(default_factory=lambda: ["clean", "Li2S2", "Li2S"])
+    """States every site gets (clean and intermediates)."""
     all_states_sites: int = Field(120, ge=0)
     """How many sites (first in priority order) also get all six intermediates."""
     placements: Literal["first", "all"] = "first"
+    """Label the first placement only, or all symmetry-distinct ones."""
     max_orientations: int = Field(2, ge=1)
+    """Starting orientations relaxed per adsorbate (lowest valid kept)."""
     workers: int = Field(1, ge=1)
+    """Dask workers (LocalCluster) when > 1."""
     scheduler: str | None = None
+    """Address of an existing Dask scheduler (tcp://HOST:PORT)."""
     limit: int | None = None
     """Stop after this many sites (for trials)."""
     references: bool = True
+    """Also relax the references (Li, molecules, bulk metals, host, H2)."""
 
 
 class ImportConfig(Strict):
@@ -107,44 +135,67 @@ class ImportConfig(Strict):
     source: Path
     """A tree of VASP run folders, an extxyz file, or a CSV of labels (format csv)."""
     format: Literal["vasp-tree", "extxyz", "csv"] = "vasp-tree"
+    """vasp-tree (folders), extxyz (frames with energies) or csv (labels joined to files)."""
     method: str
     """Method string stored with every record, e.g. ``vasp-pbe-d2``."""
     db: str | None = None
+    """Dataset store; default DACSCREEN_DB."""
     energies_csv: Path | None = None
     """CSV of final energies keyed by folder name (else vasprun.xml, OSZICAR or OUTCAR)."""
     key_column: str = "folder"
+    """energies_csv column with the folder name."""
     energy_column: str = "energy"
+    """Column with the final energy (eV)."""
     file_column: str = "file"
     """format csv: column with structure file paths (any ASE format), relative to the CSV."""
     metal_column: str | None = None
+    """Column with the metal (else inferred)."""
     host_column: str | None = None
+    """Column appended to host_prefix to name the host."""
     state_column: str | None = None
+    """Column with the state (else inferred from adsorbate atoms)."""
     host_prefix: str = "user"
+    """Host name (prefix)."""
     clean_states: list[str] = Field(default_factory=lambda: ["clean", "substrate", "slab"])
+    """State names that mean the bare site."""
     adsorbate_elements: list[str] = Field(default_factory=lambda: ["H", "O", "Li", "S"])
+    """Elements that make up adsorbates."""
     structure_files: list[str] = Field(default_factory=lambda: ["CONTCAR", "POSCAR"])
+    """Structure file names tried in each folder."""
 
 
 class SplitConfig(Strict):
     """How data are split for evaluation."""
 
     kind: Literal["leave-metal-out", "random"] = "leave-metal-out"
+    """leave-metal-out (default) or random (by site)."""
     test_metals: list[str] | None = None
+    """Metals held out for testing; default a seeded pick (never Cu, Ni)."""
     n_test_metals: int = 5
+    """How many metals to hold out when test_metals is not given."""
     val_fraction: float = 0.15
+    """Fraction of training sites used for early stopping and tuning."""
     seed: int = 0
+    """Seed of the split."""
 
 
 class ModelConfig(Strict):
     """Architecture hyper-parameters of the GNN ensemble."""
 
     arch: Literal["schnet", "painn"] = "painn"
+    """Backbone: schnet (CGCNN/SchNet-style) or painn (equivariant, angle-aware)."""
     hidden: int = 64
+    """Hidden feature size."""
     layers: int = 3
+    """Message-passing layers."""
     cutoff: float = 5.0
+    """Graph cutoff radius (Å)."""
     n_rbf: int = 32
+    """Gaussians in the distance expansion."""
     dropout: float = 0.0
+    """Dropout in the output heads."""
     ensemble: int = Field(5, ge=1)
+    """Ensemble members K (mean and standard deviation)."""
 
 
 class TargetSpec(Strict):
@@ -167,70 +218,109 @@ class TrainConfig(Strict):
     """``dacscreen train``: fit the multi-task ensemble on the store."""
 
     db: str | None = None
+    """Dataset store; default DACSCREEN_DB."""
     method: str | None = None
+    """Train on records of this method only (default: the first found)."""
     host: str | None = None
+    """Train on this host only (default: all)."""
     targets: list[str] = Field(default_factory=lambda: ["Li2S2", "Li2S"])
+    """States whose graph-level target is learned."""
     target_definitions: dict[str, TargetSpec] | None = None
     """None: the SRR preset for every target (E_ads against the isolated molecule)."""
     clean_target: Literal["e_bind", "none"] = "e_bind"
+    """Graph-level target of clean sites: E_bind (needs host, bulk and H2 references) or none."""
     input_mode: Literal["as-built", "relaxed-site", "relaxed"] = "as-built"
     """as-built: builder site + builder adsorbate (screening); relaxed-site: relaxed clean site +
     builder adsorbate; relaxed: the relaxed structure itself (property prediction)."""
     model: ModelConfig = Field(default_factory=ModelConfig)
+    """Architecture hyper-parameters."""
     split: SplitConfig = Field(default_factory=SplitConfig)
+    """Evaluation split."""
     epochs: int = 150
+    """Maximum epochs per member."""
     batch_size: int = 16
+    """Graphs per batch."""
     lr: float = 2e-3
+    """AdamW learning rate."""
     weight_decay: float = 1e-5
+    """AdamW weight decay."""
     patience: int = 30
+    """Early-stopping patience (epochs without validation improvement)."""
     device: str = "auto"
+    """auto (CUDA when present), cpu or cuda."""
     amp: bool = True
+    """bfloat16 autocast on CUDA."""
     num_workers: int = 0
+    """DataLoader worker processes."""
     out: Path = Path("runs/model")
+    """Directory of the trained ensemble."""
     experiment: str = "dacscreen"
+    """MLflow experiment name."""
     seed: int = 0
+    """Seed of member 0 (member k uses seed + k)."""
 
 
 class TuneConfig(Strict):
     """``dacscreen tune``: Optuna search over :class:`ModelConfig` on the validation split."""
 
     train: TrainConfig = Field(default_factory=TrainConfig)
+    """The training config whose model section is searched."""
     n_trials: int = 20
+    """Finished trials the study should hold."""
     storage: str = "sqlite:///runs/optuna.db"
+    """Optuna storage URL."""
     study: str = "dacscreen"
+    """Study name (resumed if it exists)."""
 
 
 class RankingConfig(Strict):
     """Screening filters and score (SCIENCE.md §8). Energies in eV."""
 
     max_delta_chi: float = 0.3
+    """Electronegativity-match filter |Δχ| ≤ this."""
     li2s2_window: tuple[float, float] = (-4.0, -0.5)
+    """Accepted E_ads(Li2S2) window (eV)."""
     li2s_window: tuple[float, float] = (-4.0, -0.5)
+    """Accepted E_ads(Li2S) window (eV)."""
     max_e_bind: float | None = None
     """Absolute E_bind threshold (eV); None: E_bind ≤ E_bind(reference pair) + margin."""
     stability_reference: tuple[str, str] = ("Cu", "Ni")
     """The experimentally made pair that defines 'stable enough' (CHGNet E_bind vs bulk is > 0)."""
     stability_margin: float = 0.5
+    """Margin (eV) above the reference pair's E_bind."""
     w_dg: float = 1.0
+    """Score weight of −ΔG_RDS."""
     w_binding: float = 0.2
+    """Score penalty per eV of E_ads(Li2S) outside its window."""
     w_uncertainty: float = 0.0
+    """Score penalty per eV of σ(ΔG_RDS)."""
     acquisition: Literal["ucb", "ei", "greedy"] = "ucb"
+    """DFT-verification acquisition: ucb, ei or greedy."""
     kappa: float = 1.0
+    """UCB exploration weight κ."""
 
 
 class ScreenConfig(Strict):
     """``dacscreen screen``: predict and rank every site of the space."""
 
     host: Literal["heptazine", "melon"] = "melon"
+    """Host to screen."""
     metals: list[str] = Field(default_factory=lambda: list(DEFAULT_METALS))
+    """Metal set."""
     allow_non_transition: bool = False
+    """Allow non-transition metals."""
     include_single: bool = True
+    """Rank single-atom sites beside the pairs."""
     model: Path | None = None
+    """Trained ensemble directory (default: the shipped model)."""
     ranking: RankingConfig = Field(default_factory=RankingConfig)
+    """Filters, score and acquisition."""
     top: int = 15
+    """Rows of the top-K table."""
     mu_li_offset_v: float = 0.0
     """Anode offset (V) reported alongside potentials vs Li/Li+ (Li–In: 0.62)."""
     chunk_size: int = 256
+    """Sites predicted per chunk (bounds memory)."""
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -273,3 +363,40 @@ def _describe(exc: ValidationError, where: str) -> str:
         else:
             lines.append(f"{where}: key '{key}': {err['msg']}")
     return "\n".join(lines)
+
+
+CONFIG_MODELS: dict[str, type[BaseModel]] = {
+    "build (dacscreen build)": BuildConfig,
+    "label (dacscreen label; configs/label.yaml)": LabelConfig,
+    "import (dacscreen dataset import; configs/import_sac_hoer.yaml)": ImportConfig,
+    "train (dacscreen train / evaluate; configs/train.yaml)": TrainConfig,
+    "tune (dacscreen tune)": TuneConfig,
+    "screen (dacscreen screen; configs/screen.yaml)": ScreenConfig,
+    "settings (environment variables DACSCREEN_<NAME>)": Settings,
+}
+
+
+def reference_markdown() -> str:
+    """The configuration reference (docs/configuration.md), generated from the models."""
+    out = [
+        "# Configuration reference",
+        "",
+        "Generated from `dacscreen.config`:",
+        "`python -c 'from dacscreen.config import reference_markdown as r; print(r())'`.",
+        "Every YAML config rejects unknown keys with an error naming the key and the file; CLI flags",
+        "override config values.",
+        "",
+    ]
+    for title, model in CONFIG_MODELS.items():
+        out += [f"## {title}", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = (
+                "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            )
+            ann = field.annotation
+            typ = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
+            typ = typ.replace("|", "\\|").replace("dacscreen.config.", "")
+            doc = (field.description or "").replace("\n", " ")
+            out.append(f"| `{name}` | `{typ}` | `{default}` | {doc} |")
+        out.append("")
+    return "\n".join(out)
