@@ -1,0 +1,13 @@
+"""Run every benchmark (``make bench``); results land in benchmarks/results/."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+if __name__ == "__main__":
+    for script in ("speed.py", "real_dft_sac.py"):
+        subprocess.run([sys.executable, str(HERE / script)], check=True)
