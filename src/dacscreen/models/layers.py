@@ -30,3 +30,13 @@ def mlp(n_in: int, n_hidden: int, n_out: int, dropout: float = 0.0) -> nn.Sequen
     return nn.Sequential(
         nn.Linear(n_in, n_hidden), nn.SiLU(), nn.Dropout(dropout), nn.Linear(n_hidden, n_out)
     )
+
+
+class Backbone(nn.Module):
+    """Shared input stage: a linear embedding of the node descriptors and the distance basis."""
+
+    def __init__(self, n_features: int, hidden: int, n_rbf: int, cutoff: float) -> None:
+        super().__init__()
+        self.embed = nn.Linear(n_features, hidden)
+        self.rbf = GaussianRBF(n_rbf, cutoff)
+        self.hidden = hidden

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from dacscreen.models.layers import GaussianRBF, cosine_cutoff, mlp
+from dacscreen.models.layers import Backbone, cosine_cutoff, mlp
 
 
 class Message(nn.Module):
@@ -49,18 +49,15 @@ class Update(nn.Module):
         return s + a_sv * (uv * vv).sum(dim=1) + a_ss, v + a_vv[:, None, :] * uv
 
 
-class PaiNNBackbone(nn.Module):
+class PaiNNBackbone(Backbone):
     """Scalar node embeddings (n_atoms, hidden) after equivariant message passing."""
 
     def __init__(
         self, n_features: int, hidden: int = 64, layers: int = 3, n_rbf: int = 32, cutoff: float = 5.0
     ) -> None:
-        super().__init__()
-        self.embed = nn.Linear(n_features, hidden)
-        self.rbf = GaussianRBF(n_rbf, cutoff)
+        super().__init__(n_features, hidden, n_rbf, cutoff)
         self.messages = nn.ModuleList(Message(hidden, n_rbf, cutoff) for _ in range(layers))
         self.updates = nn.ModuleList(Update(hidden) for _ in range(layers))
-        self.hidden = hidden
 
     def forward(self, data: object) -> torch.Tensor:
         d = data.edge_vec.norm(dim=-1)

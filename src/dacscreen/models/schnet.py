@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from dacscreen.models.layers import GaussianRBF, cosine_cutoff, mlp
+from dacscreen.models.layers import Backbone, cosine_cutoff, mlp
 
 
 class Interaction(nn.Module):
@@ -28,15 +28,13 @@ class Interaction(nn.Module):
         return x + self.out(scatter(msg, dst, dim=0, dim_size=x.size(0), reduce="sum"))
 
 
-class SchNetBackbone(nn.Module):
+class SchNetBackbone(Backbone):
     """Node embeddings (n_atoms, hidden) from descriptor features and periodic edges."""
 
     def __init__(
         self, n_features: int, hidden: int = 64, layers: int = 3, n_rbf: int = 32, cutoff: float = 5.0
     ) -> None:
-        super().__init__()
-        self.embed = nn.Linear(n_features, hidden)
-        self.rbf = GaussianRBF(n_rbf, cutoff)
+        super().__init__(n_features, hidden, n_rbf, cutoff)
         self.blocks = nn.ModuleList(Interaction(hidden, n_rbf, cutoff) for _ in range(layers))
 
     def forward(self, data: object) -> torch.Tensor:
