@@ -173,6 +173,34 @@ def label(
     )
 
 
+@app.command("select-host")
+@reports_errors
+def select_host(
+    calculator: Annotated[str, typer.Option(help="Labeller used for the relaxations.")] = "chgnet",
+    out: Annotated[Path | None, typer.Option(help="Write the trials as JSON here.")] = None,
+) -> None:
+    """Relax Cu–Ni on every host and placement; report the host closest to the 3.4 Å reference."""
+    import json
+
+    from dacscreen.data.calculators import get_calculator
+    from dacscreen.data.host_selection import choose, measure
+
+    host, trials = choose(measure(get_calculator(calculator)))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"default_host": host, "trials": trials}, indent=2))
+    emit(
+        {
+            "default_host": host,
+            **{
+                f"{t['host']} p{t['placement']} ({t['label']})": f"{t['initial_mm']:.2f} -> {t['relaxed_mm']:.2f} A {t['anomaly']}"
+                for t in trials
+            },
+        },
+        "host selection",
+    )
+
+
 @dataset_app.command("info")
 @reports_errors
 def dataset_info(db: DbOpt = None) -> None:
