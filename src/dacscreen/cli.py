@@ -193,7 +193,9 @@ def select_host(
         {
             "default_host": host,
             **{
-                f"{t['host']} p{t['placement']} ({t['label']})": f"{t['initial_mm']:.2f} -> {t['relaxed_mm']:.2f} A {t['anomaly']}"
+                f"{t['host']} p{t['placement']} ({t['label']})": (
+                    f"{t['initial_mm']:.2f} -> {t['relaxed_mm']:.2f} A {t['anomaly']}"
+                )
                 for t in trials
             },
         },
