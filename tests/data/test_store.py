@@ -1,0 +1,65 @@
+"""The ASE-db store: transactional writes, shards round trip, first-use build from shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import molecule
+
+from dacscreen.data.store import Record, Store, export_shard, import_shards, open_store, shipped_rids
+from dacscreen.errors import DacscreenError
+
+
+def _rec(rid: str, energy: float = -1.0) -> Record:
+    atoms = molecule("CO2")
+    atoms.set_cell([9, 9, 9])
+    atoms.set_tags([1, 2, 2])
+    init = atoms.copy()
+    init.positions += 0.05
+    return Record(
+        atoms,
+        energy,
+        {
+            "rid": rid,
+            "task": rid.split("#", maxsplit=1)[0],
+            "kind": "site",
+            "m1": "C",
+            "m2": "",
+            "adsorbate": "clean",
+            "best": True,
+            "converged": True,
+        },
+        init,
+    )
+
+
+def test_transaction_all_or_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    with pytest.raises(DacscreenError):
+        store.write_records([_rec("a"), _rec("b", float("nan"))])
+    assert store.count() == 0
+    store.write_records([_rec("a"), _rec("b")])
+    store.write_records([_rec("a")])  # idempotent
+    assert store.count() == 2
+    assert store.has_task("a")
+
+
+def test_shards_round_trip_and_first_use(tmp_path: Path) -> None:
+    src = Store(tmp_path / "src.db")
+    src.write_records([_rec("a#1", -1.5), _rec("b#1", -2.5)])
+    shards = tmp_path / "labels"
+    first = export_shard(src, shards)
+    assert first is not None and first.name.endswith(".extxyz.gz")
+    assert export_shard(src, shards) is None  # nothing new: no empty shard
+    src.write_records([_rec("c#1", -3.5)])
+    export_shard(src, shards, prefix="more")
+    assert shipped_rids(shards) == {"a#1", "b#1", "c#1"}
+    fresh = open_store(tmp_path / "fresh" / "s.db", shards)
+    assert fresh.count() == 3
+    rows = {r.rid: r for r in fresh.rows()}
+    assert rows["b#1"].energy == pytest.approx(-2.5)
+    assert list(rows["a#1"].toatoms().get_tags()) == [1, 2, 2]
+    assert np.allclose(rows["a#1"].data["initial_positions"], rows["a#1"].positions + 0.05)
+    assert import_shards(fresh, shards) == 0

@@ -1,0 +1,76 @@
+"""DFT export for verification: VASP inputs for the top candidates, with the reference settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ase.io
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from dacscreen.cli import app
+
+runner = CliRunner()
+
+
+def test_export_top_candidates(tmp_path: Path) -> None:
+    cand = tmp_path / "candidates.csv"
+    pd.DataFrame(
+        [
+            {
+                "host": "melon",
+                "m1": "Cu",
+                "m2": "Ni",
+                "placement": 0,
+                "acquisition": 1.0,
+                "orientation_li2s2": "bridge",
+            },
+            {
+                "host": "melon",
+                "m1": "Fe",
+                "m2": "",
+                "placement": 0,
+                "acquisition": 0.5,
+                "orientation_li2s2": "top1",
+            },
+            {
+                "host": "melon",
+                "m1": "Zn",
+                "m2": "Zn",
+                "placement": 0,
+                "acquisition": -1.0,
+                "orientation_li2s2": "bridge",
+            },
+        ]
+    ).to_csv(cand, index=False)
+    res = runner.invoke(
+        app, ["export-dft", "--candidates", str(cand), "--top", "2", "--out", str(tmp_path / "jobs")]
+    )
+    assert res.exit_code == 0, res.output
+    jobs = sorted(p.parent for p in (tmp_path / "jobs").rglob("INCAR"))
+    assert len(jobs) == 6  # 2 candidates × clean, Li2S2, Li2S
+    cuni = tmp_path / "jobs" / "melon_CuNi_p0" / "Li2S2"
+    incar = (cuni / "INCAR").read_text()
+    for setting in ("ENCUT = 400", "IVDW = 11", "ISPIN = 2", "LORBIT = 11", "EDIFFG = -0.01", "MAGMOM"):
+        assert setting in incar
+    assert "Gamma" in (cuni / "KPOINTS").read_text()
+    atoms = ase.io.read(cuni / "POSCAR")
+    assert sorted(set(atoms.get_chemical_symbols())) == ["C", "Cu", "H", "Li", "N", "Ni", "S"]
+    assert (cuni / "POTCAR.spec").read_text().split() == list(dict.fromkeys(atoms.get_chemical_symbols()))
+    assert not list((tmp_path / "jobs").rglob("POTCAR"))
+
+
+def test_export_missing_candidates(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["export-dft", "--candidates", str(tmp_path / "no.csv"), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "no.csv" in res.output
+
+
+@pytest.mark.parametrize("code", ["cp2k"])
+def test_export_unknown_code(tmp_path: Path, code: str) -> None:
+    cand = tmp_path / "c.csv"
+    cand.write_text("host,m1,m2,acquisition\nmelon,Cu,Ni,1\n")
+    res = runner.invoke(
+        app, ["export-dft", "--candidates", str(cand), "--code", code, "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 2 and code in res.output
