@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import ase.io
@@ -59,6 +60,9 @@ def test_export_top_candidates(tmp_path: Path) -> None:
     assert sorted(set(atoms.get_chemical_symbols())) == ["C", "Cu", "H", "Li", "N", "Ni", "S"]
     assert (cuni / "POTCAR.spec").read_text().split() == list(dict.fromkeys(atoms.get_chemical_symbols()))
     assert not list((tmp_path / "jobs").rglob("POTCAR"))
+    manifest = json.loads((tmp_path / "jobs" / "manifest.json").read_text())
+    assert len(manifest["jobs"]) == 6 and manifest["settings"]["ENCUT"] == 400
+    assert "--array=0-5" in (tmp_path / "jobs" / "submit_array.slurm").read_text()
 
 
 def test_export_missing_candidates(tmp_path: Path) -> None:

@@ -196,13 +196,11 @@ def _nearest_n(site: Atoms, mpos: np.ndarray) -> np.ndarray:
 
 def _lift_clear(site: Atoms, ads: Atoms, step: float = 0.1, max_lift: float = 6.0) -> None:
     """Raise ``ads`` in z until its closest contact with ``site`` is ≥ MIN_CONTACT (in place)."""
-    probe = site.copy()
+    from ase.geometry import get_distances
+
+    _, d = get_distances(ads.positions, site.positions, cell=site.cell, pbc=site.pbc)
     lifted = 0.0
-    while lifted < max_lift:
-        probe_all = probe + ads
-        n = len(site)
-        d = probe_all.get_all_distances(mic=True)[n:, :n]
-        if d.min() >= MIN_CONTACT:
-            return
+    while d.min() < MIN_CONTACT and lifted < max_lift:
         ads.positions[:, 2] += step
         lifted += step
+        _, d = get_distances(ads.positions, site.positions, cell=site.cell, pbc=site.pbc)

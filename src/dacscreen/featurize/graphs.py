@@ -51,14 +51,12 @@ def node_features(atoms: Atoms) -> torch.Tensor:
 def periodic_edges(atoms: Atoms, cutoff: float, max_neighbors: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Edge index (2, E) and edge vectors (E, 3) in Å, keeping the nearest ``max_neighbors``."""
     i, j, d, vec = neighbor_list("ijdD", atoms, cutoff)
-    keep = np.zeros(len(i), dtype=bool)
     order = np.lexsort((d, i))
-    counts: dict[int, int] = {}
-    for k in order:
-        c = counts.get(int(i[k]), 0)
-        if c < max_neighbors:
-            keep[k] = True
-            counts[int(i[k])] = c + 1
+    i_sorted = i[order]
+    starts = np.searchsorted(i_sorted, i_sorted, side="left")
+    rank = np.arange(len(order)) - starts  # position of each edge among its centre's neighbours
+    keep = np.zeros(len(i), dtype=bool)
+    keep[order[rank < max_neighbors]] = True
     # message passing runs j -> i
     edge_index = torch.tensor(np.vstack([j[keep], i[keep]]), dtype=torch.long)
     return edge_index, torch.tensor(vec[keep], dtype=torch.float32)

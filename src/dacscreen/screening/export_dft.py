@@ -101,4 +101,32 @@ def export_candidates(
                 },
             )
             folders.append(folder)
+    write_manifest(out, folders)
     return folders
+
+
+SLURM = """#!/bin/bash
+# SLURM job array over the exported DFT jobs; adapt the partition, modules and VASP binary.
+#SBATCH --job-name=dacscreen-verify
+#SBATCH --array=0-{last}
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=32
+#SBATCH --time=24:00:00
+set -euo pipefail
+JOB=$(python3 -c "import json,sys; print(json.load(open('manifest.json'))['jobs'][int(sys.argv[1])]['folder'])" $SLURM_ARRAY_TASK_ID)
+cd "$JOB"
+# POTCARs are licensed: build them from POTCAR.spec with your own PAW set, e.g.
+# for el in $(cat POTCAR.spec); do cat "$VASP_PP_PATH/potpaw_PBE/$el/POTCAR"; done > POTCAR
+srun vasp_std
+"""
+
+
+def write_manifest(out: Path, folders: list[Path]) -> None:
+    """``manifest.json`` (one entry per job) and ``submit_array.slurm`` in ``out``."""
+    jobs = [{"folder": str(f.relative_to(out)), **json.loads((f / "job.json").read_text())} for f in folders]
+    for j in jobs:
+        j.pop("tags", None)
+    (out / "manifest.json").write_text(
+        json.dumps({"settings": INCAR, "kpoints": "Gamma 1x1x1", "jobs": jobs}, indent=2)
+    )
+    (out / "submit_array.slurm").write_text(SLURM.format(last=max(0, len(jobs) - 1)))
