@@ -113,7 +113,7 @@ SLURM = """#!/bin/bash
 #SBATCH --ntasks-per-node=32
 #SBATCH --time=24:00:00
 set -euo pipefail
-JOB=$(python3 -c "import json,sys; print(json.load(open('manifest.json'))['jobs'][int(sys.argv[1])]['folder'])" $SLURM_ARRAY_TASK_ID)
+JOB=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" jobs.txt)
 cd "$JOB"
 # POTCARs are licensed: build them from POTCAR.spec with your own PAW set, e.g.
 # for el in $(cat POTCAR.spec); do cat "$VASP_PP_PATH/potpaw_PBE/$el/POTCAR"; done > POTCAR
@@ -129,4 +129,5 @@ def write_manifest(out: Path, folders: list[Path]) -> None:
     (out / "manifest.json").write_text(
         json.dumps({"settings": INCAR, "kpoints": "Gamma 1x1x1", "jobs": jobs}, indent=2)
     )
+    (out / "jobs.txt").write_text("".join(f"{j['folder']}\n" for j in jobs))
     (out / "submit_array.slurm").write_text(SLURM.format(last=max(0, len(jobs) - 1)))
