@@ -461,5 +461,21 @@ def dashboard(
     raise typer.Exit(serve(commands))
 
 
+@app.command()
+@reports_errors
+def loop(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    rounds: Annotated[int | None, typer.Option(help="Rounds to run.")] = None,
+) -> None:
+    """Active learning: train, screen, pick by acquisition, verify with a calculator, ingest, repeat."""
+    from dacscreen.config import LoopConfig
+    from dacscreen.screening.loop import run_loop
+
+    cfg = load_config(LoopConfig, config, {"rounds": rounds})
+    history = run_loop(cfg, db)
+    emit({f"round {h['round']}": h for h in history}, "active learning")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

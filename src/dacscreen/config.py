@@ -127,6 +127,8 @@ class LabelConfig(Strict):
     """Stop after this many sites (for trials)."""
     references: bool = True
     """Also relax the references (Li, molecules, bulk metals, host, H2)."""
+    method_label: str | None = None
+    """Method string stored on the records (default: derived from the calculator, e.g. chgnet-0.4.2)."""
 
 
 class ImportConfig(Strict):
@@ -219,8 +221,9 @@ class TrainConfig(Strict):
 
     db: str | None = None
     """Dataset store; default DACSCREEN_DB."""
-    method: str | None = None
-    """Train on records of this method only (default: the first found)."""
+    method: str | list[str] | None = None
+    """One method, or a fidelity list (highest first: each site uses its best method); default:
+    the first method found."""
     host: str | None = None
     """Train on this host only (default: all)."""
     targets: list[str] = Field(default_factory=lambda: ["Li2S2", "Li2S"])
@@ -321,6 +324,25 @@ class ScreenConfig(Strict):
     """Anode offset (V) reported alongside potentials vs Li/Li+ (Li–In: 0.62)."""
     chunk_size: int = 256
     """Sites predicted per chunk (bounds memory)."""
+
+
+class LoopConfig(Strict):
+    """``dacscreen loop``: rounds of train → screen → pick → verify → ingest."""
+
+    rounds: int = Field(1, ge=1)
+    """Active-learning rounds to run."""
+    batch: int = Field(4, ge=1)
+    """Sites verified per round (highest acquisition value, not yet verified)."""
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    """Training config; its method becomes [verifier, base] so verified sites win."""
+    screen: ScreenConfig = Field(default_factory=ScreenConfig)
+    """Screening config (its model is replaced by each round's model)."""
+    verify: LabelConfig = Field(default_factory=lambda: LabelConfig(method_label="verify"))
+    """How verification jobs run: an ASE calculator (DFT, or an MLIP standing in for it)."""
+    base_method: str = "chgnet-0.4.2"
+    """The low-fidelity method of the existing dataset."""
+    out: Path = Path("runs/loop")
+    """Where each round's model, screening and jobs go."""
 
 
 M = TypeVar("M", bound=BaseModel)

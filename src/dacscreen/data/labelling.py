@@ -112,7 +112,7 @@ class Labeller:
     def __init__(self, cfg: LabelConfig, store: Store) -> None:
         self.cfg = cfg
         self.store = store
-        self.method = method_string(cfg.calculator.name, cfg.calculator.kwargs)
+        self.method = cfg.method_label or method_string(cfg.calculator.name, cfg.calculator.kwargs)
         self._calc: Any = None
 
     @property

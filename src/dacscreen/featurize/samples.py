@@ -75,45 +75,62 @@ def input_structure(s: Sample, mode: str) -> Atoms:
 
 def collect_samples(
     store: Store,
-    method: str | None = None,
+    method: str | list[str] | None = None,
     host: str | None = None,
     definitions: dict[str, TargetSpec] | None = None,
     clean_target: str = "e_bind",
 ) -> list[Sample]:
-    """Best, non-anomalous records of one method turned into samples.
+    """Best, non-anomalous records turned into samples.
 
-    ``definitions`` maps a state to its target (default: the SRR preset for every state that
-    has an isolated-molecule reference). Clean sites get E_bind (``clean_target="e_bind"``) or
-    no graph-level target, and their d-band centres.
+    ``method`` is one method, or a fidelity list (highest first): each site then takes all its
+    records from the highest-fidelity method that has its clean state, so energies of different
+    methods never meet in one difference. ``definitions`` maps a state to its target (default:
+    the SRR preset). Clean sites get E_bind (``clean_target="e_bind"``) or no graph-level
+    target, and their d-band centres.
     """
-    best = list(store.best_sites(method, host))
+    best = list(store.best_sites(None, host))
     if not best:
         return []
-    method = method or sorted({r.method for r in best})[0]
-    refs = reference_table(store, method)
-    sites: dict[tuple, dict[str, Any]] = {}
+    found = sorted({r.method for r in best})
+    order = [method] if isinstance(method, str) else list(method or found[:1])
+    grouped: dict[tuple, dict[str, dict[str, Any]]] = {}
     for r in best:
-        if r.method == method:
-            sites.setdefault((r.host, r.m1, r.m2, r.placement), {})[r.adsorbate] = r
+        if r.method in order:
+            grouped.setdefault((r.host, r.m1, r.m2, r.placement), {}).setdefault(r.method, {})[
+                r.adsorbate
+            ] = r
+    refs = {m: reference_table(store, m) for m in order}
     out: list[Sample] = []
+    for key, by_method in grouped.items():
+        chosen = next((m for m in order if "clean" in by_method.get(m, {})), None)
+        if chosen is not None:
+            out += _site_samples(key, by_method[chosen], refs[chosen], chosen, definitions, clean_target)
+    return out
+
+
+def _site_samples(
+    key: tuple,
+    states: dict[str, Any],
+    refs: dict[str, float],
+    method: str,
+    definitions: dict[str, TargetSpec] | None,
+    clean_target: str,
+) -> list[Sample]:
     nan = float("nan")
-    for key, states in sites.items():
-        c = states.get("clean")
-        if c is None:
+    c = states["clean"]
+    relaxed = record_to_atoms(c)
+    db = (float(c.get("dband_m1", nan)), float(c.get("dband_m2", nan)))
+    e_bind = site_binding(c, refs) if clean_target == "e_bind" else nan
+    out = [Sample(*key, "clean", "none", e_bind, db, relaxed, method, relaxed)]
+    for state, r in states.items():
+        if state == "clean":
             continue
-        relaxed = record_to_atoms(c)
-        db = (float(c.get("dband_m1", nan)), float(c.get("dband_m2", nan)))
-        e_bind = site_binding(c, refs) if clean_target == "e_bind" else nan
-        out.append(Sample(*key, "clean", "none", e_bind, db, relaxed, method, relaxed))
-        for state, r in states.items():
-            if state == "clean":
-                continue
-            spec = (definitions or {}).get(state) if definitions is not None else srr_target(state)
-            value = evaluate_target(spec, states, refs) if spec is not None else nan
-            if np.isfinite(value):
-                out.append(
-                    Sample(*key, state, r.orientation, value, (nan, nan), relaxed, method, record_to_atoms(r))
-                )
+        spec = (definitions or {}).get(state) if definitions is not None else srr_target(state)
+        value = evaluate_target(spec, states, refs) if spec is not None else nan
+        if np.isfinite(value):
+            out.append(
+                Sample(*key, state, r.orientation, value, (nan, nan), relaxed, method, record_to_atoms(r))
+            )
     return out
 
 

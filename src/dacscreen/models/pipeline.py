@@ -64,7 +64,7 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
         tr, va, te = random_split(samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
     gs = GraphSettings(cutoff=cfg.model.cutoff)
     graphs = build_graphs(samples, cfg.input_mode, gs, s.cache_dir / "graphs")
-    method = samples[0].method
+    method = samples[0].method if isinstance(cfg.method, list) or cfg.method is None else cfg.method
     refs = reference_table(store, method)
     return Prepared(samples, graphs, tr, va, te, held, gs, refs)
 
@@ -124,6 +124,7 @@ def train_ensemble(
         ens.save(cfg.out)
         report = evaluate(ens, p, cfg.out)
         report["train_seconds"] = seconds
+        write_model_card(cfg, p, report)
         mlflow.log_metrics(
             {k: v for k, v in _flatten(report).items() if isinstance(v, float | int) and np.isfinite(v)}
         )
@@ -186,6 +187,37 @@ def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, A
                 "E_ads, held-out metals",
             )
     return report
+
+
+def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> None:
+    """``model_card.md`` beside the weights: data, split, inputs and held-out metrics."""
+    methods = sorted({s.method for s in p.samples})
+    sites = {(s.host, s.m1, s.m2, s.placement) for s in p.samples}
+    lines = [
+        "# dacscreen model card",
+        "",
+        f"* architecture: {cfg.model.arch}, hidden {cfg.model.hidden}, {cfg.model.layers} layers, "
+        f"cutoff {cfg.model.cutoff} Å, {cfg.model.ensemble}-member deep ensemble",
+        f"* input mode: {cfg.input_mode}; targets: {', '.join(cfg.targets)} (E_ads, eV) + clean-site "
+        f"{cfg.clean_target} + metal d-band centres (eV vs E_F)",
+        f"* data: {len(p.samples)} samples from {len(sites)} sites; method(s): {', '.join(methods)}",
+        f"* split: {cfg.split.kind}; held-out metals: {', '.join(p.test_metals) or '—'}; "
+        f"train/val/test samples {len(p.train)}/{len(p.val)}/{len(p.test)}",
+        f"* training time: {report.get('train_seconds', 0.0):.0f} s",
+        "",
+        "| split | quantity | model | n | MAE | RMSE | Spearman | ±1σ | ±2σ | miscal. area |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for split in ("val", "test"):
+        for key, m in report.get(split, {}).items():
+            model, _, qty = key.partition("_")
+            lines.append(
+                f"| {split} | {qty} | {model} | {m.get('n', 0)} | {m.get('mae', float('nan')):.3f} | "
+                f"{m.get('rmse', float('nan')):.3f} | {m.get('spearman', float('nan')):.2f} | "
+                f"{m.get('within_1sigma', float('nan')):.2f} | {m.get('within_2sigma', float('nan')):.2f} | "
+                f"{m.get('miscalibration_area', float('nan')):.3f} |"
+            )
+    (cfg.out / "model_card.md").write_text("\n".join(lines) + "\n")
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

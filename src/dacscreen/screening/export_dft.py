@@ -76,9 +76,15 @@ def export_candidates(
     missing = {"m1", "m2", "host", "acquisition"} - set(df.columns)
     if missing:
         raise DacscreenError(f"{candidates}: missing columns {sorted(missing)}")
+    return export_frame(df.sort_values("acquisition", ascending=False).head(top), out, all_states)
+
+
+def export_frame(picks: pd.DataFrame, out: Path, all_states: bool = False) -> list[Path]:
+    """Write VASP jobs for every row of ``picks`` (host, m1, m2, placement, orientations)."""
     states = ["clean", *SRR_SPECIES] if all_states else ["clean", "Li2S2", "Li2S"]
+    df = picks
     folders = []
-    for _, r in df.sort_values("acquisition", ascending=False).head(top).iterrows():
+    for _, r in picks.iterrows():
         metals = [r.m1, r.m2] if r.m2 else [r.m1]
         site = build_site(r.host, metals, int(r.get("placement", 0) or 0))
         for state in states:

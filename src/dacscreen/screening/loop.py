@@ -1,0 +1,77 @@
+"""The active-learning loop: train → screen → pick by acquisition → verify → ingest → retrain.
+
+Verification runs the chosen sites with the configured ASE calculator (DFT, or an MLIP standing
+in for it) through the labeller, under its own method string. Training then uses the fidelity
+list [verifier, base]: a verified site takes all its labels from the verifier, so the higher
+fidelity wins and energies of two methods never meet in one difference. VASP inputs for the
+same picks are written too, for runs outside dacscreen (ingest them with ``dacscreen ingest``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from dacscreen.config import LoopConfig, Settings
+from dacscreen.data.labelling import Labeller, Task
+from dacscreen.data.store import Store, open_store
+from dacscreen.models.pipeline import train_ensemble
+from dacscreen.screening.export_dft import export_frame
+from dacscreen.screening.runner import run_screen
+
+
+def pick_batch(df: pd.DataFrame, verified: set[tuple[str, str, str]], batch: int) -> pd.DataFrame:
+    """The ``batch`` unverified sites with the highest acquisition value."""
+    fresh = df[[(h, a, b) not in verified for h, a, b in zip(df.host, df.m1, df.m2, strict=True)]]
+    return fresh.sort_values("acquisition", ascending=False).head(batch)
+
+
+def verified_sites(store: Store, method: str) -> set[tuple[str, str, str]]:
+    """(host, m1, m2) of every site with a verified clean record."""
+    return {(r.host, r.m1, r.m2) for r in store.rows(kind="site", method=method, adsorbate="clean")}
+
+
+def verify(labeller: Labeller, picks: pd.DataFrame) -> int:
+    """Run every state of the verifier config on the picked sites; returns tasks run."""
+    metals = sorted({m for a, b in zip(picks.m1, picks.m2, strict=True) for m in (a, b) if m})
+    if labeller.cfg.references:
+        labeller.run_references(metals)
+    tasks = []
+    for _, r in picks.iterrows():
+        site = (r.m1, r.m2) if r.m2 else (r.m1,)
+        states = ["clean", *[s for s in labeller.cfg.states if s != "clean"]]
+        tasks += [Task(r.host, site, int(r.placement), st, labeller.method) for st in states]
+    todo = labeller.pending(tasks)
+    for t in todo:
+        labeller.run_task(t)
+    return len(todo)
+
+
+def run_loop(cfg: LoopConfig, db: str | None = None) -> list[dict[str, Any]]:
+    """Run ``cfg.rounds`` rounds; returns one summary per round."""
+    settings = Settings()
+    store = open_store(db or cfg.train.db or settings.db, settings.shards)
+    verify_cfg = cfg.verify.model_copy(update={"db": store.url})
+    labeller = Labeller(verify_cfg, store)
+    history = []
+    for k in range(cfg.rounds):
+        rdir = cfg.out / f"round-{k}"
+        train_cfg = cfg.train.model_copy(
+            update={"db": store.url, "method": [labeller.method, cfg.base_method], "out": rdir / "model"}
+        )
+        _, report = train_ensemble(train_cfg)
+        df = run_screen(cfg.screen.model_copy(update={"model": rdir / "model"}), rdir / "screen")
+        picks = pick_batch(df, verified_sites(store, labeller.method), cfg.batch)
+        export_frame(picks, rdir / "jobs")
+        ran = verify(labeller, picks)
+        history.append(
+            {
+                "round": k,
+                "picked": [f"{a}{b}" for a, b in zip(picks.m1, picks.m2, strict=True)],
+                "verified_tasks": ran,
+                "verified_sites_total": len(verified_sites(store, labeller.method)),
+                "val_mae_e_ads": report.get("val", {}).get("gnn_e_ads", {}).get("mae"),
+            }
+        )
+    return history
