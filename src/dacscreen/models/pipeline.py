@@ -20,7 +20,7 @@ from dacscreen.config import Settings, TrainConfig
 from dacscreen.data.store import open_store
 from dacscreen.errors import DacscreenError
 from dacscreen.featurize.graphs import GraphSettings
-from dacscreen.featurize.samples import Sample, build_graphs, collect_samples, reference_table
+from dacscreen.featurize.samples import Sample, build_graphs, cache_key, collect_samples, reference_table
 from dacscreen.models.baseline import ForestBaseline
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
@@ -92,6 +92,7 @@ def train_ensemble(
         "n_val": len(p.val),
         "n_test": len(p.test),
         "test_metals": ",".join(p.test_metals),
+        "dataset_hash": cache_key(p.samples, cfg.input_mode, p.settings),
         "targets": ",".join(cfg.targets),
     }
     with tracking.run(cfg.experiment, f"train-{cfg.model.arch}-{cfg.input_mode}", params) as active:
@@ -131,6 +132,9 @@ def train_ensemble(
         for f in cfg.out.glob("*.png"):
             mlflow.log_artifact(str(f))
         mlflow.log_artifact(str(cfg.out / "metrics.json"))
+        mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")
+        for name in ("meta.json", "weights.pt", "model_card.md"):
+            mlflow.log_artifact(str(cfg.out / name), artifact_path="model")
     return ens, report
 
 
