@@ -9,6 +9,7 @@ import typer
 
 from dacscreen.cli_common import State, console, emit, progress, reports_errors, setup_logging
 from dacscreen.config import BuildConfig, LabelConfig, Settings, load_config
+from dacscreen.errors import DacscreenError
 
 app = typer.Typer(
     help="Screen dual-atom catalysts on polymeric carbon nitride for Li–S sulfur reduction.",
@@ -389,14 +390,48 @@ def export_dft(
     candidates: Annotated[Path, typer.Option(help="candidates.csv from dacscreen screen.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the job folders.")],
     top: Annotated[int, typer.Option(help="Number of candidates (by acquisition value).")] = 10,
-    code: Annotated[str, typer.Option(help="DFT code (vasp).")] = "vasp",
+    code: Annotated[str, typer.Option(help="vasp (write inputs) or ase (run them now).")] = "vasp",
+    calculator: Annotated[
+        str, typer.Option(help="With --code ase: calculator name or module:Class.")
+    ] = "chgnet",
+    db: DbOpt = None,
     all_states: Annotated[bool, typer.Option(help="All seven states, not only clean/Li2S2/Li2S.")] = False,
 ) -> None:
-    """Write VASP input sets (POSCAR, INCAR, KPOINTS, POTCAR.spec) for DFT verification."""
+    """Write VASP input sets (POSCAR, INCAR, KPOINTS, POTCAR.spec, manifest, SLURM array) for DFT
+    verification, or with --code ase run the same jobs now with any ASE calculator."""
     from dacscreen.screening.export_dft import export_candidates
 
-    folders = export_candidates(candidates, out, top, all_states, code)
-    emit({"jobs": len(folders), "out": str(out)}, "DFT export")
+    if code != "ase":
+        folders = export_candidates(candidates, out, top, all_states, code)
+        emit({"jobs": len(folders), "out": str(out)}, "DFT export")
+        return
+    import pandas as pd
+
+    from dacscreen.config import CalculatorConfig, LabelConfig
+    from dacscreen.data.labelling import Labeller
+    from dacscreen.data.store import open_store
+    from dacscreen.screening.loop import verify
+
+    settings = Settings()
+    if not candidates.is_file():
+        raise DacscreenError(f"{candidates}: candidates file not found (run dacscreen screen first)")
+    picks = (
+        pd.read_csv(candidates, keep_default_na=False).sort_values("acquisition", ascending=False).head(top)
+    )
+    states = (
+        ["clean", "S8", "Li2S8", "Li2S6", "Li2S4", "Li2S2", "Li2S"]
+        if all_states
+        else ["clean", "Li2S2", "Li2S"]
+    )
+    cfg = LabelConfig(
+        host=str(picks.host.iloc[0]),
+        calculator=CalculatorConfig(name=calculator),
+        states=states,
+        method_label=f"{calculator}-verify",
+        max_orientations=2,
+    )
+    ran = verify(Labeller(cfg, open_store(db or settings.db, settings.shards)), picks)
+    emit({"tasks_run": ran, "method": cfg.method_label}, "verification")
 
 
 @app.command()
