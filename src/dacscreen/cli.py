@@ -438,7 +438,7 @@ def export_dft(
 @reports_errors
 def ingest(
     root: Annotated[Path, typer.Argument(help="Directory tree of finished VASP runs.")],
-    method: Annotated[str, typer.Option(help="Method string stored with every record, e.g. vasp-pbe-d3.")],
+    method: Annotated[str, typer.Option(help="Method string stored with every record.")] = "vasp-pbe-d3",
     db: DbOpt = None,
     allow_unconverged: Annotated[bool, typer.Option(help="Keep runs that did not converge.")] = False,
 ) -> None:
