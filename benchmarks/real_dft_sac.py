@@ -119,6 +119,22 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
                 f"| {m.get('within_1sigma', float('nan')):.2f} | {m.get('within_2sigma', float('nan')):.2f} "
                 f"| {m.get('miscalibration_area', float('nan')):.3f} | {secs:.0f} |"
             )
+    lines += [
+        "",
+        "Per adsorbate (test split, MAE in eV):",
+        "",
+        "| input | adsorbate | GNN MAE | RF baseline MAE | n |",
+        "|---|---|---|---|---|",
+    ]
+    for mode, rep in results["runs"].items():
+        test = rep.get("test", {})
+        for key, m in test.items():
+            if key.startswith("gnn_e_ads:"):
+                state = key[len("gnn_e_ads:") :]
+                b = test.get(f"baseline_e_ads:{state}", {})
+                lines.append(
+                    f"| {mode} | {state} | {m['mae']:.3f} | {b.get('mae', float('nan')):.3f} | {m['n']} |"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -171,6 +171,10 @@ def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, A
                 **regression_metrics(y_ads[i], b_mean[i]),
                 **calibration_metrics(y_ads[i], b_mean[i], b_std[i]),
             }
+        for state in sorted({p.samples[k].state for k in idx} - {"clean"}):
+            i = np.array([k for k in idx if p.samples[k].state == state], dtype=int)
+            block[f"gnn_e_ads:{state}"] = regression_metrics(y_ads[i], pred["e_ads"][i])
+            block[f"baseline_e_ads:{state}"] = regression_metrics(y_ads[i], b_mean[i])
         i = np.array(idx)
         block["gnn_dband"] = {
             **regression_metrics(y_db[i].ravel(), pred["dband"][i].ravel()),
