@@ -486,8 +486,11 @@ def dashboard(
     optuna_port: Annotated[int, typer.Option(help="optuna-dashboard port.")] = 8080,
 ) -> None:
     """Serve the MLflow UI on the project's tracking store (Ctrl-C stops it)."""
-    from dacscreen.dashboard import mlflow_command, optuna_command, serve
+    from dacscreen.dashboard import exposure_warning, mlflow_command, optuna_command, serve
 
+    warning = exposure_warning(host)
+    if warning:
+        console.print(f"[bold yellow]warning:[/] {warning}")
     commands = [mlflow_command(host, port)]
     console.print(f"MLflow UI: http://{host}:{port}")
     if optuna_storage:

@@ -13,6 +13,18 @@ from pathlib import Path
 from dacscreen.config import Settings
 from dacscreen.errors import DacscreenError
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def exposure_warning(host: str) -> str | None:
+    """A warning when the dashboard is reachable from other machines (no authentication)."""
+    if host in LOOPBACK:
+        return None
+    return (
+        f"the dashboard binds {host} and is reachable from other machines without "
+        "authentication; use --host 127.0.0.1 unless that is intended"
+    )
+
 
 def mlflow_command(host: str, port: int, settings: Settings | None = None) -> list[str]:
     """The ``mlflow server`` command line for the project's store."""

@@ -3,6 +3,9 @@
 ``chgnet`` (default labeller, weights ship inside the PyPI package), ``tblite`` (GFN1-xTB),
 ``emt`` (ASE's toy potential, for tests of metals), or
 ``package.module:Class`` for any other ASE calculator (VASP, MACE, SevenNet, ...).
+
+Security: an import path **imports and runs that module's code**, exactly as ``python -c
+"import package.module"`` would. Only use configs from people you trust.
 """
 
 from __future__ import annotations
