@@ -158,7 +158,13 @@ def label(
             run_distributed(labeller, tasks, finished)
         else:
             for task in todo:
-                labeller.run_task(task)
+                if not store.claim(task.key):
+                    advance(1)  # done or being done by another process
+                    continue
+                try:
+                    labeller.run_task(task)
+                finally:
+                    store.release(task.key)
                 finished(task)
     if shard_every:
         export_shard(store, shards)

@@ -100,3 +100,31 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path: Path, tiny_store_path: 
     # CHGNet on the same inputs is deterministic to well below a meV
     for (_, e1), (_, e2) in zip(killed, uninterrupted, strict=True):
         assert abs(e1 - e2) < 1e-3
+
+
+def test_two_label_processes_share_one_database(tmp_path: Path) -> None:
+    cfg = {**TINY_LABEL, "limit": 2, "dband_calculator": None, "references": False, "templates": False}
+    cfg_path = tmp_path / "label.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    db = tmp_path / "shared.db"
+    env = {**os.environ, "DACSCREEN_SHARDS": str(tmp_path / "none"), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "dacscreen.cli",
+        "--json",
+        "label",
+        "--config",
+        str(cfg_path),
+        "--db",
+        str(db),
+    ]
+    Store(db)  # create the file before both start
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(p.communicate(timeout=600)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    rows = _rows(db)
+    assert len(rows) == len({r[0] for r in rows}), "duplicate records"
+    n_tasks = outs[0]["tasks"]
+    assert sum(o["ran"] for o in outs) == n_tasks, "work was duplicated"
+    assert Store(db).count(kind="claim") == 0

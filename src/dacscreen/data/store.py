@@ -14,6 +14,8 @@ from __future__ import annotations
 import gzip
 import logging
 import math
+import os
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -102,7 +104,7 @@ class Store:
 
     def has_task(self, task: str) -> bool:
         """Whether a task (all orientations of one site × state × method) is stored."""
-        return self.db.count(task=task) > 0
+        return self.db.count("kind!=claim", task=task) > 0
 
     def write_records(self, records: list[Record]) -> list[int]:
         """Write ``records`` in one transaction; nothing is written if any record is invalid.
@@ -138,6 +140,41 @@ class Store:
             data["initial_cell"] = np.asarray(r.initial.cell)
         return self.db.write(atoms, key_value_pairs=_clean(r.keys), data=data)
 
+    def claim(self, task: str, ttl: float = 6 * 3600.0) -> bool:
+        """Atomically claim ``task`` for this process; False if it is done or claimed by a live
+        process. A claim of a dead process (same host) or older than ``ttl`` s is taken over."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with self.db:
+                    if self.has_task(task):
+                        return False
+                    for row in self.db.select(kind="claim", task=task):
+                        if _claim_alive(row, ttl):
+                            return False
+                        del self.db[row.id]
+                    self.db.write(
+                        Atoms(),
+                        key_value_pairs={
+                            "kind": "claim",
+                            "task": task,
+                            "pid": os.getpid(),
+                            "hostname": socket.gethostname(),
+                        },
+                    )
+                return True
+            except Exception as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def release(self, task: str) -> None:
+        """Drop this process's claim on ``task``."""
+        with self.db:
+            ids = [r.id for r in self.db.select(kind="claim", task=task, pid=os.getpid())]
+            if ids:
+                self.db.delete(ids)
+
     def rows(self, *query: Any, **selection: Any) -> Iterator[Any]:
         """Iterate ASE db rows."""
         yield from self.db.select(*query, **selection)
@@ -154,6 +191,22 @@ class Store:
     def references(self, method: str) -> dict[str, float]:
         """Reference energies (eV) by name for one method: molecules, Li_bcc, bulk_M, host_*."""
         return {row.ref: row.energy for row in self.db.select(kind="reference", method=method)}
+
+
+def _claim_alive(row: Any, ttl: float) -> bool:
+    from ase.db.core import T2000, YEAR
+
+    if time.time() - (row.mtime * YEAR + T2000) > ttl:  # ASE stores years since 2000
+        return False
+    if row.get("hostname") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(row.pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def record_to_atoms(row: Any) -> Atoms:

@@ -34,7 +34,7 @@ def summarize(store: Store) -> dict[str, Any]:
     }
     n = len(rows)
     return {
-        "records": store.count(),
+        "records": store.count("kind!=claim"),
         "site_records": n,
         "sites": len({f"{r.host}|{r.m1}|{r.m2}|{r.placement}" for r in rows}),
         "sites_with_states": combos,
