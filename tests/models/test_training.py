@@ -73,3 +73,56 @@ def test_model_with_code_payload_rejected(tiny_model: Path, tmp_path: Path) -> N
 def test_missing_model(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a dacscreen model"):
         Ensemble.load(tmp_path / "nope")
+
+
+def test_training_killed_and_resumed_matches(tiny_store_path: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    cfg = {
+        **TINY_TRAIN,
+        "epochs": 12,
+        "patience": 100,
+        "db": str(tiny_store_path),
+        "model": {**TINY_TRAIN["model"], "ensemble": 1},
+    }
+    env = {
+        **os.environ,
+        "DACSCREEN_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "DACSCREEN_ARTIFACT_ROOT": str(tmp_path / "art"),
+        "DACSCREEN_CACHE_DIR": str(tmp_path / "cache"),
+        "DACSCREEN_SHARDS": str(tmp_path / "none"),
+        "OMP_NUM_THREADS": "1",
+    }
+
+    def run(out: Path, kill_after_epoch: int | None = None) -> None:
+        path = tmp_path / f"{out.name}.yaml"
+        path.write_text(yaml.safe_dump({**cfg, "out": str(out)}))
+        cmd = [sys.executable, "-m", "dacscreen.cli", "-q", "train", "--config", str(path)]
+        proc = subprocess.Popen(cmd, env=env)
+        ck = out / "checkpoints" / "member-0.pt"
+        if kill_after_epoch is not None:
+            deadline = time.time() + 300
+            while time.time() < deadline and proc.poll() is None:
+                if ck.is_file() and torch.load(ck, weights_only=True)["epoch"] >= kill_after_epoch:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.05)
+            proc.wait()
+            assert proc.returncode == -signal.SIGKILL
+            proc = subprocess.Popen(cmd, env=env)
+        assert proc.wait() == 0
+
+    run(tmp_path / "once")
+    run(tmp_path / "resumed", kill_after_epoch=4)
+    a = torch.load(tmp_path / "once" / "checkpoints" / "member-0.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "checkpoints" / "member-0.pt", weights_only=True)
+    assert a["epoch"] == b["epoch"] == 12
+    assert [round(h[2], 6) for h in a["history"]] == [round(h[2], 6) for h in b["history"]]
+    for k, v in a["model"].items():
+        assert torch.allclose(v, b["model"][k], atol=1e-6), k

@@ -106,9 +106,11 @@ def train_member(
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.patience // 3))
     start, best, best_state, stale, history = 0, float("inf"), None, 0, []
     if checkpoint is not None and checkpoint.is_file():
-        ck = torch.load(checkpoint, weights_only=False, map_location=device)
+        ck = torch.load(checkpoint, weights_only=True, map_location=device)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        torch.set_rng_state(ck["rng"].cpu())
         start, best, best_state, stale, history = (
             ck["epoch"],
             ck["best"],
@@ -145,14 +147,14 @@ def train_member(
         if on_epoch:
             on_epoch(epoch, total / max(n, 1), val_loss)
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, opt, epoch + 1, best, best_state, stale, history)
+            _save_checkpoint(checkpoint, model, opt, sched, epoch + 1, best, best_state, stale, history)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.cpu()
     return MemberResult(model, best, epoch + 1, time.perf_counter() - t0, history)
 
 
-def _save_checkpoint(path: Path, model, opt, epoch, best, best_state, stale, history) -> None:  # type: ignore[no-untyped-def]
+def _save_checkpoint(path: Path, model, opt, sched, epoch, best, best_state, stale, history) -> None:  # type: ignore[no-untyped-def]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -164,6 +166,8 @@ def _save_checkpoint(path: Path, model, opt, epoch, best, best_state, stale, his
             "best_state": best_state,
             "stale": stale,
             "history": history,
+            "rng": torch.get_rng_state(),
+            "sched": sched.state_dict(),
         },
         tmp,
     )
