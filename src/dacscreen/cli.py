@@ -466,7 +466,9 @@ def ingest(
 @reports_errors
 def tune(
     config: ConfigOpt = None,
-    n_trials: Annotated[int | None, typer.Option(help="Finished trials the study should hold.")] = None,
+    n_trials: Annotated[
+        int | None, typer.Option("--trials", "--n-trials", help="Finished trials the study should hold.")
+    ] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna RDB storage URL.")] = None,
 ) -> None:
     """Optuna search over the GNN hyper-parameters on the validation split (resumable)."""
