@@ -98,9 +98,9 @@ class Store:
         self.db = ase.db.connect(self.url)
         self.timeout = timeout
 
-    def count(self, **selection: Any) -> int:
-        """Number of records matching ``selection`` (ASE db key=value filters)."""
-        return self.db.count(**selection)
+    def count(self, *query: Any, **selection: Any) -> int:
+        """Number of records matching ``query`` strings and ``selection`` (ASE db filters)."""
+        return self.db.count(*query, **selection)
 
     def has_task(self, task: str) -> bool:
         """Whether a task (all orientations of one site × state × method) is stored."""
