@@ -82,15 +82,8 @@ def d_band_centres(
     if indices is None:
         indices = [int(i) for i in np.where(atoms.get_tags() == 1)[0]]
     eps, _, weights, ef = d_weights(atoms)
-    centres = {}
-    used = window
-    for i in indices:
-        value = _centre(eps, weights[i], float(ef), window, sigma)
-        if not np.isfinite(value) and abs(weights[i]).sum() > 1e-3:  # filled, deep d shell (Zn, Cd)
-            full = (float(eps.min() - ef) - 5 * sigma, float(eps.max() - ef) + 5 * sigma)
-            value, used = _centre(eps, weights[i], float(ef), full, sigma), (-np.inf, np.inf)
-        centres[i] = value
-    return DBandResult(centres, float(ef), used)
+    centres = {i: _centre(eps, weights[i], float(ef), window, sigma) for i in indices}
+    return DBandResult(centres, float(ef), window)
 
 
 def _centre(eps: np.ndarray, w: np.ndarray, ef: float, window: tuple[float, float], sigma: float) -> float:
@@ -98,6 +91,7 @@ def _centre(eps: np.ndarray, w: np.ndarray, ef: float, window: tuple[float, floa
     grid = np.linspace(window[0], window[1], 4001) + ef
     rho = (w[None, :] * np.exp(-((grid[:, None] - eps[None, :]) ** 2) / (2 * sigma**2))).sum(axis=1)
     norm = np.trapezoid(rho, grid)
-    if norm < 1e-3:
+    if norm < 0.05:  # (almost) no d weight in the window: no meaningful centre
         return float("nan")
-    return float(np.trapezoid(grid * rho, grid) / norm - ef)
+    centre = float(np.trapezoid(grid * rho, grid) / norm - ef)
+    return centre if window[0] - 1.0 <= centre <= window[1] + 1.0 else float("nan")

@@ -119,7 +119,7 @@ def _site_samples(
     nan = float("nan")
     c = states["clean"]
     relaxed = record_to_atoms(c)
-    db = (float(c.get("dband_m1", nan)), float(c.get("dband_m2", nan)))
+    db = (_dband(c, "dband_m1"), _dband(c, "dband_m2"))
     e_bind = site_binding(c, refs) if clean_target == "e_bind" else nan
     out = [Sample(*key, "clean", "none", e_bind, db, relaxed, method, relaxed)]
     for state, r in states.items():
@@ -132,6 +132,19 @@ def _site_samples(
                 Sample(*key, state, r.orientation, value, (nan, nan), relaxed, method, record_to_atoms(r))
             )
     return out
+
+
+def _dband(row: Any, key: str) -> float:
+    """A stored d-band centre if it lies inside its finite window (eV vs E_F), else NaN. Early
+    records made with a full-band fall-back carry window (−inf, inf) and are not used."""
+    value = float(row.get(key, float("nan")))
+    try:
+        lo, hi = (float(x) for x in str(row.get("dband_window", "-10,0")).split(","))
+    except ValueError:
+        return float("nan")
+    if not (np.isfinite(lo) and np.isfinite(hi)) or not lo - 1.0 <= value <= hi + 1.0:
+        return float("nan")
+    return value
 
 
 def evaluate_target(spec: TargetSpec, states: dict[str, Any], refs: dict[str, float]) -> float:
