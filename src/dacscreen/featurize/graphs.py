@@ -32,7 +32,7 @@ class GraphSettings:
     """Featuriser settings; part of the cache key and of every saved model."""
 
     cutoff: float = 5.0
-    max_neighbors: int = 24
+    max_neighbors: int = 16
     version: int = FEATURIZER_VERSION
 
     def digest(self) -> str:

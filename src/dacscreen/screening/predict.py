@@ -1,8 +1,9 @@
 """Ensemble predictions for screening sites, turned into SRR thermodynamics with uncertainty.
 
 For each site the model sees the as-built clean site (E_bind, d-band centres) and every SRR
-intermediate in every placement orientation; the lowest predicted E_ads over orientations is
-kept (the AdsorbML idea). ΔG values are computed per ensemble member with
+intermediate in the first ``MAX_ORIENTATIONS`` placement orientations; the lowest predicted
+E_ads over them is kept (the AdsorbML idea). One orientation keeps the 434-site screen fast on
+a laptop CPU; raise it for a more thorough search. ΔG values are computed per ensemble member with
 :mod:`dacscreen.thermo`, so their spread is the uncertainty.
 """
 
@@ -20,7 +21,7 @@ from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.space import SiteSpec
 from dacscreen.thermo import GIBBS_CORRECTION_NOTE, SRR_SPECIES, limiting_potential, srr_free_energies
 
-MAX_ORIENTATIONS = 2
+MAX_ORIENTATIONS = 1
 
 
 def site_graphs(spec: SiteSpec, ens: Ensemble) -> tuple[list[Any], list[tuple[str, str]]]:
