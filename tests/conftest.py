@@ -16,10 +16,16 @@ TINY_LABEL = {
     "limit": 4,
     "states": ["clean", "Li2S2", "Li2S"],
     "all_states_sites": 1,
-    "steps": 10,
+    "steps": 25,
     "fmax": 0.3,
     "max_orientations": 1,
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_shipped_shards(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests build their own stores; the shipped shards are not loaded into them."""
+    monkeypatch.setenv("DACSCREEN_SHARDS", str(tmp_path / "no-shards"))
 
 
 def tiny_label_config(db: Path, **extra: object):  # type: ignore[no-untyped-def]

@@ -96,6 +96,8 @@ class Store:
         if "://" not in self.url:
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
         self.db = ase.db.connect(self.url)
+        if "://" not in self.url:
+            _use_wal(self.url)
         self.timeout = timeout
 
     def count(self, *query: Any, **selection: Any) -> int:
@@ -176,8 +178,8 @@ class Store:
                 self.db.delete(ids)
 
     def rows(self, *query: Any, **selection: Any) -> Iterator[Any]:
-        """Iterate ASE db rows."""
-        yield from self.db.select(*query, **selection)
+        """Iterate ASE db rows (read eagerly, so no cursor holds a lock while the caller works)."""
+        yield from list(self.db.select(*query, **selection))
 
     def best_sites(self, method: str | None = None, host: str | None = None) -> Iterator[Any]:
         """The best (lowest-energy, non-anomalous) record per site and state."""
@@ -186,11 +188,22 @@ class Store:
             sel["method"] = method
         if host:
             sel["host"] = host
-        yield from self.db.select(**sel)
+        yield from list(self.db.select(**sel))
 
     def references(self, method: str) -> dict[str, float]:
         """Reference energies (eV) by name for one method: molecules, Li_bcc, bulk_M, host_*."""
         return {row.ref: row.energy for row in self.db.select(kind="reference", method=method)}
+
+
+def _use_wal(path: str) -> None:
+    """Switch a SQLite file to write-ahead logging: readers never block the single writer."""
+    import sqlite3
+
+    con = sqlite3.connect(path, timeout=30)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
 
 
 def _claim_alive(row: Any, ttl: float) -> bool:
@@ -253,7 +266,7 @@ def import_shards(store: Store, shard_dir: Path) -> int:
     """Load shard records that the store lacks, in one transaction; returns how many."""
     recs = []
     for atoms in iter_shards(shard_dir):
-        keys = {k: atoms.info[k] for k in KEYS if k in atoms.info}
+        keys = {k: _scalar(atoms.info[k]) for k in KEYS if k in atoms.info}
         energy = float(atoms.info.get("energy", atoms.get_potential_energy() if atoms.calc else float("nan")))
         init = None
         if "initial_positions" in atoms.arrays:
@@ -264,6 +277,13 @@ def import_shards(store: Store, shard_dir: Path) -> int:
         )
         recs.append(Record(clean, energy, keys, init))
     return len(store.write_records(recs)) if recs else 0
+
+
+def _scalar(value: Any) -> Any:
+    """extxyz parses '-10,0' back into an array: turn arrays into the stored string again."""
+    if isinstance(value, np.ndarray | list | tuple):
+        return ",".join(f"{x:g}" for x in value)
+    return value
 
 
 def open_store(url: str | Path, shard_dir: Path | None = None) -> Store:
