@@ -24,6 +24,7 @@ EXTRA = {"allow_extra_args": True}
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file.")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="Dataset store: SQLite path or postgresql:// URL.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON (same as the global flag).")]
 
 
 @app.callback()
@@ -158,20 +159,16 @@ def label(
             run_distributed(labeller, tasks, finished)
         else:
             for task in todo:
-                if not store.claim(task.key):
-                    advance(1)  # done or being done by another process
-                    continue
-                try:
-                    labeller.run_task(task)
-                finally:
-                    store.release(task.key)
-                finished(task)
+                if labeller.run_claimed(task):
+                    finished(task)
+                else:
+                    advance(1)  # done, or being done by another process
     if shard_every:
         export_shard(store, shards)
     emit(
         {
             "tasks": len(tasks),
-            "ran": done,
+            "ran": max(done, labeller.ran),
             "skipped": len(tasks) - len(todo),
             "db": store.url,
             "method": labeller.method,
@@ -212,8 +209,9 @@ def select_host(
 
 @dataset_app.command("info")
 @reports_errors
-def dataset_info(db: DbOpt = None) -> None:
+def dataset_info(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Summarise the dataset store (records, sites, states, convergence, anomalies)."""
+    State.json = State.json or json_out
     from dacscreen.data.store import open_store
     from dacscreen.data.summary import summarize
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,10 @@ def _rec(rid: str, energy: float = -1.0) -> Record:
             "kind": "site",
             "m1": "C",
             "m2": "",
+            "placement": 0,
             "adsorbate": "clean",
+            "anomaly": "",
+            "mm_dist": 2.5,
             "best": True,
             "converged": True,
         },
@@ -63,3 +67,19 @@ def test_shards_round_trip_and_first_use(tmp_path: Path) -> None:
     assert list(rows["a#1"].toatoms().get_tags()) == [1, 2, 2]
     assert np.allclose(rows["a#1"].data["initial_positions"], rows["a#1"].positions + 0.05)
     assert import_shards(fresh, shards) == 0
+    # empty strings survive extxyz (which would otherwise merge 'm2=' with the next key)
+    original = {r.rid: r.key_value_pairs for r in src.rows()}
+    assert all(rows[rid].key_value_pairs == kv for rid, kv in original.items())
+
+
+def test_legacy_shard_with_merged_empty_keys_is_repaired(tmp_path: Path) -> None:
+    shards = tmp_path / "labels"
+    shards.mkdir()
+    header = (
+        'Lattice="9 0 0 0 9 0 0 0 9" Properties=species:S:1:pos:R:3 rid=x task=x kind=site '
+        'host=melon m1=Cu m2= placement=0 adsorbate=clean anomaly= mm_dist=2.5 energy=-1.0 pbc="T T T"'
+    )
+    with gzip.open(shards / "old.extxyz.gz", "wt") as fh:
+        fh.write(f"1\n{header}\nCu 0 0 0\n")
+    row = next(open_store(tmp_path / "s.db", shards).rows())
+    assert (row.m2, row.placement, row.anomaly, row.mm_dist) == ("", 0, "", 2.5)

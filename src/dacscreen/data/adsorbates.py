@@ -195,12 +195,14 @@ def _nearest_n(site: Atoms, mpos: np.ndarray) -> np.ndarray:
 
 
 def _lift_clear(site: Atoms, ads: Atoms, step: float = 0.1, max_lift: float = 6.0) -> None:
-    """Raise ``ads`` in z until its closest contact with ``site`` is ≥ MIN_CONTACT (in place)."""
+    """Raise ``ads`` in z, in ``step`` Å increments up to ``max_lift``, until its closest contact
+    with ``site`` is ≥ MIN_CONTACT (in place). One minimum-image distance call, then every
+    candidate lift at once."""
     from ase.geometry import get_distances
 
-    _, d = get_distances(ads.positions, site.positions, cell=site.cell, pbc=site.pbc)
-    lifted = 0.0
-    while d.min() < MIN_CONTACT and lifted < max_lift:
-        ads.positions[:, 2] += step
-        lifted += step
-        _, d = get_distances(ads.positions, site.positions, cell=site.cell, pbc=site.pbc)
+    vec, _ = get_distances(ads.positions, site.positions, cell=site.cell, pbc=site.pbc)  # site − ads
+    lifts = np.arange(round(max_lift / step) + 1) * step
+    dz = vec[None, ..., 2] - lifts[:, None, None]
+    closest = np.sqrt((vec[None, ..., :2] ** 2).sum(-1) + dz**2).min(axis=(1, 2))
+    clear = np.nonzero(closest >= MIN_CONTACT)[0]
+    ads.positions[:, 2] += lifts[clear[0]] if len(clear) else lifts[-1]

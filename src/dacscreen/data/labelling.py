@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 from typing import Any
@@ -36,6 +37,8 @@ PRIORITY = (("Cu", "Ni"), ("Cu",), ("Ni",))
 ALL_STATES = ("clean", *SRR_SPECIES)
 EARLY_FULL_SITES = 3
 """Sites that get all seven states before the core states of every other site."""
+CLAIM_POLL_S = 2.0
+"""Seconds between checks while another process relaxes a clean site this task needs."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class Labeller:
         self.store = store
         self.method = cfg.method_label or method_string(cfg.calculator.name, cfg.calculator.kwargs)
         self._calc: Any = None
+        self.ran = 0
+        """Tasks this labeller computed and wrote (references excluded)."""
 
     @property
     def calc(self) -> Any:
@@ -130,28 +135,47 @@ class Labeller:
         """Relax the references (Li, molecules, bulk metals, host) that are missing."""
         for name, (atoms, cell) in reference_structures(self.cfg.host, metals, list(SRR_SPECIES)).items():
             key = f"ref|{name}|{self.method}"
-            if self.store.has_task(key):
+            if not self.store.claim(key):  # done, or another process is on it
                 continue
-            fn = relax_cell if cell else relax
-            kwargs = {} if cell else {"fix_radius": None}
-            res = fn(atoms, self.calc, fmax=self.cfg.fmax, steps=self.cfg.steps, **kwargs)
-            keys = {
-                "rid": key,
-                "task": key,
-                "kind": "reference",
-                "ref": name,
-                "method": self.method,
-                "converged": res.converged,
-                "nsteps": res.nsteps,
-                "fmax_final": res.fmax,
-            }
-            self.store.write_records([Record(res.final, res.energy, keys, res.initial)])
+            try:
+                self._reference(key, name, atoms, cell)
+            finally:
+                self.store.release(key)
+
+    def _reference(self, key: str, name: str, atoms: Atoms, cell: bool) -> None:
+        """Relax one reference (Li, a molecule, a bulk metal or the host) and store it."""
+        fn = relax_cell if cell else relax
+        kwargs = {} if cell else {"fix_radius": None}
+        res = fn(atoms, self.calc, fmax=self.cfg.fmax, steps=self.cfg.steps, **kwargs)
+        keys = {
+            "rid": key,
+            "task": key,
+            "kind": "reference",
+            "ref": name,
+            "method": self.method,
+            "converged": res.converged,
+            "nsteps": res.nsteps,
+            "fmax_final": res.fmax,
+        }
+        self.store.write_records([Record(res.final, res.energy, keys, res.initial)])
 
     def run_task(self, task: Task) -> list[Record]:
         """Relax one task and write its records (one transaction). Returns the records."""
         records = self.compute(task, *self.inputs(task))
         self.store.write_records(records)
+        self.ran += 1
         return records
+
+    def run_claimed(self, task: Task) -> bool:
+        """Run ``task`` under a claim in the store; False if it is done or another process
+        holds it, so that several processes can share one database without repeating work."""
+        if not self.store.claim(task.key):
+            return False
+        try:
+            self.run_task(task)
+        finally:
+            self.store.release(task.key)
+        return True
 
     def inputs(self, task: Task) -> tuple[Atoms | None, Atoms | None]:
         """What an adsorbate task needs from the store: the relaxed clean site and a template."""
@@ -224,9 +248,10 @@ class Labeller:
     def clean_site(self, task: Task) -> Atoms:
         """The relaxed clean site for ``task`` (labelled first if missing)."""
         clean = Task(task.host, task.metals, task.placement, "clean", task.method)
-        if not self.store.has_task(clean.key):
-            self.run_task(clean)
-        row = next(self.store.rows(task=clean.key))
+        while not self.store.has_task(clean.key):
+            if not self.run_claimed(clean):  # another process is relaxing it
+                time.sleep(CLAIM_POLL_S)
+        row = next(self.store.rows(task=clean.key, kind="site"))
         atoms = record_to_atoms(row)
         atoms.info = {"host": task.host}
         return atoms

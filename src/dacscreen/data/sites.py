@@ -57,10 +57,10 @@ class Placement:
 
 
 def _wrap_xy(atoms: Atoms, vec: np.ndarray) -> np.ndarray:
-    """Minimum-image in-plane displacement."""
-    frac = np.linalg.solve(atoms.cell.array.T, vec)
+    """Minimum-image in-plane displacement of one vector (3,) or of many (n, 3)."""
+    frac = np.linalg.solve(atoms.cell.array.T, vec.T)
     frac[:2] -= np.round(frac[:2])
-    return atoms.cell.array.T @ frac
+    return (atoms.cell.array.T @ frac).T
 
 
 def _cavity_by_geometry(host: Atoms) -> tuple[np.ndarray, list[int]]:
@@ -167,7 +167,7 @@ def _between(a: np.ndarray, b: np.ndarray, guess: np.ndarray) -> np.ndarray:
 
 def _anchor_fingerprint(host: Atoms, xy: tuple[float, float]) -> tuple[float, ...]:
     p = np.array([xy[0], xy[1], host.positions[:, 2].mean()])
-    d = sorted(round(float(np.linalg.norm(_wrap_xy(host, q - p))), 1) for q in host.positions)
+    d = sorted(round(float(x), 1) for x in np.linalg.norm(_wrap_xy(host, host.positions - p), axis=1))
     return tuple(d[:12])
 
 
@@ -229,8 +229,8 @@ def _asymmetric(host_name: str, supercell: tuple[int, int], p: Placement) -> boo
 def metal_height(metal: str, anchor: Anchor, host: Atoms) -> float:
     """Height (Å) above the sheet at which the metal is at least 0.8 × (r_M + r_N) from N."""
     p = np.array([*anchor.xy, host.positions[:, 2].mean()])
-    n_idx = [k for k, a in enumerate(host) if a.symbol == "N"]
-    d_inplane = min(np.linalg.norm(_wrap_xy(host, host.positions[k] - p)[:2]) for k in n_idx)
+    n_pos = host.positions[np.array(host.get_chemical_symbols()) == "N"]
+    d_inplane = float(np.linalg.norm(_wrap_xy(host, n_pos - p)[:, :2], axis=1).min())
     target = 0.8 * (covalent_radii[atomic_numbers[metal]] + covalent_radii[7])
     return float(np.sqrt(max(0.0, target**2 - d_inplane**2)))
 

@@ -15,6 +15,7 @@ import gzip
 import logging
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -95,9 +96,9 @@ class Store:
         self.url = str(url)
         if "://" not in self.url:
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
-        self.db = ase.db.connect(self.url)
         if "://" not in self.url:
-            _use_wal(self.url)
+            _init_sqlite(self.url)
+        self.db = ase.db.connect(self.url)
         self.timeout = timeout
 
     def count(self, *query: Any, **selection: Any) -> int:
@@ -195,15 +196,25 @@ class Store:
         return {row.ref: row.energy for row in self.db.select(kind="reference", method=method)}
 
 
-def _use_wal(path: str) -> None:
-    """Switch a SQLite file to write-ahead logging: readers never block the single writer."""
+def _init_sqlite(path: str) -> None:
+    """Switch a SQLite file to write-ahead logging (readers never block the single writer) and
+    create ASE's tables, once, under a file lock: two processes that open a new database at the
+    same moment would otherwise race to create the tables. The lock file is not ASE's own
+    ``<db>.lock``, which ASE takes around each write."""
+    import fcntl
     import sqlite3
 
-    con = sqlite3.connect(path, timeout=30)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-    finally:
-        con.close()
+    with Path(f"{path}.init-lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            con = sqlite3.connect(path, timeout=60)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+            finally:
+                con.close()
+            ase.db.connect(path).count()  # creates the tables if they are missing
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _claim_alive(row: Any, ttl: float) -> bool:
@@ -238,7 +249,7 @@ def export_shard(store: Store, shard_dir: Path, prefix: str = "labels") -> Path 
     """Append every record not yet in a shard to a new ``<prefix>-<time>.extxyz.gz`` shard."""
     shard_dir.mkdir(parents=True, exist_ok=True)
     shipped = shipped_rids(shard_dir)
-    new = [record_to_atoms(r) for r in store.rows() if r.rid not in shipped]
+    new = [_shard_safe(record_to_atoms(r)) for r in store.rows() if r.rid not in shipped]
     if not new:
         return None
     path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
@@ -248,6 +259,43 @@ def export_shard(store: Store, shard_dir: Path, prefix: str = "labels") -> Path 
     tmp.rename(path)
     log.info("wrote %d records to %s", len(new), path)
     return path
+
+
+def _shard_safe(atoms: Atoms) -> Atoms:
+    """extxyz writes an empty string as ``key=``, which its parser then merges with the next
+    key: drop empty values and list their keys in ``empty_keys`` instead."""
+    empty = [k for k, v in atoms.info.items() if isinstance(v, str) and not v]
+    for k in empty:
+        del atoms.info[k]
+    if empty:
+        atoms.info["empty_keys"] = ",".join(empty)
+    return atoms
+
+
+def _shard_keys(info: dict[str, Any]) -> dict[str, Any]:
+    """Record keys from a shard's ``info``, restoring empty strings (and repairing shards
+    written before ``empty_keys``, where ``m2= placement=0`` parsed as m2 = 'placement=0')."""
+    keys = {k: _scalar(info[k]) for k in KEYS if k in info}
+    for k in str(info.get("empty_keys", "")).split(","):
+        if k:
+            keys[k] = ""
+    for k, v in list(keys.items()):
+        merged = re.fullmatch(r"([a-z_0-9]+)=(.*)", v) if isinstance(v, str) else None
+        if merged and merged[1] in KEYS and merged[1] not in keys:
+            keys[k], keys[merged[1]] = "", _parse_value(merged[2])
+    return keys
+
+
+def _parse_value(text: str) -> Any:
+    """An extxyz scalar: bool (T/F), int, float or string."""
+    if text in ("T", "F"):
+        return text == "T"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
 
 
 def iter_shards(shard_dir: Path) -> Iterable[Atoms]:
@@ -266,7 +314,7 @@ def import_shards(store: Store, shard_dir: Path) -> int:
     """Load shard records that the store lacks, in one transaction; returns how many."""
     recs = []
     for atoms in iter_shards(shard_dir):
-        keys = {k: _scalar(atoms.info[k]) for k in KEYS if k in atoms.info}
+        keys = _shard_keys(atoms.info)
         energy = float(atoms.info.get("energy", atoms.get_potential_energy() if atoms.calc else float("nan")))
         init = None
         if "initial_positions" in atoms.arrays:
@@ -289,7 +337,7 @@ def _scalar(value: Any) -> Any:
 def open_store(url: str | Path, shard_dir: Path | None = None) -> Store:
     """Open the store; a new, empty local store is first filled from the shipped shards."""
     store = Store(url)
-    if shard_dir is not None and shard_dir.is_dir() and store.count() == 0:
-        n = import_shards(store, shard_dir)
+    if shard_dir is not None and Path(shard_dir).is_dir() and store.count() == 0:
+        n = import_shards(store, Path(shard_dir))
         log.info("built %s from %d shipped records", url, n)
     return store

@@ -1,7 +1,8 @@
 """Periodic crystal graphs for the GNNs.
 
-Edges come from ASE's periodic neighbour list (minimum image and beyond, so small cells are
-handled); torch-geometric's ``radius_graph`` would ignore the periodic boundary. Node features
+Edges come from vesin's periodic neighbour list (a drop-in for ASE's ``neighbor_list`` that is
+about 50× faster; minimum image and beyond, so small cells are handled); torch-geometric's
+``radius_graph`` would ignore the periodic boundary. Node features
 are element descriptors that let a model extrapolate to unseen metals (Pauling χ, group,
 period, d-electron count, covalent radius, first ionisation energy, mass) plus the atom tag
 one-hot (host / site / adsorbate). Distances are expanded into Gaussians inside the models.
@@ -16,8 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from ase import Atoms
-from ase.neighborlist import neighbor_list
 from torch_geometric.data import Data
+from vesin import ase_neighbor_list
 
 from dacscreen.elements import element_features
 
@@ -50,7 +51,7 @@ def node_features(atoms: Atoms) -> torch.Tensor:
 
 def periodic_edges(atoms: Atoms, cutoff: float, max_neighbors: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Edge index (2, E) and edge vectors (E, 3) in Å, keeping the nearest ``max_neighbors``."""
-    i, j, d, vec = neighbor_list("ijdD", atoms, cutoff)
+    i, j, d, vec = ase_neighbor_list("ijdD", atoms, cutoff)
     order = np.lexsort((d, i))
     i_sorted = i[order]
     starts = np.searchsorted(i_sorted, i_sorted, side="left")

@@ -70,12 +70,12 @@ class Ensemble:
         per-member values ``e_ads_members`` (K, n) and ``dband_members`` (K, n, 2).
         """
         self.to(device)
+        batches = [b.to(device) for b in DataLoader(graphs, batch_size=batch_size)]  # collated once
         per_member_e, per_member_d = [], []
         for model in self.members:
             model.eval()
             es, ds = [], []
-            for batch in DataLoader(graphs, batch_size=batch_size):
-                batch = batch.to(device)
+            for batch in batches:
                 e, d = model(batch)
                 es.append(e.float().cpu() * self.scaling.ads_std + self.scaling.ads_mean)
                 ds.append(_metal_pairs(d.float().cpu() * self.scaling.db_std + self.scaling.db_mean, batch))
