@@ -4,21 +4,32 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install test test-browser test-all lint demo bench clean
+.PHONY: venv install dft dft-libs test test-browser test-all lint demo bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 
 # torch==2.13.0 is the CPU wheel on this machine's disk; pyproject asks torch>=2.4 so a CUDA
-# build also satisfies it on a GPU machine.
-$(STAMP): pyproject.toml | $(BIN)/python
+# build also satisfies it on a GPU machine. The dft extra (GPAW) is built from source against
+# Debian's libxc and OpenBLAS with configs/gpaw_siteconfig.py; set DFT=0 to skip it.
+DFT ?= 1
+comma := ,
+EXTRAS := $(if $(filter 1,$(DFT)),dev$(comma)dft,dev)
+$(STAMP): pyproject.toml | $(BIN)/python $(if $(filter 1,$(DFT)),dft-libs)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	GPAW_CONFIG=$(CURDIR)/configs/gpaw_siteconfig.py $(BIN)/pip install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
+
+# GPAW's build needs libxc and OpenBLAS headers (Debian packages; root installs them here).
+dft-libs:
+	@dpkg -s libxc-dev libopenblas-dev >/dev/null 2>&1 || \
+	  apt-get install -y -q libxc-dev libopenblas-dev >/dev/null || \
+	  { echo "install libxc-dev and libopenblas-dev (or run make with DFT=0)"; exit 1; }
 
 venv: $(BIN)/python
 install: $(STAMP)
+dft: install
 
 lint: install
 	$(BIN)/ruff check .

@@ -121,7 +121,7 @@ def label(
     shard_dir: Annotated[Path | None, typer.Option(help="Where shards go (default data/labels).")] = None,
 ) -> None:
     """Relax sites and SRR intermediates with the labeller and store them (resumable)."""
-    from dacscreen.data.labelling import Labeller, plan
+    from dacscreen.data.labelling import Labeller
     from dacscreen.data.store import export_shard, open_store
 
     settings = Settings()
@@ -141,7 +141,7 @@ def label(
     labeller = Labeller(cfg, store)
     if cfg.references:
         labeller.run_references(cfg.metals)
-    tasks = plan(cfg, labeller.method)
+    tasks = labeller.plan()
     todo = labeller.pending(tasks)
     done = 0
 
@@ -170,6 +170,7 @@ def label(
             "tasks": len(tasks),
             "ran": max(done, labeller.ran),
             "skipped": len(tasks) - len(todo),
+            "scf_not_converged": labeller.failed,
             "db": store.url,
             "method": labeller.method,
         },

@@ -129,6 +129,10 @@ class LabelConfig(Strict):
     """Also relax the references (Li, molecules, bulk metals, host, H2)."""
     method_label: str | None = None
     """Method string stored on the records (default: derived from the calculator, e.g. chgnet-0.4.2)."""
+    single_point_of: str | None = None
+    """ML+SP (AdsorbML): instead of relaxing, run one single point with ``calculator`` on the best
+    relaxed record of this method (e.g. chgnet-0.4.2) for every site, state and reference it has.
+    ``limit`` then counts sites that have all of ``states`` under that method."""
 
 
 class ImportConfig(Strict):

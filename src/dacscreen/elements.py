@@ -59,13 +59,14 @@ def delta_chi(m1: str, m2: str | None) -> float:
 def d_electrons(symbol: str) -> int:
     """Number of d electrons in the ground-state configuration of the free atom."""
     count = 0
-    for n_l, occ in _valence_subshells(symbol):
+    for n_l, occ in valence_subshells(symbol):
         if n_l.endswith("d"):
             count += occ
     return count
 
 
-def _valence_subshells(symbol: str) -> list[tuple[str, int]]:
+def valence_subshells(symbol: str) -> list[tuple[str, int]]:
+    """Ground-state subshells of the free atom in filling order, e.g. [("1s", 2), ..., ("3d", 8)]."""
     struct = Element(symbol).full_electronic_structure
     return [(f"{n}{orb}", int(occ)) for n, orb, occ in struct]
 

@@ -1,7 +1,8 @@
 """Swappable ASE calculators, chosen by name or import path (the atomate2 "maker" idea).
 
 ``chgnet`` (default labeller, weights ship inside the PyPI package), ``tblite`` (GFN1-xTB),
-``emt`` (ASE's toy potential, for tests of metals), or
+``emt`` (ASE's toy potential, for tests of metals), ``gpaw`` (PBE+D3 single points, see
+:mod:`dacscreen.data.dft`; the calculator depends on the structure, so it is made there), or
 ``package.module:Class`` for any other ASE calculator (VASP, MACE, SevenNet, ...).
 
 Security: an import path **imports and runs that module's code**, exactly as ``python -c
@@ -10,7 +11,9 @@ Security: an import path **imports and runs that module's code**, exactly as ``p
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +46,8 @@ def _chgnet(**kwargs: Any) -> Calculator:
 
 @lru_cache(maxsize=4)
 def _cached_chgnet(mod: Any, items: tuple) -> Calculator:
-    return mod.CHGNetCalculator(**dict(items))
+    with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints banners; stdout is for --json
+        return mod.CHGNetCalculator(**dict(items))
 
 
 def _device() -> str:
@@ -89,4 +93,8 @@ def method_string(name: str, kwargs: dict[str, Any] | None = None) -> str:
         return f"chgnet-{version('chgnet')}"
     if name == "tblite":
         return f"tblite-{(kwargs or {}).get('method', 'GFN1-xTB')}"
+    if name == "gpaw":
+        from dacscreen.data.dft import gpaw_settings
+
+        return gpaw_settings(kwargs or {}).method()
     return name

@@ -22,12 +22,14 @@ from dacscreen.config import LabelConfig
 from dacscreen.data import anomalies
 from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.calculators import get_calculator, method_string
+from dacscreen.data.dft import SCFConvergenceError
 from dacscreen.data.hosts import default_supercell
 from dacscreen.data.references import reference_structures
-from dacscreen.data.relax import relax, relax_cell
+from dacscreen.data.relax import RelaxResult, relax, relax_cell
 from dacscreen.data.sites import build_site, placements_for
 from dacscreen.data.store import Record, Store, record_to_atoms
 from dacscreen.elements import check_metals
+from dacscreen.errors import DacscreenError
 from dacscreen.thermo import SRR_SPECIES
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,24 @@ def plan(cfg: LabelConfig, method: str) -> list[Task]:
     return list(dict.fromkeys(tasks))
 
 
+def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task]:
+    """ML+SP tasks: every site of ``cfg.single_point_of`` that has a best record for each of
+    ``cfg.states``, in :func:`site_order` (so that a partial run spans the metals), up to
+    ``cfg.limit`` sites."""
+    source = cfg.single_point_of
+    have: dict[tuple[str, ...], set[str]] = {}
+    for row in store.rows(kind="site", best=True, host=cfg.host, method=source, placement=0):
+        have.setdefault((row.m1, row.m2) if row.m2 else (row.m1,), set()).add(row.adsorbate)
+    metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
+    sites = [
+        s
+        for s in site_order(metals, cfg.include_single, cfg.include_pairs)
+        if set(cfg.states) <= have.get(s, set())
+    ]
+    sites = sites[: cfg.limit] if cfg.limit is not None else sites
+    return [Task(cfg.host, site, 0, st, method) for site in sites for st in cfg.states]
+
+
 class Labeller:
     """Runs tasks with one ASE calculator and writes them to a :class:`Store`."""
 
@@ -119,6 +139,8 @@ class Labeller:
         self._calc: Any = None
         self.ran = 0
         """Tasks this labeller computed and wrote (references excluded)."""
+        self.failed: list[str] = []
+        """Tasks whose single point did not converge (not stored; retried on the next run)."""
 
     @property
     def calc(self) -> Any:
@@ -127,12 +149,22 @@ class Labeller:
             self._calc = get_calculator(self.cfg.calculator.name, **self.cfg.calculator.kwargs)
         return self._calc
 
+    def plan(self) -> list[Task]:
+        """The task list: relaxations (:func:`plan`) or ML+SP single points."""
+        if self.cfg.single_point_of:
+            return plan_single_points(self.cfg, self.method, self.store)
+        return plan(self.cfg, self.method)
+
     def pending(self, tasks: list[Task]) -> list[Task]:
         """Tasks not yet in the store."""
         return [t for t in tasks if not self.store.has_task(t.key)]
 
     def run_references(self, metals: list[str]) -> None:
-        """Relax the references (Li, molecules, bulk metals, host) that are missing."""
+        """Relax the references (Li, molecules, bulk metals, host) that are missing; in ML+SP
+        mode, run single points on the source method's relaxed references instead."""
+        if self.cfg.single_point_of:
+            self._sp_references()
+            return
         for name, (atoms, cell) in reference_structures(self.cfg.host, metals, list(SRR_SPECIES)).items():
             key = f"ref|{name}|{self.method}"
             if not self.store.claim(key):  # done, or another process is on it
@@ -159,11 +191,28 @@ class Labeller:
         }
         self.store.write_records([Record(res.final, res.energy, keys, res.initial)])
 
+    def _sp_references(self) -> None:
+        for row in self.store.rows(kind="reference", method=self.cfg.single_point_of):
+            key = f"ref|{row.ref}|{self.method}"
+            if not self.store.claim(key):
+                continue
+            try:
+                atoms = record_to_atoms(row)
+                energy, extra = self.single_point_energy(atoms, dband=False)
+                keys = {"rid": key, "task": key, "kind": "reference", "ref": row.ref, "method": self.method}
+                keys |= {"converged": True, "nsteps": 0, "source": row.rid, **extra}
+                self.store.write_records([Record(atoms, energy, keys)])
+            except SCFConvergenceError as exc:
+                log.warning("reference %s: %s", row.ref, exc)
+            finally:
+                self.store.release(key)
+
     def run_task(self, task: Task) -> list[Record]:
         """Relax one task and write its records (one transaction). Returns the records."""
         records = self.compute(task, *self.inputs(task))
-        self.store.write_records(records)
-        self.ran += 1
+        if records:
+            self.store.write_records(records)
+            self.ran += 1
         return records
 
     def run_claimed(self, task: Task) -> bool:
@@ -179,13 +228,26 @@ class Labeller:
 
     def inputs(self, task: Task) -> tuple[Atoms | None, Atoms | None]:
         """What an adsorbate task needs from the store: the relaxed clean site and a template."""
+        if self.cfg.single_point_of:
+            return self.source(task), None
         if task.state == "clean":
             return None, None
         template = self._template(task) if self.cfg.templates else None
         return self.clean_site(task), template
 
     def compute(self, task: Task, clean: Atoms | None = None, template: Atoms | None = None) -> list[Record]:
-        """Relax one task without touching the store (so that it can run on a Dask worker)."""
+        """Relax one task without touching the store (so that it can run on a Dask worker).
+
+        In ML+SP mode ``clean`` is the source record to evaluate; a single point whose SCF does
+        not converge gives no record (logged, and retried on the next run).
+        """
+        if self.cfg.single_point_of:
+            try:
+                return [self._single_point(task, clean)] if clean is not None else []
+            except SCFConvergenceError as exc:
+                log.warning("%s: %s", task.key, exc)
+                self.failed.append(task.key)
+                return []
         if task.state == "clean":
             return [self._clean(task)]
         if clean is None:
@@ -226,6 +288,43 @@ class Labeller:
         if self.cfg.dband_calculator is not None:
             keys.update(self._dband(res.final))
         return Record(res.final, res.energy, keys, res.initial)
+
+    def source(self, task: Task) -> Atoms:
+        """The best ``single_point_of`` record of the task's site and state (ML+SP input)."""
+        rows = self.store.rows(
+            kind="site",
+            best=True,
+            host=task.host,
+            m1=task.metals[0],
+            m2=task.metals[1] if len(task.metals) > 1 else "",
+            placement=task.placement,
+            adsorbate=task.state,
+            method=self.cfg.single_point_of,
+        )
+        row = next(rows, None)
+        if row is None:
+            raise DacscreenError(f"{task.key}: no best {self.cfg.single_point_of} record to evaluate")
+        return record_to_atoms(row)
+
+    def single_point_energy(self, atoms: Atoms, dband: bool) -> tuple[float, dict[str, Any]]:
+        """Energy (eV) of ``atoms`` as given, and extra keys (GPAW: moment, d-band centres)."""
+        if self.cfg.calculator.name == "gpaw":
+            from dacscreen.data.dft import gpaw_energy, gpaw_settings
+
+            return gpaw_energy(atoms, gpaw_settings(self.cfg.calculator.kwargs), dband)
+        a = atoms.copy()
+        a.calc = self.calc
+        extra = self._dband(atoms) if dband and self.cfg.dband_calculator is not None else {}
+        return float(a.get_potential_energy()), extra
+
+    def _single_point(self, task: Task, src: Atoms) -> Record:
+        energy, extra = self.single_point_energy(src, dband=task.state == "clean")
+        res = RelaxResult(src, src, energy, True, 0, 0.0)
+        keys = self._keys(task, res, str(src.info.get("anomaly", "")), "sp")
+        del keys["fmax_final"], keys["optimizer"]
+        keys |= {"best": True, "source": src.info["rid"], **extra}
+        atoms = Atoms(src.numbers, positions=src.positions, cell=src.cell, pbc=src.pbc, tags=src.get_tags())
+        return Record(atoms, energy, keys)
 
     def _dband(self, atoms: Atoms) -> dict[str, Any]:
         from dacscreen.data.dband import d_band_centres

@@ -58,6 +58,8 @@ KEYS = (
     "dband_window",
     "ref",
     "source",
+    "optimizer",
+    "magmom",
 )
 
 

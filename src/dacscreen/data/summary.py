@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,7 @@ def summarize(store: Store) -> dict[str, Any]:
         if r.get("best"):
             states[site].add(r.adsorbate)
         metals.update([r.m1] + ([r.m2] if r.m2 else []))
-    combos = {
-        "clean+Li2S2+Li2S": sum(1 for s in states.values() if {"clean", "Li2S2", "Li2S"} <= s),
-        "all_seven": sum(1 for s in states.values() if len(s) == 7),
-    }
+    combos = _combos(states.values())
     n = len(rows)
     return {
         "records": store.count("kind!=claim"),
@@ -40,15 +38,37 @@ def summarize(store: Store) -> dict[str, Any]:
         "sites_with_states": combos,
         "converged_fraction": (sum(1 for r in rows if r.converged) / n) if n else 0.0,
         "anomalies": sum(1 for r in rows if r.anomaly),
-        "all_energies_finite": all(math.isfinite(r.energy) for r in store.rows()),
-        "methods": sorted({r.method for r in store.rows()}),
+        "all_energies_finite": all(math.isfinite(r.energy) for r in store.rows("kind!=claim")),
+        "methods": sorted({r.method for r in store.rows("kind!=claim")}),
+        "by_method": _by_method(rows, states),
         "metals": dict(sorted(metals.items())),
     }
 
 
+def _combos(state_sets: Iterable[set[str]]) -> dict[str, int]:
+    sets = list(state_sets)
+    return {
+        "clean+Li2S2+Li2S": sum(1 for s in sets if {"clean", "Li2S2", "Li2S"} <= s),
+        "all_seven": sum(1 for s in sets if len(s) == 7),
+    }
+
+
+def _by_method(rows: list[Any], states: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+    """Per method: site records, converged fraction (SCF for single points) and state counts."""
+    out = {}
+    for method in sorted({r.method for r in rows}):
+        mine = [r for r in rows if r.method == method]
+        out[method] = {
+            "site_records": len(mine),
+            "converged_fraction": sum(1 for r in mine if r.converged) / len(mine),
+            "sites_with_states": _combos(v for k, v in states.items() if k.endswith(f"|{method}")),
+        }
+    return out
+
+
 def export(store: Store, out: Path, fmt: str) -> int:
     """Write every record as extxyz or a CSV of keys and energies; returns the record count."""
-    rows = list(store.rows())
+    rows = list(store.rows("kind!=claim"))
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "extxyz":
         ase.io.write(out, [record_to_atoms(r) for r in rows], format="extxyz")

@@ -1,0 +1,76 @@
+"""The DFT tier: a real GPAW single point with a d-band centre, and the ML+SP labelling mode."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from dacscreen.config import LabelConfig
+from dacscreen.data.dft import GPAWSettings, gpaw_settings, initial_moment, is_bulk
+from dacscreen.data.labelling import Labeller
+from dacscreen.data.store import Store
+from dacscreen.errors import ConfigError
+
+
+def test_settings_and_method_tag() -> None:
+    assert GPAWSettings().method() == "gpaw-lcao-pbe-d3"
+    assert gpaw_settings({"mode": "pw", "ecut": 350, "d3": False}).method() == "gpaw-pw350-pbe"
+    with pytest.raises(ConfigError, match="bogus"):
+        gpaw_settings({"bogus": 1})
+    assert (initial_moment("Cu"), initial_moment("Ni"), initial_moment("Zn"), initial_moment("S")) == (
+        1.0,
+        2.0,
+        0.0,
+        0.0,
+    )
+    assert is_bulk(Atoms("Li2", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=[3.44] * 3, pbc=True))
+    assert not is_bulk(Atoms("Cu", positions=[[4, 4, 4]], cell=[8, 8, 8], pbc=True))
+
+
+def test_gpaw_single_point_and_d_band_centre() -> None:
+    pytest.importorskip("gpaw", reason="the dft extra is not installed (make dft)")
+    from dacscreen.data.dft import gpaw_d_band_centres, single_point
+
+    dimer = Atoms("CuNi", positions=[[0, 0, 0], [2.25, 0, 0]], tags=[1, 1], cell=[8, 6, 6], pbc=True)
+    dimer.center()
+    sp = single_point(dimer)
+    assert math.isfinite(sp.energy) and sp.energy < 0
+    assert sp.magmom == pytest.approx(1.0, abs=0.3)  # Cu d10 s1 + Ni d9 s1 dimer: one unpaired e
+    centres = gpaw_d_band_centres(sp)
+    assert set(centres) == {0, 1}
+    # filled Cu d lies deeper below E_F than the open Ni d shell
+    assert -6.0 < centres[0] < centres[1] < 0.0
+
+
+def test_ml_plus_single_point_labelling(tiny_store: Path) -> None:
+    """Single points of another calculator (GFN1-xTB here, GPAW in configs/label_dft.yaml) on the
+    CHGNet-relaxed records: same sites, geometry unchanged, its own method and references."""
+    store = Store(tiny_store)
+    cfg = LabelConfig.model_validate(
+        {
+            "host": "melon",
+            "metals": ["Cu", "Ni", "Zn"],
+            "calculator": {"name": "tblite"},
+            "dband_calculator": None,
+            "single_point_of": "chgnet-0.4.2",
+            "limit": 1,
+            "db": str(tiny_store),
+        }
+    )
+    lab = Labeller(cfg, store)
+    tasks = lab.plan()
+    assert len(tasks) == 3 and len({t.site_id for t in tasks}) == 1
+    for task in tasks:
+        assert lab.run_claimed(task)
+    assert lab.pending(tasks) == []
+    sp = {r.adsorbate: r for r in store.rows(kind="site", method="tblite-GFN1-xTB", m1=tasks[0].metals[0])}
+    assert set(sp) == {"clean", "Li2S2", "Li2S"}
+    src = next(store.rows(rid=sp["Li2S2"].source))
+    assert src.method == "chgnet-0.4.2"
+    assert np.allclose(src.positions, sp["Li2S2"].positions)
+    assert sp["Li2S2"].energy != pytest.approx(src.energy, abs=1.0)  # another method's energy scale
+    assert all(r.best and r.converged and r.nsteps == 0 for r in sp.values())
