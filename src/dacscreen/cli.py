@@ -348,18 +348,31 @@ def screen(
     ] = None,
     top: Annotated[int | None, typer.Option(help="Rows in the top-K table.")] = None,
     host: Annotated[str | None, typer.Option(help="heptazine or melon.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Dask worker processes (0: one per core).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Screen on a Dask cluster at tcp://HOST:PORT.")
+    ] = None,
 ) -> None:
     """Predict and rank every site; write candidates.csv/.parquet, report.html and PNGs."""
     from rich.table import Table
 
     from dacscreen.config import ScreenConfig
     from dacscreen.screening.runner import run_screen
-    from dacscreen.screening.space import site_space
+    from dacscreen.screening.space import space_from_config
 
     cfg = load_config(
-        ScreenConfig, config, {"model": model, "metals": metal_list(ctx, metals), "top": top, "host": host}
+        ScreenConfig,
+        config,
+        {
+            "model": model,
+            "metals": metal_list(ctx, metals),
+            "top": top,
+            "host": host,
+            "workers": workers,
+            "scheduler": scheduler,
+        },
     )
-    n = sum(1 for _ in site_space(cfg.host, cfg.metals, cfg.include_single, cfg.allow_non_transition))
+    n = sum(1 for _ in space_from_config(cfg))
     with progress("screening sites", n) as advance:
         df = run_screen(cfg, out, advance)
     if not (State.quiet or State.json):

@@ -326,8 +326,14 @@ class ScreenConfig(Strict):
     """Rows of the top-K table."""
     mu_li_offset_v: float = 0.0
     """Anode offset (V) reported alongside potentials vs Li/Li+ (Li–In: 0.62)."""
-    chunk_size: int = 256
-    """Sites predicted per chunk (bounds memory)."""
+    chunk_size: int = Field(32, ge=1)
+    """Sites predicted per chunk (bounds memory; the unit of work for Dask workers)."""
+    placements: Literal["first", "all"] = "first"
+    """Screen the first placement of every site, or every symmetry-distinct placement."""
+    workers: int = Field(1, ge=0)
+    """Dask LocalCluster worker processes (1: in this process; 0: one per CPU core)."""
+    scheduler: str | None = None
+    """Address of an existing Dask scheduler (tcp://HOST:PORT) to screen on."""
 
 
 class LoopConfig(Strict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
+from vesin import ase_neighbor_list
 
 from dacscreen.errors import StructureError
 from dacscreen.thermo import SRR_SPECIES
@@ -196,13 +197,16 @@ def _nearest_n(site: Atoms, mpos: np.ndarray) -> np.ndarray:
 
 def _lift_clear(site: Atoms, ads: Atoms, step: float = 0.1, max_lift: float = 6.0) -> None:
     """Raise ``ads`` in z, in ``step`` Å increments up to ``max_lift``, until its closest contact
-    with ``site`` is ≥ MIN_CONTACT (in place). One minimum-image distance call, then every
-    candidate lift at once."""
-    from ase.geometry import get_distances
-
-    vec, _ = get_distances(ads.positions, site.positions, cell=site.cell, pbc=site.pbc)  # site − ads
+    with ``site`` is ≥ MIN_CONTACT (in place). One periodic neighbour list (vesin) finds every
+    pair that a lift could bring within MIN_CONTACT; all candidate lifts are then tried at once."""
+    both = site.copy()
+    both += ads
+    i, j, vec = ase_neighbor_list("ijD", both, MIN_CONTACT + max_lift)
+    vec = vec[(i >= len(site)) & (j < len(site))]  # site − adsorbate
+    if not len(vec):
+        return
     lifts = np.arange(round(max_lift / step) + 1) * step
-    dz = vec[None, ..., 2] - lifts[:, None, None]
-    closest = np.sqrt((vec[None, ..., :2] ** 2).sum(-1) + dz**2).min(axis=(1, 2))
+    dz = vec[None, :, 2] - lifts[:, None]
+    closest = np.sqrt((vec[None, :, :2] ** 2).sum(-1) + dz**2).min(axis=1)
     clear = np.nonzero(closest >= MIN_CONTACT)[0]
     ads.positions[:, 2] += lifts[clear[0]] if len(clear) else lifts[-1]

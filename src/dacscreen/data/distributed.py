@@ -35,15 +35,38 @@ def compute_remote(cfg_json: str, task: Task, clean: Any, template: Any, threads
     return _worker_labeller(cfg_json).compute(task, clean, template)
 
 
-def _client(cfg: LabelConfig) -> Any:
+def dask_client(workers: int, scheduler: str | None = None) -> Any:
+    """A client of the cluster at ``scheduler``, else of a new LocalCluster of ``workers``
+    single-threaded processes (``workers`` ≤ 0: one per CPU core)."""
     from dask.distributed import Client, LocalCluster
 
-    if cfg.scheduler:
-        return Client(cfg.scheduler)
+    if scheduler:
+        return Client(scheduler)
+    n = workers if workers > 0 else os.cpu_count() or 1
     cluster = LocalCluster(
-        n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.WARNING,
     )
-    return Client(cluster)
+    client = Client(cluster)
+    client.wait_for_workers(n)
+    return client
+
+
+def close_client(client: Any) -> None:
+    """Close ``client`` and the LocalCluster that :func:`dask_client` started for it, if any."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def threads_per_worker(client: Any, fallback: int) -> int:
+    """CPU threads each worker's torch may use: the machine's cores shared among its workers."""
+    n_workers = len(client.nthreads()) or max(1, fallback)
+    return max(1, (os.cpu_count() or 1) // n_workers)
 
 
 def run_distributed(
@@ -57,9 +80,8 @@ def run_distributed(
     if not pending:
         return 0
     cfg_json = labeller.cfg.model_dump_json()
-    client = _client(labeller.cfg)
-    n_workers = max(1, len(client.scheduler_info().get("workers", {})) or labeller.cfg.workers)
-    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    client = dask_client(labeller.cfg.workers, labeller.cfg.scheduler)
+    threads = threads_per_worker(client, labeller.cfg.workers)
     waiting: dict[str, list[Task]] = {}
     futures = as_completed()
     ran = 0
@@ -88,5 +110,5 @@ def run_distributed(
             for follower in waiting.pop(task.key, []):
                 submit(follower)
     finally:
-        client.close()
+        close_client(client)
     return ran

@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dacscreen.config import ScreenConfig, Settings
 from dacscreen.models.ensemble import Ensemble
-from dacscreen.screening.predict import predict_sites
+from dacscreen.screening.distributed import predict_chunks
 from dacscreen.screening.rank import rank
 from dacscreen.screening.report import write_report
-from dacscreen.screening.space import site_space
+from dacscreen.screening.space import space_from_config
 
 
 def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-    """Screen every site of ``cfg`` with the ensemble and write the outputs into ``out``."""
+    """Screen every site of ``cfg`` with the ensemble and write the outputs into ``out``.
+
+    Predictions are streamed chunk by chunk into ``predictions.parquet`` (memory stays bounded
+    by the chunk size, whatever the size of the space), then ranked into ``candidates.*``.
+    """
     model_dir = cfg.model or Settings().model
     ens = Ensemble.load(model_dir)
-    specs = list(site_space(cfg.host, cfg.metals, cfg.include_single, cfg.allow_non_transition))
-    rows: list[dict[str, Any]] = []
-    for start in range(0, len(specs), cfg.chunk_size):
-        rows += predict_sites(specs[start : start + cfg.chunk_size], ens, on_site=progress)
-    df = rank(pd.DataFrame(rows), cfg.ranking)
+    specs = list(space_from_config(cfg))
     out.mkdir(parents=True, exist_ok=True)
+    raw = out / "predictions.parquet"
+    writer = None
+    try:
+        for rows in predict_chunks(specs, ens, model_dir, cfg):
+            table = pa.Table.from_pylist(rows, schema=writer.schema if writer else None)
+            writer = writer or pq.ParquetWriter(raw, table.schema)
+            writer.write_table(table)
+            if progress:
+                progress(len(rows))
+    finally:
+        if writer:
+            writer.close()
+    order = {(s.m1, s.m2, s.placement): k for k, s in enumerate(specs)}
+    df = pd.read_parquet(raw)
+    df["_k"] = [order[k] for k in zip(df.m1, df.m2, df.placement, strict=True)]
+    df = rank(df.sort_values("_k").drop(columns="_k").reset_index(drop=True), cfg.ranking)
     df.to_csv(out / "candidates.csv", index=False)
     df.to_parquet(out / "candidates.parquet", index=False)
     meta = {

@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 
+from dacscreen.config import ScreenConfig
+from dacscreen.data.hosts import default_supercell
+from dacscreen.data.sites import placements_for
 from dacscreen.elements import check_metals
 
 
@@ -25,15 +28,27 @@ class SiteSpec:
 
 
 def site_space(
-    host: str, metals: list[str], include_single: bool = True, allow_non_transition: bool = False
+    host: str,
+    metals: list[str],
+    include_single: bool = True,
+    allow_non_transition: bool = False,
+    placements: str = "first",
 ) -> Iterator[SiteSpec]:
-    """All n(n+1)/2 pairs (homo and hetero) and, optionally, the n single atoms.
+    """All n(n+1)/2 pairs (homo and hetero) and, optionally, the n single atoms; with
+    ``placements="all"`` every symmetry-distinct placement of each.
 
-    The default 28 metals give 406 pairs + 28 single atoms = 434 sites.
+    The default 28 metals give 406 pairs + 28 single atoms = 434 sites (first placement).
     """
     metals = check_metals(metals, allow_non_transition=allow_non_transition)
-    if include_single:
-        for m in metals:
-            yield SiteSpec(host, m, "")
-    for a, b in combinations_with_replacement(metals, 2):
-        yield SiteSpec(host, a, b)
+    sites = [[m] for m in metals] if include_single else []
+    sites += [[a, b] for a, b in combinations_with_replacement(metals, 2)]
+    sc = default_supercell(host)
+    for site in sites:
+        n = len(placements_for(host, sc, site)) if placements == "all" else 1
+        for p in range(n):
+            yield SiteSpec(host, site[0], site[1] if len(site) > 1 else "", p)
+
+
+def space_from_config(cfg: ScreenConfig) -> Iterator[SiteSpec]:
+    """The screening space a config asks for."""
+    return site_space(cfg.host, cfg.metals, cfg.include_single, cfg.allow_non_transition, cfg.placements)
