@@ -278,6 +278,9 @@ class TuneConfig(Strict):
     """Optuna storage URL."""
     study: str = "dacscreen"
     """Study name (resumed if it exists)."""
+    heartbeat_s: int = Field(30, ge=1)
+    """Trial heartbeat (s). A trial of a killed run stops beating; after two missed beats the
+    next run marks it failed, so a resumed study never waits on it."""
 
 
 class RankingConfig(Strict):

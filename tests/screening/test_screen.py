@@ -26,6 +26,7 @@ REQUIRED = [
     "score",
     "rank",
     "passes_filters",
+    "fidelity",
 ]
 
 
@@ -46,6 +47,20 @@ def test_screen_outputs(tiny_model: Path, tmp_path: Path) -> None:
     assert 'id="heatmap"' in page and 'id="top-table"' in page and "http" not in page
     for png in ("heatmap_dg_rds.png", "volcano_dband.png", "pareto.png"):
         assert (tmp_path / png).stat().st_size > 1000
+
+
+def test_dask_chunks_equal_serial_and_placements_grow_the_space(tiny_model: Path, tmp_path: Path) -> None:
+    """Chunks streamed from two Dask worker processes give the serial result; ``placements:
+    all`` screens every symmetry-distinct placement (a larger space, same command)."""
+    base = {"metals": ["Cu", "Ni"], "model": tiny_model, "chunk_size": 2}
+    serial = run_screen(ScreenConfig(**base), tmp_path / "serial")
+    dask = run_screen(ScreenConfig(**base, workers=2), tmp_path / "dask")
+    cols = ["m1", "m2", "placement", "e_ads_li2s2", "dg_rds", "dg_rds_std", "rank"]
+    pd.testing.assert_frame_equal(serial[cols], dask[cols], atol=1e-5)
+    assert pd.read_parquet(tmp_path / "dask" / "predictions.parquet").shape[0] == 5
+    every = run_screen(ScreenConfig(**base, placements="all"), tmp_path / "all")
+    assert len(every) > len(serial)
+    assert set(every.placement) > {0}
 
 
 def test_cuni_delta_chi(tiny_model: Path, tmp_path: Path) -> None:

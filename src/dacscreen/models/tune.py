@@ -72,13 +72,15 @@ def run_study(cfg: TuneConfig, progress=None) -> dict[str, Any]:  # type: ignore
     if cfg.storage.startswith("sqlite:///"):
         Path(cfg.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(cfg.storage, heartbeat_interval=cfg.heartbeat_s)
     study = optuna.create_study(
         study_name=cfg.study,
-        storage=cfg.storage,
+        storage=storage,
         direction="minimize",
         load_if_exists=True,
         pruner=optuna.pruners.MedianPruner(n_warmup_steps=3),
     )
+    optuna.storages.fail_stale_trials(study)  # trials of a killed run
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     remaining = max(0, cfg.n_trials - sum(1 for t in study.trials if t.state in finished))
     if remaining:

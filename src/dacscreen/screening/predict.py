@@ -63,6 +63,7 @@ def _row(
         "m2": spec.m2,
         "placement": spec.placement,
         "delta_chi": delta_chi(spec.m1, spec.m2),
+        "fidelity": ens.meta.get("method", "unknown"),  # the labels the model was trained on
     }
     row["e_bind"], row["e_bind_std"] = float(pred["e_ads"][clean]), float(pred["e_ads_std"][clean])
     row["d_band_m1"], row["d_band_m2"] = (float(v) for v in pred["dband"][clean])
