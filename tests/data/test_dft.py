@@ -12,7 +12,7 @@ from ase import Atoms
 from dacscreen.config import LabelConfig
 from dacscreen.data.dft import GPAWSettings, gpaw_settings, initial_moment, is_bulk
 from dacscreen.data.labelling import Labeller
-from dacscreen.data.store import Store
+from dacscreen.data.store import Record, Store
 from dacscreen.errors import ConfigError
 
 
@@ -31,19 +31,21 @@ def test_settings_and_method_tag() -> None:
     assert not is_bulk(Atoms("Cu", positions=[[4, 4, 4]], cell=[8, 8, 8], pbc=True))
 
 
-def test_gpaw_single_point_and_d_band_centre() -> None:
+def test_gpaw_single_point_and_d_band_centre(tmp_path: Path) -> None:
     pytest.importorskip("gpaw", reason="the dft extra is not installed (make dft)")
-    from dacscreen.data.dft import gpaw_d_band_centres, single_point
+    from dacscreen.data.dft import gpaw_energy
 
     dimer = Atoms("CuNi", positions=[[0, 0, 0], [2.25, 0, 0]], tags=[1, 1], cell=[8, 6, 6], pbc=True)
     dimer.center()
-    sp = single_point(dimer)
-    assert math.isfinite(sp.energy) and sp.energy < 0
-    assert sp.magmom == pytest.approx(1.0, abs=0.3)  # Cu d10 s1 + Ni d9 s1 dimer: one unpaired e
-    centres = gpaw_d_band_centres(sp)
-    assert set(centres) == {0, 1}
+    energy, keys = gpaw_energy(dimer, GPAWSettings(), dband=True)
+    assert math.isfinite(energy) and energy < 0
+    assert keys["spin_moment"] == pytest.approx(1.0, abs=0.3)  # Cu d10 s1 + Ni d9 s1: one unpaired e
     # filled Cu d lies deeper below E_F than the open Ni d shell
-    assert -6.0 < centres[0] < centres[1] < 0.0
+    assert -6.0 < keys["dband_m1"] < keys["dband_m2"] < 0.0
+    assert keys["dband_method"] == "gpaw-lcao-pbe-d3-pdos"
+    store = Store(tmp_path / "dft.db")  # every key is storable in the ASE database
+    store.write_records([Record(dimer, energy, {"rid": "x", "task": "x", "kind": "site", **keys})])
+    assert next(store.rows()).spin_moment == pytest.approx(keys["spin_moment"])
 
 
 def test_ml_plus_single_point_labelling(tiny_store: Path) -> None:

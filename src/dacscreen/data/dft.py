@@ -163,7 +163,7 @@ def gpaw_energy(atoms: Atoms, settings: GPAWSettings, dband: bool = False) -> tu
     """ML+SP energy (eV) of ``atoms`` and the keys stored with it: the total moment (μ_B) and,
     with ``dband``, the metals' ε_d (eV vs E_F, window [−10, 0] eV)."""
     sp = single_point(atoms, settings)
-    keys: dict[str, Any] = {"magmom": sp.magmom}
+    keys: dict[str, Any] = {"spin_moment": sp.magmom}
     if dband:
         vals = list(gpaw_d_band_centres(sp).values())
         keys |= {"dband_method": f"{settings.method()}-pdos", "dband_window": "-10,0"}

@@ -59,7 +59,7 @@ KEYS = (
     "ref",
     "source",
     "optimizer",
-    "magmom",
+    "spin_moment",
 )
 
 
