@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 from typing import Any
@@ -39,6 +40,8 @@ PRIORITY = (("Cu", "Ni"), ("Cu",), ("Ni",))
 ALL_STATES = ("clean", *SRR_SPECIES)
 EARLY_FULL_SITES = 3
 """Sites that get all seven states before the core states of every other site."""
+FALLBACK_ORIENTATIONS = 2
+"""Extra orientations tried for an adsorbate while every relaxed start is anomalous."""
 CLAIM_POLL_S = 2.0
 """Seconds between checks while another process relaxes a clean site this task needs."""
 
@@ -371,21 +374,25 @@ class Labeller:
         return None
 
     def _adsorbate(self, task: Task, site: Atoms, template: Atoms | None) -> list[Record]:
-        starts: list[tuple[str, Atoms]] = []
+        """Relax ``max_orientations`` starts (the template first); while none of them is valid
+        (converged, no anomaly), go on with the next orientation, up to
+        ``max_orientations + FALLBACK_ORIENTATIONS`` starts. The lowest valid one is ``best``."""
+        starts: list[tuple[str, Callable[[], Atoms]]] = []
         if template is not None:
-            starts.append(("template", transplant(site, template)))
+            starts.append(("template", lambda: transplant(site, template)))
         for mode in orientations(len(task.metals), task.state):
-            if len(starts) >= self.cfg.max_orientations:
+            starts.append((mode, lambda mode=mode: place_adsorbate(site, task.state, mode)))
+        records: list[Record] = []
+        for mode, build in starts[: self.cfg.max_orientations + FALLBACK_ORIENTATIONS]:
+            if len(records) >= self.cfg.max_orientations and any(r.keys["best"] for r in records):
                 break
-            starts.append((mode, place_adsorbate(site, task.state, mode)))
-        records = []
-        for mode, start in starts:
             res = relax(
-                start, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer
+                build(), self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer
             )
             anomaly = anomalies.check(res.initial, res.final)
             records.append(Record(res.final, res.energy, self._keys(task, res, anomaly, mode), res.initial))
-        valid = [r for r in records if not r.keys["anomaly"] and r.keys["converged"]]
+            records[-1].keys["best"] = not anomaly and res.converged  # valid, for now
+        valid = [r for r in records if r.keys["best"]]
         for r in records:
             r.keys["best"] = False
         if valid:
