@@ -251,7 +251,7 @@ def export_shard(store: Store, shard_dir: Path, prefix: str = "labels") -> Path 
     """Append every record not yet in a shard to a new ``<prefix>-<time>.extxyz.gz`` shard."""
     shard_dir.mkdir(parents=True, exist_ok=True)
     shipped = shipped_rids(shard_dir)
-    new = [_shard_safe(record_to_atoms(r)) for r in store.rows() if r.rid not in shipped]
+    new = [_shard_safe(record_to_atoms(r)) for r in store.rows("kind!=claim") if r.rid not in shipped]
     if not new:
         return None
     path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
