@@ -71,3 +71,15 @@ def test_unknown_placement() -> None:
 def test_every_default_metal_builds() -> None:
     for m in DEFAULT_METALS:
         validate_site(build_site("melon", [m, "Cu"]), "melon")
+
+
+@pytest.mark.parametrize("pair", [("Y", "Y"), ("La", "La"), ("La", "Y"), ("Cu", "Ni")])
+def test_large_pairs_fit_the_heptazine_cavity(pair: tuple[str, str]) -> None:
+    """Two large metals are pushed apart in the cavity (a Y–Y pair was built 2.60 Å apart,
+    closer than 0.7 × 2 r_Y); small pairs keep the opposite-edge anchors."""
+    for p in range(len(placements_for("heptazine", (2, 2), list(pair)))):
+        site = build_site("heptazine", list(pair), p)
+        validate_site(site, "heptazine")
+        i, j = _metal_idx(site)
+        if pair == ("Cu", "Ni"):
+            assert site.get_distance(i, j, mic=True) == pytest.approx(2.6, abs=0.05)

@@ -50,6 +50,30 @@ def test_transaction_all_or_nothing(tmp_path: Path) -> None:
     assert store.has_task("a")
 
 
+def test_writer_killed_mid_write_leaves_no_lock(tmp_path: Path) -> None:
+    """A writer SIGKILLed mid-write must not block the next one: SQLite drops the unfinished
+    write, and no lock file survives (ASE's ``<db>.lock`` did, and the next write hung)."""
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "s.db"
+    Store(db).write_records([_rec("a")])
+    code = (  # the child dies inside ASE's write, where ASE holds its lock file
+        "import os, signal, sys\n"
+        "from ase.db.sqlite import SQLite3Database\n"
+        "from dacscreen.data.store import Store\n"
+        "SQLite3Database._write = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "s = Store(sys.argv[1])\n"
+        "s.db.write(s.db.get_atoms(id=1), rid='half')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(db)], check=False, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    store = Store(db, timeout=10)
+    store.write_records([_rec("b")])
+    assert sorted(r.rid for r in store.rows()) == ["a", "b"]
+
+
 def test_shards_round_trip_and_first_use(tmp_path: Path) -> None:
     src = Store(tmp_path / "src.db")
     src.write_records([_rec("a#1", -1.5), _rec("b#1", -2.5)])

@@ -30,6 +30,9 @@ CAVITY_ANCHOR_RADIUS = 1.3
 """In-plane distance of a dual-atom anchor from the cavity centre in g-C3N4 (Å)."""
 SINGLE_ANCHOR_RADIUS = 0.5
 """In-plane distance of a single-atom anchor from the cavity centre (Å)."""
+PAIR_CLEARANCE = 0.8
+"""A pair is built at least this × (r_M1 + r_M2) apart (covalent radii); the same factor sets
+the metal–N distance in :func:`metal_height`."""
 H_CLASH = 1.4
 """An H closer than this (Å, in-plane) to a melon metal anchor is displaced by the metal."""
 PAIR_RANGE = {"heptazine": (2.4, 3.7), "melon": (3.0, 3.8)}
@@ -235,6 +238,26 @@ def metal_height(metal: str, anchor: Anchor, host: Atoms) -> float:
     return float(np.sqrt(max(0.0, target**2 - d_inplane**2)))
 
 
+def _separated(host: Atoms, metals: list[str], anchors: tuple[Anchor, ...]) -> tuple[Anchor, ...]:
+    """Push a pair's anchors apart, symmetrically along the line joining them, until they are
+    :data:`PAIR_CLEARANCE` × (r_M1 + r_M2) apart: two large metals (Y, La) in one heptazine
+    cavity would otherwise sit closer than their atomic radii allow."""
+    if len(anchors) < 2:
+        return anchors
+    a, b = (np.array([*x.xy, 0.0]) for x in anchors)
+    vec = _wrap_xy(host, b - a)
+    dist = float(np.linalg.norm(vec))
+    need = PAIR_CLEARANCE * sum(covalent_radii[atomic_numbers[m]] for m in metals)
+    if dist >= need:
+        return anchors
+    shift = (need - dist) / 2.0 * vec / dist
+    moved = (a - shift, a + vec + shift)
+    return tuple(
+        Anchor((float(p[0]), float(p[1])), x.kind, x.removes_h, x.n_pair)
+        for p, x in zip(moved, anchors, strict=True)
+    )
+
+
 def build_site(
     host_name: str,
     metals: list[str],
@@ -257,7 +280,7 @@ def build_site(
     chosen = options[placement]
     z0 = host.positions[:, 2].mean()
     site = host.copy()
-    for metal, anchor in zip(metals, chosen.anchors, strict=True):
+    for metal, anchor in zip(metals, _separated(host, metals, chosen.anchors), strict=True):
         z = z0 + metal_height(metal, anchor, host)
         site += Atoms(metal, positions=[[anchor.xy[0], anchor.xy[1], z]], tags=[1])
     if chosen.removed_h:

@@ -96,11 +96,13 @@ class Store:
 
     def __init__(self, url: str | Path, timeout: float = 60.0) -> None:
         self.url = str(url)
-        if "://" not in self.url:
+        sqlite = "://" not in self.url
+        if sqlite:
             Path(self.url).parent.mkdir(parents=True, exist_ok=True)
-        if "://" not in self.url:
             _init_sqlite(self.url)
-        self.db = ase.db.connect(self.url)
+        # SQLite locks itself; ASE's extra ``<db>.lock`` file is left behind by a killed writer
+        # and then blocks every later write forever, so it is switched off.
+        self.db = ase.db.connect(self.url, use_lock_file=not sqlite)
         self.timeout = timeout
 
     def count(self, *query: Any, **selection: Any) -> int:
@@ -201,8 +203,8 @@ class Store:
 def _init_sqlite(path: str) -> None:
     """Switch a SQLite file to write-ahead logging (readers never block the single writer) and
     create ASE's tables, once, under a file lock: two processes that open a new database at the
-    same moment would otherwise race to create the tables. The lock file is not ASE's own
-    ``<db>.lock``, which ASE takes around each write."""
+    same moment would otherwise race to create the tables. ``flock`` is released by the kernel
+    when its holder dies, so a killed process never leaves the database locked."""
     import fcntl
     import sqlite3
 
@@ -214,7 +216,7 @@ def _init_sqlite(path: str) -> None:
                 con.execute("PRAGMA journal_mode=WAL")
             finally:
                 con.close()
-            ase.db.connect(path).count()  # creates the tables if they are missing
+            ase.db.connect(path, use_lock_file=False).count()  # creates the tables if they are missing
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
