@@ -125,6 +125,7 @@ class Store:
         while True:
             try:
                 with self.db:
+                    self._begin_write()
                     for r in records:
                         if self.db.count(rid=r.keys["rid"]):
                             continue
@@ -137,6 +138,19 @@ class Store:
                     raise
                 ids = []
                 time.sleep(0.5)
+
+    def _begin_write(self) -> None:
+        """Start the open transaction as the database's one writer, so that what it reads and
+        then writes (is this task done or claimed? is this rid stored?) is atomic across
+        processes. Python's sqlite3 otherwise begins a transaction only at the first write, after
+        the checks. Raises an error saying "locked" when another writer keeps the lock."""
+        import sqlite3
+
+        con = self.db.connection
+        if isinstance(con, sqlite3.Connection):
+            con.execute("BEGIN IMMEDIATE")
+        else:  # PostgreSQL: one writer of the systems table at a time; readers go on
+            con.cursor().execute("LOCK TABLE systems IN SHARE ROW EXCLUSIVE MODE")
 
     def _write_one(self, r: Record) -> int:
         atoms = r.atoms.copy()
@@ -154,6 +168,7 @@ class Store:
         while True:
             try:
                 with self.db:
+                    self._begin_write()
                     if self.has_task(task):
                         return False
                     for row in self.db.select(kind="claim", task=task):
@@ -178,6 +193,7 @@ class Store:
     def release(self, task: str) -> None:
         """Drop this process's claim on ``task``."""
         with self.db:
+            self._begin_write()
             ids = [r.id for r in self.db.select(kind="claim", task=task, pid=os.getpid())]
             if ids:
                 self.db.delete(ids)
