@@ -16,7 +16,7 @@ TINY_LABEL = {
     "limit": 4,
     "states": ["clean", "Li2S2", "Li2S"],
     "all_states_sites": 1,
-    "steps": 25,
+    "steps": 15,
     "fmax": 0.3,
     "max_orientations": 1,
 }

@@ -318,22 +318,41 @@ def evaluate(
     model: Annotated[Path, typer.Option(help="Trained ensemble directory.")],
     config: ConfigOpt = None,
     db: DbOpt = None,
-    split: Annotated[str | None, typer.Option(help="leave-metal-out or random.")] = None,
+    split: Annotated[str | None, typer.Option(help="leave-metal-out (k-fold) or random.")] = None,
+    folds: Annotated[
+        int, typer.Option(help="Metal groups k of the leave-metal-out cross-validation; 0 skips it.")
+    ] = 5,
+    members: Annotated[
+        int | None, typer.Option(help="Ensemble size per fold (default: the model's).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Report directory (default: MODEL/evaluation).")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the report JSON here.")] = None,
 ) -> None:
-    """Evaluate a trained ensemble against the descriptor baseline (MAE, RMSE, ρ, calibration)."""
+    """Evaluate a model: k-fold leave-metal-out cross-validation of its architecture against the
+    best descriptor baseline (MAE, RMSE, R², ρ, top-20 recall, calibration), a random split for
+    reference, and the trained model itself on its own held-out metals."""
+    import json
+
     from dacscreen.config import TrainConfig
+    from dacscreen.models.crossval import evaluation_report
     from dacscreen.models.ensemble import Ensemble
-    from dacscreen.models.pipeline import evaluate as run_eval
     from dacscreen.models.pipeline import prepare
 
     ens = Ensemble.load(model)
+    if members:
+        ens.config = ens.config.model_copy(update={"ensemble": members})
     cfg = load_config(TrainConfig, config, {"db": db, "input_mode": ens.meta.get("input_mode")})
     if split:
         cfg.split = cfg.split.model_copy(update={"kind": split})
+        folds = folds if split == "leave-metal-out" else 0
     if cfg.split.kind == "leave-metal-out" and not cfg.split.test_metals:
         cfg.split = cfg.split.model_copy(update={"test_metals": ens.meta.get("test_metals")})
-    report = run_eval(ens, prepare(cfg), model)
-    emit(report, "evaluation")
+    target = out or Path(model) / "evaluation"
+    with progress("cross-validation folds", folds + 1 if folds else 0) as advance:
+        report = evaluation_report(ens, cfg, prepare(cfg), folds, target, advance)
+    if json_file:
+        json_file.write_text(json.dumps(report, indent=2, default=float))
+    emit({"report": str(target / "evaluation.md"), **report}, "evaluation")
 
 
 @app.command(context_settings=EXTRA)

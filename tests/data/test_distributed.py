@@ -72,7 +72,7 @@ def test_dask_equals_serial(tmp_path: Path, dask_cluster: str) -> None:
         "templates": False,
         "dband_calculator": None,
         "references": False,
-        "states": ["clean", "Li2S"],
+        "states": ["clean"],
         "all_states_sites": 0,
     }
     serial_db, dask_db = tmp_path / "serial.db", tmp_path / "dask.db"

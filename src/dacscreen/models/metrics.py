@@ -4,21 +4,40 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import norm, spearmanr
+from sklearn.metrics import r2_score
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """MAE, RMSE and Spearman ρ on finite entries."""
+    """MAE, RMSE, R² and Spearman ρ on finite entries (R² and ρ need three or more)."""
     ok = np.isfinite(y) & np.isfinite(pred)
     y, pred = y[ok], pred[ok]
     if len(y) == 0:
-        return {"n": 0, "mae": float("nan"), "rmse": float("nan"), "spearman": float("nan")}
-    rho = float(spearmanr(y, pred).statistic) if len(y) > 2 else float("nan")
+        return {
+            "n": 0,
+            "mae": float("nan"),
+            "rmse": float("nan"),
+            "r2": float("nan"),
+            "spearman": float("nan"),
+        }
+    few = len(y) < 3
     return {
         "n": len(y),
         "mae": float(np.mean(np.abs(y - pred))),
         "rmse": float(np.sqrt(np.mean((y - pred) ** 2))),
-        "spearman": rho,
+        "r2": float("nan") if few else float(r2_score(y, pred)),
+        "spearman": float("nan") if few else float(spearmanr(y, pred).statistic),
     }
+
+
+def top_k_recall(y: np.ndarray, pred: np.ndarray, k: int = 20) -> float:
+    """Fraction of the ``k`` lowest true values (the best candidates, e.g. lowest ΔG_RDS) that
+    are also among the ``k`` lowest predictions; NaN unless more than ``k`` finite entries
+    exist (with fewer, every candidate is in the top k and the recall says nothing)."""
+    ok = np.isfinite(y) & np.isfinite(pred)
+    y, pred = y[ok], pred[ok]
+    if len(y) <= k:
+        return float("nan")
+    return len(set(np.argsort(y)[:k]) & set(np.argsort(pred)[:k])) / k
 
 
 def calibration_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float]:

@@ -21,10 +21,11 @@ from dacscreen.data.store import open_store
 from dacscreen.errors import DacscreenError
 from dacscreen.featurize.graphs import GraphSettings
 from dacscreen.featurize.samples import Sample, build_graphs, cache_key, collect_samples, reference_table
-from dacscreen.models.baseline import ForestBaseline
+from dacscreen.models.baseline import DescriptorBaseline, best_baseline
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
 from dacscreen.models.splits import leave_metal_out, pick_test_metals, random_split
+from dacscreen.models.targets import Predictions, target_table
 from dacscreen.models.train import train_member
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def train_ensemble(
         report["train_seconds"] = seconds
         write_model_card(cfg, p, report)
         mlflow.log_metrics(
-            {k: v for k, v in _flatten(report).items() if isinstance(v, float | int) and np.isfinite(v)}
+            {k: v for k, v in flatten(report).items() if isinstance(v, float | int) and np.isfinite(v)}
         )
         for f in cfg.out.glob("*.png"):
             mlflow.log_artifact(str(f))
@@ -138,20 +139,38 @@ def train_ensemble(
     return ens, report
 
 
+def gnn_predictions(ens: Ensemble, graphs: list[Any]) -> Predictions:
+    """The ensemble's mean and σ for ``graphs``."""
+    pred = ens.predict(graphs)
+    return Predictions(pred["e_ads"], pred["e_ads_std"], pred["dband"], pred["dband_std"])
+
+
+def baseline_predictions(baseline: DescriptorBaseline, samples: list[Sample]) -> Predictions:
+    """A fitted baseline's mean and σ for ``samples``."""
+    mean, std = baseline.predict(samples)
+    db, db_std = baseline.predict_dband(samples)
+    return Predictions(mean, std, db, db_std)
+
+
+def fit_baseline(p: Prepared) -> DescriptorBaseline:
+    """The best descriptor baseline of ``p``'s training split, chosen on its validation split."""
+    return best_baseline([p.samples[i] for i in p.train], [p.samples[i] for i in p.val])
+
+
 def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, Any]:
-    """Metrics of the ensemble and the descriptor baseline on the val and test splits."""
+    """Metrics of the ensemble and the best descriptor baseline on the val and test splits."""
     from dacscreen.plots import parity_plot
 
-    pred = ens.predict(p.graphs)
+    gnn = gnn_predictions(ens, p.graphs)
     t0 = time.perf_counter()
-    baseline = ForestBaseline().fit([p.samples[i] for i in p.train])
+    baseline = fit_baseline(p)
     baseline_seconds = time.perf_counter() - t0
-    b_mean, b_std = baseline.predict(p.samples)
+    base = baseline_predictions(baseline, p.samples)
     y_ads = np.array([s.e_ads for s in p.samples])
-    y_db = np.array([s.dband for s in p.samples])
     report: dict[str, Any] = {
         "test_metals": p.test_metals,
         "input_mode": ens.meta.get("input_mode"),
+        "baseline": baseline.name,
         "baseline_fit_seconds": baseline_seconds,
     }
     is_clean = np.array([s.state == "clean" for s in p.samples])
@@ -163,23 +182,16 @@ def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, A
             i = np.array([k for k in idx if mask[k]], dtype=int)
             if len(i) == 0:
                 continue
-            block[f"gnn_{target}"] = {
-                **regression_metrics(y_ads[i], pred["e_ads"][i]),
-                **calibration_metrics(y_ads[i], pred["e_ads"][i], pred["e_ads_std"][i]),
-            }
-            block[f"baseline_{target}"] = {
-                **regression_metrics(y_ads[i], b_mean[i]),
-                **calibration_metrics(y_ads[i], b_mean[i], b_std[i]),
-            }
+            for name, pr in (("gnn", gnn), ("baseline", base)):
+                block[f"{name}_{target}"] = {
+                    **regression_metrics(y_ads[i], pr.e_ads[i]),
+                    **calibration_metrics(y_ads[i], pr.e_ads[i], pr.e_ads_std[i]),
+                }
         for state in sorted({p.samples[k].state for k in idx} - {"clean"}):
             i = np.array([k for k in idx if p.samples[k].state == state], dtype=int)
-            block[f"gnn_e_ads:{state}"] = regression_metrics(y_ads[i], pred["e_ads"][i])
-            block[f"baseline_e_ads:{state}"] = regression_metrics(y_ads[i], b_mean[i])
-        i = np.array(idx)
-        block["gnn_dband"] = {
-            **regression_metrics(y_db[i].ravel(), pred["dband"][i].ravel()),
-            **calibration_metrics(y_db[i].ravel(), pred["dband"][i].ravel(), pred["dband_std"][i].ravel()),
-        }
+            block[f"gnn_e_ads:{state}"] = regression_metrics(y_ads[i], gnn.e_ads[i])
+            block[f"baseline_e_ads:{state}"] = regression_metrics(y_ads[i], base.e_ads[i])
+        block["targets"] = target_table(p.samples, idx, gnn, base, p.references)
         report[split] = block
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -188,8 +200,8 @@ def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, A
         if len(i):
             parity_plot(
                 {
-                    "GNN": (y_ads[i], pred["e_ads"][i], pred["e_ads_std"][i]),
-                    "RF baseline": (y_ads[i], b_mean[i], b_std[i]),
+                    "GNN": (y_ads[i], gnn.e_ads[i], gnn.e_ads_std[i]),
+                    f"{baseline.name} baseline": (y_ads[i], base.e_ads[i], base.e_ads_std[i]),
                 },
                 out / "parity_e_ads.png",
                 "E_ads, held-out metals",
@@ -228,12 +240,12 @@ def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> N
     (cfg.out / "model_card.md").write_text("\n".join(lines) + "\n")
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out

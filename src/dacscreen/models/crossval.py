@@ -1,0 +1,187 @@
+"""k-fold leave-metal-out cross-validation of the GNN ensemble against the descriptor baseline.
+
+The metals are split into k seeded groups. For fold j, every sample with a metal of group j is
+a test sample; training and early stopping see only samples with neither metal in the group
+(validation is a seeded subset of those training sites). A pair whose two metals fall in
+different groups is a test sample of both folds; its out-of-fold prediction is the mean of the
+two. The best baseline of each fold is chosen on that fold's validation split, never on its
+test split. A random split by site is reported next to it for reference.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dacscreen.config import TrainConfig
+from dacscreen.featurize.samples import Sample
+from dacscreen.models.baseline import best_baseline
+from dacscreen.models.ensemble import Ensemble, Scaling
+from dacscreen.models.pipeline import Prepared, baseline_predictions, gnn_predictions
+from dacscreen.models.splits import leave_metal_out, random_split
+from dacscreen.models.targets import TARGETS, Predictions, target_table
+from dacscreen.models.train import train_member
+
+
+def metal_folds(samples: Sequence[Sample], k: int, seed: int = 0) -> list[list[str]]:
+    """The metals of ``samples`` in ``k`` seeded groups of (nearly) equal size."""
+    metals = sorted({m for s in samples for m in s.metals})
+    random.Random(seed).shuffle(metals)
+    k = max(1, min(k, len(metals)))
+    return [sorted(metals[j::k]) for j in range(k)]
+
+
+def _fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int], ckpt: Path) -> Ensemble:
+    """Train ``cfg.model.ensemble`` members on ``train`` (checkpointed under ``ckpt``, so an
+    interrupted cross-validation resumes fold by fold)."""
+    tg, vg = [p.graphs[i] for i in train], [p.graphs[i] for i in val]
+    scaling = Scaling.fit(tg)
+    members = [
+        train_member(tg, vg, cfg, scaling, cfg.seed + k, ckpt / f"member-{k}.pt").model
+        for k in range(cfg.model.ensemble)
+    ]
+    return Ensemble(members, cfg.model, p.settings, scaling)
+
+
+def _split_predictions(
+    cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path
+) -> tuple[Predictions, Predictions, str]:
+    """GNN and best-baseline predictions for the test samples of one split."""
+    train, val, test = split
+    ens = _fit_ensemble(cfg, p, train, val, ckpt)
+    baseline = best_baseline([p.samples[i] for i in train], [p.samples[i] for i in val], cfg.split.seed)
+    gnn = gnn_predictions(ens, [p.graphs[i] for i in test])
+    base = baseline_predictions(baseline, [p.samples[i] for i in test])
+    return gnn, base, baseline.name
+
+
+def _accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds: list[Predictions]) -> None:
+    """Add fold predictions into running sums (``acc``) for later averaging."""
+    i = np.asarray(idx, dtype=int)
+    for total, pred in zip(acc, preds, strict=True):
+        for name in ("e_ads", "e_ads_std", "dband", "dband_std"):
+            getattr(total, name)[i] += getattr(pred, name)
+    count[i] += 1
+
+
+def _averaged(total: Predictions, count: np.ndarray) -> Predictions:
+    c = np.where(count > 0, count, np.nan)
+    return Predictions(
+        total.e_ads / c, total.e_ads_std / c, total.dband / c[:, None], total.dband_std / c[:, None]
+    )
+
+
+def cross_validate(
+    cfg: TrainConfig,
+    p: Prepared,
+    k: int = 5,
+    workdir: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Leave-metal-out k-fold report, plus one random split for reference.
+
+    Returns ``{"leave-metal-out": {"folds": [...], target: {"gnn": .., "baseline": ..}},
+    "random": {...}}``; targets as in :func:`dacscreen.models.targets.target_table`.
+    """
+    work = workdir or cfg.out / "crossval"
+    n = len(p.samples)
+    acc, count = [Predictions.empty(n, 0.0), Predictions.empty(n, 0.0)], np.zeros(n)
+    folds: list[dict[str, Any]] = []
+    for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed)):
+        split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed)
+        if split[0] and split[2]:
+            gnn, base, name = _split_predictions(cfg, p, split, work / f"fold-{j}")
+            _accumulate(acc, count, split[2], [gnn, base])
+            folds.append(
+                {"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), "baseline": name}
+            )
+        if progress:
+            progress(1)
+    tested = [i for i in range(n) if count[i] > 0]
+    report: dict[str, Any] = {
+        "leave-metal-out": {
+            "k": k,
+            "folds": folds,
+            **target_table(
+                p.samples, tested, _averaged(acc[0], count), _averaged(acc[1], count), p.references
+            ),
+        }
+    }
+    split = random_split(p.samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
+    if split[0] and split[2]:
+        gnn, base, name = _split_predictions(cfg, p, split, work / "random")
+        full_g, full_b = Predictions.empty(n), Predictions.empty(n)
+        full_g.fill(split[2], gnn)
+        full_b.fill(split[2], base)
+        report["random"] = {
+            "baseline": name,
+            **target_table(p.samples, split[2], full_g, full_b, p.references),
+        }
+    if progress:
+        progress(1)
+    return report
+
+
+def evaluation_report(
+    ens: Ensemble,
+    cfg: TrainConfig,
+    p: Prepared,
+    folds: int,
+    out: Path,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """The full evaluation of a trained model, logged to MLflow and written to ``out``.
+
+    * ``model``: the trained ensemble itself on its own held-out metals;
+    * top level (the spec of ``evaluate --json``): k-fold leave-metal-out, per target
+      ``{"gnn": {...}, "baseline": {...}}``, retraining the model's architecture in every fold;
+    * ``random``: a random split by site, for reference.
+    """
+    import json
+
+    import mlflow
+
+    from dacscreen import tracking
+    from dacscreen.models.pipeline import evaluate, flatten
+    from dacscreen.models.targets import markdown
+
+    cfg = cfg.model_copy(
+        update={"model": ens.config, "input_mode": ens.meta.get("input_mode", cfg.input_mode)}
+    )
+    params = {"model": str(ens.meta.get("mlflow_run", "")), "folds": folds, "members": cfg.model.ensemble}
+    with tracking.run(cfg.experiment, f"evaluate-{cfg.model.arch}-{cfg.input_mode}", params):
+        own = evaluate(ens, p, out)
+        report: dict[str, Any] = {"split": "leave-metal-out", "input_mode": cfg.input_mode}
+        if folds > 0:
+            cv = cross_validate(cfg, p, folds, out / "crossval", progress)
+            report.update(cv["leave-metal-out"])
+            report["random"] = cv.get("random", {})
+        report["model"] = own
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=float))
+        lines = [f"# Evaluation ({cfg.model.arch}, {cfg.input_mode})", ""]
+        if folds > 0:
+            names = sorted({f["baseline"] for f in report["folds"]})
+            lines += [f"## {folds}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
+            lines += [*markdown({t: report[t] for t in TARGETS if t in report}), ""]
+            if report["random"]:
+                lines += ["## Random split by site (reference)", ""]
+                lines += [*markdown({t: report["random"][t] for t in TARGETS}), ""]
+        if "test" in own:
+            lines += [f"## The model on its own held-out metals ({', '.join(own['test_metals'])})", ""]
+            lines += [*markdown(own["test"]["targets"]), ""]
+        (out / "evaluation.md").write_text("\n".join(lines))
+        metrics = flatten({k: v for k, v in report.items() if k in TARGETS or k == "random"})
+        mlflow.log_metrics({k.replace(":", "_"): v for k, v in metrics.items() if _finite(v)})
+        for name in ("evaluation.json", "evaluation.md", "parity_e_ads.png"):
+            if (out / name).is_file():
+                mlflow.log_artifact(str(out / name))
+    return report
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, float | int) and bool(np.isfinite(v))

@@ -1,0 +1,128 @@
+"""The evaluation table: per target, the GNN ensemble and the descriptor baseline side by side.
+
+Targets (eV): E_ads(Li2S2) and E_ads(Li2S) against the isolated molecules; ΔG_RDS of the SRR,
+computed with :mod:`dacscreen.thermo` from the six predicted adsorption energies of a site
+(only sites with all six labelled states have a true value); and the d-band centres of the
+metals of clean sites (vs E_F). Each entry holds MAE, RMSE, R², Spearman ρ and the
+calibration of the model's σ; ΔG_RDS adds the top-20 recall of the lowest-ΔG_RDS candidates.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dacscreen.featurize.samples import Sample
+from dacscreen.models.metrics import calibration_metrics, regression_metrics, top_k_recall
+from dacscreen.thermo import SRR_SPECIES, srr_from_adsorption
+
+TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg_rds", "dband")
+TOP_K = 20
+
+
+@dataclass
+class Predictions:
+    """One model's predictions for every sample: graph-level mean/σ (n,) and d-band (n, 2)."""
+
+    e_ads: np.ndarray
+    e_ads_std: np.ndarray
+    dband: np.ndarray
+    dband_std: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int, value: float = np.nan) -> Predictions:
+        """Every entry ``value`` (NaN: not predicted), to be filled fold by fold."""
+        return cls(np.full(n, value), np.full(n, value), np.full((n, 2), value), np.full((n, 2), value))
+
+    def fill(self, idx: Sequence[int], other: Predictions) -> None:
+        """Set entries ``idx`` from ``other`` (aligned with ``idx``)."""
+        i = np.asarray(idx, dtype=int)
+        self.e_ads[i], self.e_ads_std[i] = other.e_ads, other.e_ads_std
+        self.dband[i], self.dband_std[i] = other.dband, other.dband_std
+
+
+def _scored(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float]:
+    return {**regression_metrics(y, mean), **calibration_metrics(y, mean, std)}
+
+
+def _dg_rds(
+    samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]
+) -> dict:
+    """ΔG_RDS (eV) per site whose six SRR states are all in ``idx`` with finite values."""
+    needed = ["Li_bcc"] + [f"mol_{x}" for x in SRR_SPECIES]
+    if not all(k in refs for k in needed):
+        return {}
+    by_site: dict[tuple, dict[str, float]] = defaultdict(dict)
+    for i in idx:
+        s = samples[i]
+        if s.state in SRR_SPECIES and np.isfinite(values[i]):
+            by_site[(s.host, s.m1, s.m2, s.placement)][s.state] = float(values[i])
+    molecules = {x: refs[f"mol_{x}"] for x in SRR_SPECIES}
+    return {
+        site: srr_from_adsorption(e, molecules, refs["Li_bcc"]).dg_rds
+        for site, e in by_site.items()
+        if len(e) == len(SRR_SPECIES)
+    }
+
+
+def target_table(
+    samples: Sequence[Sample],
+    idx: Sequence[int],
+    gnn: Predictions,
+    baseline: Predictions,
+    refs: dict[str, float],
+) -> dict[str, dict[str, Any]]:
+    """``{target: {"gnn": {...}, "baseline": {...}}}`` over the samples ``idx``."""
+    y = np.array([s.e_ads for s in samples])
+    table: dict[str, dict[str, Any]] = {}
+    for target in TARGETS[:2]:
+        state = target.split(":")[1]
+        i = np.array([k for k in idx if samples[k].state == state], dtype=int)
+        table[target] = {
+            name: _scored(y[i], p.e_ads[i], p.e_ads_std[i])
+            for name, p in (("gnn", gnn), ("baseline", baseline))
+        }
+    truth = _dg_rds(samples, idx, y, refs)
+    table["dg_rds"] = {}
+    for name, p in (("gnn", gnn), ("baseline", baseline)):
+        pred = _dg_rds(samples, idx, p.e_ads, refs)
+        sites = sorted(set(truth) & set(pred))
+        t, q = np.array([truth[s] for s in sites]), np.array([pred[s] for s in sites])
+        table["dg_rds"][name] = {**regression_metrics(t, q), f"top{TOP_K}_recall": top_k_recall(t, q, TOP_K)}
+    i = np.array([k for k in idx if samples[k].state == "clean"], dtype=int)
+    d = np.array([samples[k].dband for k in i]).reshape(-1, 2)
+    table["dband"] = {
+        name: _scored(d.ravel(), p.dband[i].ravel(), p.dband_std[i].ravel())
+        for name, p in (("gnn", gnn), ("baseline", baseline))
+    }
+    return table
+
+
+def markdown(table: dict[str, dict[str, Any]], baseline_name: str = "baseline") -> list[str]:
+    """Rows of a Markdown table of :func:`target_table` (GNN and baseline side by side)."""
+    lines = [
+        f"| target | n | GNN MAE | {baseline_name} MAE | GNN R² | baseline R² | GNN ρ | baseline ρ | "
+        "GNN ±1σ | baseline ±1σ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for target, row in table.items():
+        g, b = row.get("gnn", {}), row.get("baseline", {})
+        cells = [
+            f"{v:.3f}" if isinstance(v, float) else str(v)
+            for v in (
+                g.get("mae", np.nan),
+                b.get("mae", np.nan),
+                g.get("r2", np.nan),
+                b.get("r2", np.nan),
+                g.get("spearman", np.nan),
+                b.get("spearman", np.nan),
+                g.get("within_1sigma", np.nan),
+                b.get("within_1sigma", np.nan),
+            )
+        ]
+        lines.append(f"| {target} | {g.get('n', 0)} | " + " | ".join(cells) + " |")
+    return lines

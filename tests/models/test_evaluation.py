@@ -1,0 +1,90 @@
+"""Metrics, descriptor baselines and the k-fold leave-metal-out evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dacscreen.cli import app
+from dacscreen.data.store import Store
+from dacscreen.featurize.samples import collect_samples
+from dacscreen.models.baseline import KINDS, DescriptorBaseline, best_baseline
+from dacscreen.models.crossval import metal_folds
+from dacscreen.models.metrics import regression_metrics, top_k_recall
+from dacscreen.models.targets import TARGETS
+
+
+def test_r2_and_top_k_recall() -> None:
+    y = np.arange(30.0)
+    assert regression_metrics(y, y)["r2"] == pytest.approx(1.0)
+    assert regression_metrics(y, np.full(30, y.mean()))["r2"] == pytest.approx(0.0)
+    swapped = y.copy()
+    swapped[[0, 29]] = swapped[[29, 0]]  # the best candidate predicted worst
+    assert top_k_recall(y, swapped, 20) == pytest.approx(19 / 20)
+    assert np.isnan(top_k_recall(y[:20], y[:20], 20))  # all candidates are the top 20: says nothing
+
+
+def test_metal_folds_partition_the_metals(tiny_store_path: Path) -> None:
+    samples = collect_samples(Store(tiny_store_path))
+    folds = metal_folds(samples, 2, seed=1)
+    flat = [m for f in folds for m in f]
+    assert sorted(flat) == sorted({m for s in samples for m in s.metals})
+    assert len(flat) == len(set(flat)) and all(folds)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_baseline_gives_mean_and_sigma(tiny_store_path: Path, kind: str) -> None:
+    samples = collect_samples(Store(tiny_store_path))
+    b = DescriptorBaseline(kind).fit(samples)  # type: ignore[arg-type]
+    mean, std = b.predict(samples)
+    assert mean.shape == std.shape == (len(samples),)
+    assert np.all(np.isfinite(mean)) and np.all(std >= 0)
+    db, db_std = b.predict_dband(samples)
+    assert db.shape == db_std.shape == (len(samples), 2)
+    clean = [i for i, s in enumerate(samples) if s.state == "clean"]
+    assert np.all(np.isfinite(db[clean]))
+    assert best_baseline(samples, samples).kind in KINDS
+
+
+def test_evaluate_cli_writes_the_k_fold_report(
+    tiny_model: Path, tiny_store_path: Path, project_env: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "json"
+    res = CliRunner().invoke(
+        app,
+        [
+            "-q",
+            "evaluate",
+            "--model",
+            str(tiny_model),
+            "--db",
+            str(tiny_store_path),
+            "--folds",
+            "3",
+            "--members",
+            "1",
+            "--out",
+            str(tmp_path / "eval"),
+            "--json",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads(out.read_text())
+    assert report["k"] == 3 and len(report["folds"]) >= 2
+    for fold in report["folds"]:
+        assert fold["n_test"] > 0 and fold["baseline"]
+    for target in TARGETS:
+        assert {"gnn", "baseline"} <= set(report[target])
+    for target in ("e_ads:Li2S2", "e_ads:Li2S", "dband"):
+        g = report[target]["gnn"]
+        assert {"mae", "rmse", "r2", "spearman", "within_1sigma"} <= set(g)
+        assert g["n"] > 0 and np.isfinite(g["mae"])
+    assert "top20_recall" in report["dg_rds"]["gnn"]
+    assert "e_ads:Li2S" in report["random"]
+    assert "test" in report["model"]
+    assert (tmp_path / "eval" / "evaluation.md").read_text().count("| e_ads:Li2S2 |") >= 2
