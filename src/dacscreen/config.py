@@ -263,6 +263,9 @@ class TrainConfig(Strict):
     """Directory of the trained ensemble."""
     experiment: str = "dacscreen"
     """MLflow experiment name."""
+    registered_model: str | None = "dacscreen"
+    """MLflow registry name the trained ensemble is registered under (a new version per run;
+    use it as ``--model models:/NAME/VERSION``); None skips the registry."""
     seed: int = 0
     """Seed of member 0 (member k uses seed + k)."""
 

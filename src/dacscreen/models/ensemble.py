@@ -115,8 +115,12 @@ class Ensemble:
         tmp_m.rename(path / "meta.json")
 
     @classmethod
-    def load(cls, path: Path) -> Ensemble:
-        """Load a saved ensemble; raise ModelError naming the path on any problem."""
+    def load(cls, path: Path | str) -> Ensemble:
+        """Load a saved ensemble from a directory or a registry URI (``models:/NAME/VERSION``);
+        raise ModelError naming the path on any problem."""
+        from dacscreen.models.registry import resolve
+
+        path = resolve(path)
         meta_p, w_p = Path(path) / "meta.json", Path(path) / "weights.pt"
         if not meta_p.is_file() or not w_p.is_file():
             raise ModelError(f"{path}: not a dacscreen model (needs meta.json and weights.pt)")

@@ -24,6 +24,7 @@ from dacscreen.featurize.samples import Sample, build_graphs, cache_key, collect
 from dacscreen.models.baseline import DescriptorBaseline, best_baseline
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
+from dacscreen.models.registry import register
 from dacscreen.models.splits import leave_metal_out, pick_test_metals, random_split
 from dacscreen.models.targets import Predictions, target_table
 from dacscreen.models.train import train_member
@@ -136,6 +137,8 @@ def train_ensemble(
         mlflow.log_dict(cfg.model_dump(mode="json"), "config.json")
         for name in ("meta.json", "weights.pt", "model_card.md"):
             mlflow.log_artifact(str(cfg.out / name), artifact_path="model")
+        if cfg.registered_model:
+            report["registered"] = f"models:/{cfg.registered_model}/{register(cfg.out, cfg.registered_model)}"
     return ens, report
 
 
