@@ -425,41 +425,57 @@ def screen(
 @reports_errors
 def export_dft(
     candidates: Annotated[Path, typer.Option(help="candidates.csv from dacscreen screen.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the job folders.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the job folders and reports.")],
     top: Annotated[int, typer.Option(help="Number of candidates (by acquisition value).")] = 10,
-    code: Annotated[str, typer.Option(help="vasp (write inputs) or ase (run them now).")] = "vasp",
-    calculator: Annotated[
-        str, typer.Option(help="With --code ase: calculator name or module:Class.")
-    ] = "chgnet",
+    code: Annotated[
+        str, typer.Option(help="vasp (write inputs), gpaw (ML+SP with GPAW now) or ase (run now).")
+    ] = "vasp",
+    calculator: Annotated[str, typer.Option(help="Relaxing calculator (name or module:Class).")] = "chgnet",
+    single_point: Annotated[
+        str | None, typer.Option(help="With --code ase: single-point calculator on the relaxed geometries.")
+    ] = None,
     db: DbOpt = None,
     all_states: Annotated[bool, typer.Option(help="All seven states, not only clean/Li2S2/Li2S.")] = False,
 ) -> None:
-    """Write VASP input sets (POSCAR, INCAR, KPOINTS, POTCAR.spec, manifest, SLURM array) for DFT
-    verification, or with --code ase run the same jobs now with any ASE calculator."""
-    from dacscreen.screening.export_dft import export_candidates
+    """Verify candidates with DFT. --code vasp writes VASP input sets (POSCAR, INCAR, KPOINTS,
+    POTCAR.spec, manifest, SLURM array); --code gpaw relaxes them with --calculator and runs GPAW
+    PBE+D3 single points on those geometries (ML+SP) and reports the AdsorbML success rate;
+    --code ase runs the relaxations (and --single-point, if given) with any ASE calculator."""
+    import json
 
-    if code != "ase":
+    import pandas as pd
+
+    from dacscreen.config import CalculatorConfig
+    from dacscreen.data.labelling import Labeller
+    from dacscreen.data.store import open_store
+    from dacscreen.screening.export_dft import export_candidates
+    from dacscreen.screening.loop import verify
+    from dacscreen.screening.verify_dft import ml_sp_verify
+    from dacscreen.thermo import SRR_SPECIES
+
+    if code not in {"vasp", "gpaw", "ase"}:
+        raise DacscreenError(f"--code {code!r}: choose vasp, gpaw or ase")
+    if code == "vasp":
         folders = export_candidates(candidates, out, top, all_states, code)
         emit({"jobs": len(folders), "out": str(out)}, "DFT export")
         return
-    import pandas as pd
-
-    from dacscreen.config import CalculatorConfig, LabelConfig
-    from dacscreen.data.labelling import Labeller
-    from dacscreen.data.store import open_store
-    from dacscreen.screening.loop import verify
-
     settings = Settings()
     if not candidates.is_file():
         raise DacscreenError(f"{candidates}: candidates file not found (run dacscreen screen first)")
     picks = (
         pd.read_csv(candidates, keep_default_na=False).sort_values("acquisition", ascending=False).head(top)
     )
-    states = (
-        ["clean", "S8", "Li2S8", "Li2S6", "Li2S4", "Li2S2", "Li2S"]
-        if all_states
-        else ["clean", "Li2S2", "Li2S"]
-    )
+    states = ["clean", *SRR_SPECIES] if all_states else ["clean", "Li2S2", "Li2S"]
+    store = open_store(db or settings.db, settings.shards)
+    sp_name = "gpaw" if code == "gpaw" else single_point
+    if sp_name:
+        report = ml_sp_verify(
+            picks, store, CalculatorConfig(name=sp_name), CalculatorConfig(name=calculator), states
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "verification.json").write_text(json.dumps(report, indent=2, default=float))
+        emit({k: v for k, v in report.items() if k != "pairs"}, "ML+SP verification")
+        return
     cfg = LabelConfig(
         host=str(picks.host.iloc[0]),
         calculator=CalculatorConfig(name=calculator),
@@ -467,7 +483,7 @@ def export_dft(
         method_label=f"{calculator}-verify",
         max_orientations=2,
     )
-    ran = verify(Labeller(cfg, open_store(db or settings.db, settings.shards)), picks)
+    ran = verify(Labeller(cfg, store), picks)
     emit({"tasks_run": ran, "method": cfg.method_label}, "verification")
 
 

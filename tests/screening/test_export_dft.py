@@ -78,3 +78,39 @@ def test_export_unknown_code(tmp_path: Path, code: str) -> None:
         app, ["export-dft", "--candidates", str(cand), "--code", code, "--out", str(tmp_path)]
     )
     assert res.exit_code == 2 and code in res.output
+
+
+def test_ml_plus_single_point_verification(tiny_store: Path, tmp_path: Path) -> None:
+    """--code ase --single-point tblite: the CHGNet-relaxed Cu–Ni (already in the store) gets
+    GFN1-xTB single points, and the AdsorbML success rate compares them with the predictions
+    (--code gpaw runs the same with GPAW)."""
+    from dacscreen.data.store import Store
+    from dacscreen.screening.verify_dft import success_rate
+
+    cand = tmp_path / "candidates.csv"
+    row = {"host": "melon", "m1": "Cu", "m2": "Ni", "placement": 0, "acquisition": 1.0}
+    pd.DataFrame([{**row, "e_ads_li2s2": -2.0, "e_ads_li2s": -1.5}]).to_csv(cand, index=False)
+    args = [
+        "export-dft",
+        "--candidates",
+        str(cand),
+        "--top",
+        "1",
+        "--code",
+        "ase",
+        "--single-point",
+        "tblite",
+    ]
+    res = runner.invoke(app, [*args, "--db", str(tiny_store), "--out", str(tmp_path / "v")])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "v" / "verification.json").read_text())
+    assert report["method"] == "tblite-GFN1-xTB" and report["relaxations_run"] == 0  # reused
+    # clean + the states whose CHGNet relaxation was valid (an anomalous one has no source)
+    assert report["single_points_run"] == 1 + report["compared"] and report["compared"] >= 1
+    dft = {p["state"]: p["dft"] for p in report["pairs"]}
+    offsets = dict(zip(dft, (0.05, -0.15), strict=False))  # one within 0.1 eV, one within 0.2 eV
+    pred = {f"e_ads_{x.lower()}": dft.get(x, float("nan")) + offsets.get(x, 0.0) for x in ("Li2S2", "Li2S")}
+    rates = success_rate(pd.DataFrame([{**row, **pred}]), Store(tiny_store), report["method"])
+    assert rates["compared"] == len(dft)
+    assert rates["success_within_0.1_eV"] == pytest.approx(1 / len(dft))
+    assert rates["success_within_0.2_eV"] == pytest.approx(1.0)

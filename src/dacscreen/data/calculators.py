@@ -17,6 +17,8 @@ import sys
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from dacscreen.errors import ConfigError
@@ -61,6 +63,18 @@ def _tblite(**kwargs: Any) -> Calculator:
     kwargs.setdefault("method", "GFN1-xTB")
     kwargs.setdefault("verbosity", 0)
     return mod.TBLite(**kwargs)
+
+
+def lowest_spin(atoms: Atoms) -> np.ndarray:
+    """Initial magnetic moments (μ_B) of the lowest spin state of the neutral structure: none, or
+    one unpaired electron on the first atom when Σ Z is odd. Core shells hold even numbers of
+    electrons, so the valence count of xTB has the parity of Σ Z. Structures built by
+    ``ase.build.bulk`` carry ferromagnetic moments (Fe, Co, Ni) that GFN1-xTB, which takes the
+    unpaired-electron count from their sum, would reject."""
+    moments = np.zeros(len(atoms))
+    if int(atoms.numbers.sum()) % 2 and len(atoms):
+        moments[0] = 1.0
+    return moments
 
 
 def _emt(**kwargs: Any) -> Calculator:

@@ -22,7 +22,7 @@ from ase import Atoms
 from dacscreen.config import LabelConfig
 from dacscreen.data import anomalies
 from dacscreen.data.adsorbates import orientations, place_adsorbate
-from dacscreen.data.calculators import get_calculator, method_string
+from dacscreen.data.calculators import get_calculator, lowest_spin, method_string
 from dacscreen.data.dft import SCFConvergenceError
 from dacscreen.data.hosts import default_supercell
 from dacscreen.data.references import reference_structures
@@ -30,7 +30,6 @@ from dacscreen.data.relax import RelaxResult, relax, relax_cell
 from dacscreen.data.sites import build_site, placements_for
 from dacscreen.data.store import Record, Store, record_to_atoms
 from dacscreen.elements import check_metals
-from dacscreen.errors import DacscreenError
 from dacscreen.thermo import SRR_SPECIES
 
 log = logging.getLogger(__name__)
@@ -292,8 +291,9 @@ class Labeller:
             keys.update(self._dband(res.final))
         return Record(res.final, res.energy, keys, res.initial)
 
-    def source(self, task: Task) -> Atoms:
-        """The best ``single_point_of`` record of the task's site and state (ML+SP input)."""
+    def source(self, task: Task) -> Atoms | None:
+        """The best ``single_point_of`` record of the task's site and state (ML+SP input); None,
+        with a warning, when that method has none (e.g. every relaxation was anomalous)."""
         rows = self.store.rows(
             kind="site",
             best=True,
@@ -306,7 +306,8 @@ class Labeller:
         )
         row = next(rows, None)
         if row is None:
-            raise DacscreenError(f"{task.key}: no best {self.cfg.single_point_of} record to evaluate")
+            log.warning("%s: no best %s record to evaluate; skipped", task.key, self.cfg.single_point_of)
+            return None
         return record_to_atoms(row)
 
     def single_point_energy(self, atoms: Atoms, dband: bool) -> tuple[float, dict[str, Any]]:
@@ -316,6 +317,8 @@ class Labeller:
 
             return gpaw_energy(atoms, gpaw_settings(self.cfg.calculator.kwargs), dband)
         a = atoms.copy()
+        if self.cfg.calculator.name == "tblite":
+            a.set_initial_magnetic_moments(lowest_spin(a))
         a.calc = self.calc
         extra = self._dband(atoms) if dband and self.cfg.dband_calculator is not None else {}
         return float(a.get_potential_energy()), extra

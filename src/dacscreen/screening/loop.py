@@ -33,7 +33,8 @@ def verified_sites(store: Store, method: str) -> set[tuple[str, str, str]]:
 
 
 def verify(labeller: Labeller, picks: pd.DataFrame) -> int:
-    """Run every state of the verifier config on the picked sites; returns tasks run."""
+    """Run every state of the verifier config on the picked sites; returns the tasks that gave
+    records (an ML+SP task without a relaxed source gives none)."""
     metals = sorted({m for a, b in zip(picks.m1, picks.m2, strict=True) for m in (a, b) if m})
     if labeller.cfg.references:
         labeller.run_references(metals)
@@ -42,10 +43,7 @@ def verify(labeller: Labeller, picks: pd.DataFrame) -> int:
         site = (r.m1, r.m2) if r.m2 else (r.m1,)
         states = ["clean", *[s for s in labeller.cfg.states if s != "clean"]]
         tasks += [Task(r.host, site, int(r.placement), st, labeller.method) for st in states]
-    todo = labeller.pending(tasks)
-    for t in todo:
-        labeller.run_task(t)
-    return len(todo)
+    return sum(1 for t in labeller.pending(tasks) if labeller.run_task(t))
 
 
 def run_loop(cfg: LoopConfig, db: str | None = None) -> list[dict[str, Any]]:
