@@ -292,24 +292,46 @@ def train(
     ensemble: Annotated[int | None, typer.Option(help="Ensemble size K.")] = None,
     input_mode: Annotated[str | None, typer.Option(help="as-built or relaxed-site.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    devices: Annotated[
+        int | None, typer.Option(help="Data-parallel processes via torchrun (one per GPU; gloo on CPU).")
+    ] = None,
 ) -> None:
     """Train the multi-task GNN ensemble (tracked in MLflow, resumable from checkpoints)."""
+    import sys
+
     from dacscreen.config import TrainConfig
-    from dacscreen.models.pipeline import prepare, train_ensemble
+    from dacscreen.models import distributed
+    from dacscreen.models.pipeline import prepare_once, train_ensemble
 
     cfg = load_config(
         TrainConfig,
         config,
-        {"db": db, "out": out, "epochs": epochs, "input_mode": input_mode, "device": device},
+        {
+            "db": db,
+            "out": out,
+            "epochs": epochs,
+            "input_mode": input_mode,
+            "device": device,
+            "devices": devices,
+        },
     )
+    if cfg.devices > 1 and not distributed.is_worker():
+        raise typer.Exit(distributed.launch(cfg.devices, sys.argv[1:]))
+    if distributed.is_worker():
+        distributed.setup()
+        State.quiet = State.quiet or distributed.rank() != 0
     if arch or ensemble:
         cfg.model = cfg.model.model_copy(
             update={k: v for k, v in {"arch": arch, "ensemble": ensemble}.items() if v}
         )
-    prepared = prepare(cfg)
-    with progress("training members", cfg.model.ensemble) as advance:
-        _, report = train_ensemble(cfg, prepared, advance)
-    emit({"model": str(cfg.out), **report}, "training")
+    try:
+        prepared = prepare_once(cfg)
+        with progress("training members", cfg.model.ensemble) as advance:
+            _, report = train_ensemble(cfg, prepared, advance)
+    finally:
+        distributed.teardown()
+    if distributed.rank() == 0 and "rank" not in report:
+        emit({"model": str(cfg.out), **report}, "training")
 
 
 @app.command()

@@ -200,6 +200,9 @@ class ModelConfig(Strict):
     """Gaussians in the distance expansion."""
     dropout: float = 0.0
     """Dropout in the output heads."""
+    site_descriptor: bool = True
+    """Add the metal-pair descriptor (elemental χ, group, period, d count, radius, IE, mass of
+    both metals, |Δχ|) to the energy readout next to the learned embeddings."""
     ensemble: int = Field(5, ge=1)
     """Ensemble members K (mean and standard deviation)."""
 
@@ -255,6 +258,9 @@ class TrainConfig(Strict):
     """Early-stopping patience (epochs without validation improvement)."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda."""
+    devices: int = Field(1, ge=1)
+    """Data-parallel processes (torchrun + DistributedDataParallel): one per GPU, or gloo
+    processes on a CPU machine. 1 trains in this process."""
     amp: bool = True
     """bfloat16 autocast on CUDA."""
     num_workers: int = 0

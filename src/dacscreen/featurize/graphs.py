@@ -21,10 +21,16 @@ from torch_geometric.data import Data
 from vesin import ase_neighbor_list
 
 from dacscreen.elements import element_features
+from dacscreen.featurize.descriptors import metal_descriptor
 
-FEATURIZER_VERSION = 1
-"""Bump when the node or edge definition changes; saved models record it."""
+FEATURIZER_VERSION = 2
+"""Bump when the node, edge or graph definition changes; saved models record it.
+2: graphs carry ``site_x``, the scaled metal-pair descriptor."""
 FEATURE_SCALE = np.array([4.0, 18.0, 7.0, 10.0, 2.0, 15.0, 200.0])
+SITE_SCALE = np.concatenate([2.0 * FEATURE_SCALE, FEATURE_SCALE, [4.0, 1.0]])
+"""Scale of :func:`dacscreen.featurize.descriptors.metal_descriptor` (sum, |difference|, |Δχ|,
+pair flag), so that ``site_x`` entries are of order one."""
+N_SITE_FEATURES = len(SITE_SCALE)
 N_TAGS = 3
 
 
@@ -63,11 +69,23 @@ def periodic_edges(atoms: Atoms, cutoff: float, max_neighbors: int) -> tuple[tor
     return edge_index, torch.tensor(vec[keep], dtype=torch.float32)
 
 
+def site_features(atoms: Atoms) -> torch.Tensor:
+    """(1, N_SITE_FEATURES): the scaled descriptor of the site's metals (tag 1; the first two),
+    zeros for a structure without a tagged metal."""
+    metals = [a.symbol for a in atoms if a.tag == 1][:2]
+    if not metals:
+        return torch.zeros(1, N_SITE_FEATURES)
+    desc = metal_descriptor(metals[0], metals[1] if len(metals) > 1 else None) / SITE_SCALE
+    return torch.tensor(desc, dtype=torch.float32).unsqueeze(0)
+
+
 def atoms_to_graph(atoms: Atoms, settings: GraphSettings | None = None) -> Data:
-    """An Atoms object as a torch-geometric ``Data`` with x, pos, edge_index, edge_vec, tags."""
+    """An Atoms object as a torch-geometric ``Data`` with x, pos, edge_index, edge_vec, tags and
+    the graph-level ``site_x``."""
     s = settings or GraphSettings()
     edge_index, edge_vec = periodic_edges(atoms, s.cutoff, s.max_neighbors)
     return Data(
+        site_x=site_features(atoms),
         x=node_features(atoms),
         pos=torch.tensor(atoms.positions, dtype=torch.float32),
         edge_index=edge_index,

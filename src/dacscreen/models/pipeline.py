@@ -21,6 +21,7 @@ from dacscreen.data.store import open_store
 from dacscreen.errors import DacscreenError
 from dacscreen.featurize.graphs import GraphSettings
 from dacscreen.featurize.samples import Sample, build_graphs, cache_key, collect_samples, reference_table
+from dacscreen.models import distributed
 from dacscreen.models.baseline import DescriptorBaseline, best_baseline
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
@@ -45,6 +46,14 @@ class Prepared:
     test_metals: list[str]
     settings: GraphSettings
     references: dict[str, float]
+
+
+def prepare_once(cfg: TrainConfig) -> Prepared:
+    """:func:`prepare` in rank 0 first, so that data-parallel processes read its graph cache
+    instead of racing to write it."""
+    p = prepare(cfg) if distributed.rank() == 0 else None
+    distributed.barrier()
+    return p or prepare(cfg)
 
 
 def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
@@ -74,7 +83,10 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
 def train_ensemble(
     cfg: TrainConfig, prepared: Prepared | None = None, progress=None
 ) -> tuple[Ensemble, dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """Train ``cfg.model.ensemble`` members, save the ensemble to ``cfg.out``, log to MLflow."""
+    """Train ``cfg.model.ensemble`` members, save the ensemble to ``cfg.out``, log to MLflow.
+
+    Under torchrun (``train --devices N``) every process calls this; ranks other than 0 only
+    train (their ensemble is None) and rank 0 logs, evaluates and saves."""
     import mlflow
 
     from dacscreen import tracking
@@ -83,8 +95,15 @@ def train_ensemble(
     train_g = [p.graphs[i] for i in p.train]
     val_g = [p.graphs[i] for i in p.val]
     scaling = Scaling.fit(train_g)
+    if distributed.rank() != 0:  # a data-parallel helper: it trains the same members; rank 0 reports
+        for k in range(cfg.model.ensemble):
+            train_member(
+                train_g, val_g, cfg, scaling, cfg.seed + k, cfg.out / "checkpoints" / f"member-{k}.pt"
+            )
+        return None, {"rank": distributed.rank()}
     members, seconds = [], 0.0
     params = {
+        "devices": distributed.world_size(),
         **cfg.model.model_dump(),
         "input_mode": cfg.input_mode,
         "epochs": cfg.epochs,

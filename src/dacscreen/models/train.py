@@ -13,12 +13,14 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from dacscreen.config import TrainConfig
+from dacscreen.models import distributed
 from dacscreen.models.ensemble import Scaling
 from dacscreen.models.multitask import MultiTaskGNN
 
@@ -32,7 +34,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def masked_loss(model: MultiTaskGNN, batch: Data, scaling: Scaling) -> torch.Tensor:
+def masked_loss(model: torch.nn.Module, batch: Data, scaling: Scaling) -> torch.Tensor:
     """MSE of standardised E_ads (per graph) + d-band centre (per metal node), NaN-masked."""
     e, d = model(batch)
     ya = (batch.y_ads - scaling.ads_mean) / scaling.ads_std
@@ -63,11 +65,14 @@ def _autocast(device: torch.device, amp: bool):  # type: ignore[no-untyped-def]
     return nullcontext()
 
 
-def _loader(graphs: list[Data], cfg: TrainConfig, shuffle: bool, device: torch.device) -> DataLoader:
+def _loader(
+    graphs: list[Data], cfg: TrainConfig, shuffle: bool, device: torch.device, sampler: Any = None
+) -> DataLoader:
     return DataLoader(
         graphs,
         batch_size=cfg.batch_size,
-        shuffle=shuffle,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
         num_workers=cfg.num_workers,
         pin_memory=device.type == "cuda",
         persistent_workers=cfg.num_workers > 0,
@@ -98,8 +103,9 @@ def train_member(
     checkpoint: Path | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
 ) -> MemberResult:
-    """Train one member with AdamW and early stopping on the validation loss."""
-    device = pick_device(cfg.device)
+    """Train one member with AdamW and early stopping on the validation loss (data-parallel
+    across processes when started by torchrun; see :mod:`dacscreen.models.distributed`)."""
+    device = distributed.setup() if distributed.is_worker() else pick_device(cfg.device)
     torch.manual_seed(seed)
     model = MultiTaskGNN(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -119,23 +125,28 @@ def train_member(
             ck["history"],
         )
         log.info("resumed member %d from epoch %d", seed, start)
+    net = distributed.wrap(model, device)  # the same parameters; DDP averages their gradients
+    shard = distributed.sampler(train, shuffle=True, seed=seed)
     t0 = time.perf_counter()
     epoch = start
     for epoch in range(start, cfg.epochs):
         if stale >= cfg.patience:
             break
-        model.train()
+        net.train()
+        if shard is not None:
+            shard.set_epoch(epoch)
         total, n = 0.0, 0
-        for batch in _loader(train, cfg, True, device):
+        for batch in _loader(train, cfg, True, device, shard):
             batch = batch.to(device, non_blocking=True)
             opt.zero_grad(set_to_none=True)
             with _autocast(device, cfg.amp):
-                loss = masked_loss(model, batch, scaling)
+                loss = masked_loss(net, batch, scaling)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             total += float(loss) * batch.num_graphs
             n += batch.num_graphs
+        total, n = distributed.summed(total, n)  # the epoch's loss over every process's shard
         val_loss = evaluate_loss(model, val, scaling, cfg, device) if val else total / max(n, 1)
         sched.step(val_loss)
         history.append((epoch, total / max(n, 1), val_loss))
@@ -146,7 +157,7 @@ def train_member(
             stale += 1
         if on_epoch:
             on_epoch(epoch, total / max(n, 1), val_loss)
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.rank() == 0:
             _save_checkpoint(checkpoint, model, opt, sched, epoch + 1, best, best_state, stale, history)
     if best_state is not None:
         model.load_state_dict(best_state)
