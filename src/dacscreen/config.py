@@ -133,6 +133,9 @@ class LabelConfig(Strict):
     """ML+SP (AdsorbML): instead of relaxing, run one single point with ``calculator`` on the best
     relaxed record of this method (e.g. chgnet-0.4.2) for every site, state and reference it has.
     ``limit`` then counts sites that have all of ``states`` under that method."""
+    single_point_references: Literal["all", "adsorption"] = "all"
+    """ML+SP references: all of the source method's, or only those that adsorption energies need
+    (Li, the molecules, the hosts), skipping the bulk metals of E_bind (slow in DFT)."""
 
 
 class ImportConfig(Strict):

@@ -195,6 +195,8 @@ class Labeller:
 
     def _sp_references(self) -> None:
         for row in self.store.rows(kind="reference", method=self.cfg.single_point_of):
+            if self.cfg.single_point_references == "adsorption" and row.ref.startswith("bulk_"):
+                continue
             key = f"ref|{row.ref}|{self.method}"
             if not self.store.claim(key):
                 continue
