@@ -155,14 +155,19 @@ class Ensemble:
 
 def _metal_pairs(node_values: torch.Tensor, batch: Data) -> torch.Tensor:
     """(n_graphs, 2) values of the first two metal nodes of each graph (M1, M2; M2 = M1 for a
-    single atom)."""
+    single atom; NaN for a graph without a metal). Nodes of a batch are ordered by graph."""
     n = int(batch.num_graphs)
     out = torch.full((n, 2), float("nan"))
     metal = (batch.tags == 1).nonzero().flatten().cpu()
-    b = batch.batch.cpu()
-    for g in range(n):
-        idx = metal[b[metal] == g]
-        if len(idx):
-            out[g, 0] = node_values[idx[0]]
-            out[g, 1] = node_values[idx[1]] if len(idx) > 1 else node_values[idx[0]]
+    if len(metal) == 0:
+        return out
+    owner = batch.batch.cpu()[metal]
+    counts = torch.bincount(owner, minlength=n)
+    starts = torch.cumsum(counts, 0) - counts
+    has = counts > 0
+    first = metal[starts[has]]
+    second = metal[torch.where(counts[has] > 1, starts[has] + 1, starts[has])]
+    values = node_values.cpu()
+    out[has, 0] = values[first]
+    out[has, 1] = values[second]
     return out
