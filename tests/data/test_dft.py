@@ -76,3 +76,25 @@ def test_ml_plus_single_point_labelling(tiny_store: Path) -> None:
     assert np.allclose(src.positions, sp["Li2S2"].positions)
     assert sp["Li2S2"].energy != pytest.approx(src.energy, abs=1.0)  # another method's energy scale
     assert all(r.best and r.converged and r.nsteps == 0 for r in sp.values())
+
+
+def test_single_point_references_for_adsorption_only(tiny_store: Path) -> None:
+    """``single_point_references: adsorption`` re-evaluates Li, the molecules and the hosts and
+    skips the bulk metals (needed only for E_bind, and the slowest references in DFT)."""
+    store = Store(tiny_store)
+    cfg = LabelConfig.model_validate(
+        {
+            "host": "melon",
+            "metals": ["Cu", "Ni", "Zn"],
+            "calculator": {"name": "tblite"},
+            "dband_calculator": None,
+            "single_point_of": "chgnet-0.4.2",
+            "single_point_references": "adsorption",
+            "db": str(tiny_store),
+        }
+    )
+    Labeller(cfg, store).run_references(["Cu", "Ni", "Zn"])
+    source = {r.ref for r in store.rows(kind="reference", method="chgnet-0.4.2")}
+    done = {r.ref for r in store.rows(kind="reference", method="tblite-GFN1-xTB")}
+    assert done == {ref for ref in source if not ref.startswith("bulk_")}
+    assert {"Li_bcc", "mol_Li2S2", "mol_Li2S", "host_melon"} <= done
