@@ -9,10 +9,12 @@ sub-sampled boosters (boosting), or the predictive σ (Gaussian process).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.pipeline import make_pipeline
@@ -51,8 +53,10 @@ class _Regressor:
                 kernel, normalize_y=True, random_state=self.seed, n_restarts_optimizer=2
             )
             self.models = [make_pipeline(StandardScaler(), gp)]
-        for m in self.models:
-            m.fit(x, y)
+        with warnings.catch_warnings():  # length scales of irrelevant descriptors run to the bound
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for m in self.models:
+                m.fit(x, y)
         return self
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
