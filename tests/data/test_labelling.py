@@ -76,7 +76,8 @@ def _rows(path: Path) -> list[tuple]:
 
 
 def test_kill_and_resume_matches_uninterrupted(tmp_path: Path, tiny_store_path: Path) -> None:
-    cfg = {**TINY_LABEL, "limit": 2, "dband_calculator": None, "references": False, "all_states_sites": 0}
+    # one site, three states: killed after the first record, two tasks are left to resume
+    cfg = {**TINY_LABEL, "limit": 1, "dband_calculator": None, "references": False, "all_states_sites": 0}
     cfg_path = tmp_path / "label.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     db = tmp_path / "killed.db"
