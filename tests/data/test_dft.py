@@ -48,21 +48,26 @@ def test_gpaw_single_point_and_d_band_centre(tmp_path: Path) -> None:
     assert next(store.rows()).spin_moment == pytest.approx(keys["spin_moment"])
 
 
-def test_ml_plus_single_point_labelling(tiny_store: Path) -> None:
-    """Single points of another calculator (GFN1-xTB here, GPAW in configs/label_dft.yaml) on the
-    CHGNet-relaxed records: same sites, geometry unchanged, its own method and references."""
-    store = Store(tiny_store)
-    cfg = LabelConfig.model_validate(
+def _xtb_single_points(db: Path, **extra: object) -> LabelConfig:
+    """ML+SP with GFN1-xTB on the CHGNet records of the tiny store."""
+    return LabelConfig.model_validate(
         {
             "host": "melon",
             "metals": ["Cu", "Ni", "Zn"],
             "calculator": {"name": "tblite"},
             "dband_calculator": None,
             "single_point_of": "chgnet-0.4.2",
-            "limit": 1,
-            "db": str(tiny_store),
+            "db": str(db),
+            **extra,
         }
     )
+
+
+def test_ml_plus_single_point_labelling(tiny_store: Path) -> None:
+    """Single points of another calculator (GFN1-xTB here, GPAW in configs/label_dft.yaml) on the
+    CHGNet-relaxed records: same sites, geometry unchanged, its own method and references."""
+    store = Store(tiny_store)
+    cfg = _xtb_single_points(tiny_store, limit=1)
     lab = Labeller(cfg, store)
     tasks = lab.plan()
     assert len(tasks) == 3 and len({t.site_id for t in tasks}) == 1
@@ -82,17 +87,7 @@ def test_single_point_references_for_adsorption_only(tiny_store: Path) -> None:
     """``single_point_references: adsorption`` re-evaluates Li, the molecules and the hosts and
     skips the bulk metals (needed only for E_bind, and the slowest references in DFT)."""
     store = Store(tiny_store)
-    cfg = LabelConfig.model_validate(
-        {
-            "host": "melon",
-            "metals": ["Cu", "Ni", "Zn"],
-            "calculator": {"name": "tblite"},
-            "dband_calculator": None,
-            "single_point_of": "chgnet-0.4.2",
-            "single_point_references": "adsorption",
-            "db": str(tiny_store),
-        }
-    )
+    cfg = _xtb_single_points(tiny_store, single_point_references="adsorption")
     Labeller(cfg, store).run_references(["Cu", "Ni", "Zn"])
     source = {r.ref for r in store.rows(kind="reference", method="chgnet-0.4.2")}
     done = {r.ref for r in store.rows(kind="reference", method="tblite-GFN1-xTB")}
