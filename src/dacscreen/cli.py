@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from dacscreen.allocator import tune_allocator
 from dacscreen.cli_common import State, console, emit, progress, reports_errors, setup_logging
 from dacscreen.config import BuildConfig, LabelConfig, Settings, load_config
 from dacscreen.errors import DacscreenError
@@ -36,6 +37,7 @@ def main(
     """Global options."""
     State.quiet, State.json = quiet, json_out
     setup_logging(log_level)
+    tune_allocator()
 
 
 def metal_list(ctx: typer.Context, metals: list[str] | None) -> list[str] | None:

@@ -33,3 +33,24 @@ def test_placements_above_site(host: str, name: str) -> None:
         d = atoms.get_all_distances(mic=True)[tags == 2][:, tags != 2]
         assert d.min() >= 1.85
         assert atoms.positions[tags == 2, 2].min() > z_sheet + 1.0
+
+
+def test_in_plane_images_match_ase_minimum_image() -> None:
+    """The clearance check's periodic images agree with ASE's exact minimum image on a skewed
+    (hexagonal, 120°) cell with vacuum along z."""
+    from ase.geometry import find_mic
+
+    from dacscreen.data.adsorbates import _in_plane_images
+
+    cell = np.array([[7.1, 0.0, 0.0], [-3.55, 6.149, 0.0], [0.0, 0.0, 25.0]])
+    rng = np.random.default_rng(0)
+    vec = rng.uniform(-15.0, 15.0, size=(500, 3)) * [1.0, 1.0, 0.2]
+    ours = _in_plane_images(cell, vec)
+    ref, _ = find_mic(vec, cell, pbc=[True, True, False])
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), np.linalg.norm(ref, axis=1), atol=1e-9)
+
+
+def test_molecule_returns_an_independent_copy() -> None:
+    first = molecule("Li2S2")
+    first.positions += 10.0
+    assert np.abs(molecule("Li2S2").positions.mean(axis=0)).max() < 1e-9

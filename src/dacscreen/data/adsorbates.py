@@ -8,9 +8,10 @@ atoms carry tag 2.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from ase import Atoms
-from vesin import ase_neighbor_list
 
 from dacscreen.errors import StructureError
 from dacscreen.thermo import SRR_SPECIES
@@ -84,7 +85,12 @@ SMALL_ADSORBATES = ("H", "O", "OH", "OOH")
 
 def molecule(name: str) -> Atoms:
     """Gas-phase geometry of an SRR intermediate (centred at its centroid) or of a small
-    adsorbate (H, O, OH, OOH; binding atom at the origin)."""
+    adsorbate (H, O, OH, OOH; binding atom at the origin). A new Atoms object each call."""
+    return _molecule(name).copy()
+
+
+@lru_cache(maxsize=32)
+def _molecule(name: str) -> Atoms:
     if name in SMALL_ADSORBATES:
         return small_adsorbate(name)
     builders = {
@@ -195,16 +201,25 @@ def _nearest_n(site: Atoms, mpos: np.ndarray) -> np.ndarray:
     return site.positions[n_idx[int(np.argmin(d))]]
 
 
+def _in_plane_images(cell: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """(n, 3) shortest in-plane periodic images of displacements ``vec`` (..., 3): wrapped to
+    the nearest lattice point, then the best of the 3 × 3 neighbouring images (exact for skewed
+    cells, where rounding fractional coordinates alone is not)."""
+    vec = vec.reshape(-1, 3)
+    frac = np.linalg.solve(cell.T, vec.T).T
+    vec = vec - np.round(frac[:, :2]) @ cell[:2]
+    shifts = np.array([(i, j) for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=float) @ cell[:2]
+    images = vec[:, None, :] + shifts[None, :, :]  # (n, 9, 3)
+    best = np.argmin((images[..., :2] ** 2).sum(-1), axis=1)
+    return images[np.arange(len(vec)), best]
+
+
 def _lift_clear(site: Atoms, ads: Atoms, step: float = 0.1, max_lift: float = 6.0) -> None:
     """Raise ``ads`` in z, in ``step`` Å increments up to ``max_lift``, until its closest contact
-    with ``site`` is ≥ MIN_CONTACT (in place). One periodic neighbour list (vesin) finds every
-    pair that a lift could bring within MIN_CONTACT; all candidate lifts are then tried at once."""
-    both = site.copy()
-    both += ads
-    i, j, vec = ase_neighbor_list("ijD", both, MIN_CONTACT + max_lift)
-    vec = vec[(i >= len(site)) & (j < len(site))]  # site − adsorbate
-    if not len(vec):
-        return
+    with ``site`` is ≥ MIN_CONTACT (in place). The minimum-image vectors of every adsorbate–site
+    pair are found once; all candidate lifts are then tried at once. Lifting is along
+    z, normal to the sheet, so the nearest image of each pair stays the nearest at every lift."""
+    vec = _in_plane_images(site.cell.array, site.positions[None, :, :] - ads.positions[:, None, :])
     lifts = np.arange(round(max_lift / step) + 1) * step
     dz = vec[None, :, 2] - lifts[:, None]
     closest = np.sqrt((vec[None, :, :2] ** 2).sum(-1) + dz**2).min(axis=1)

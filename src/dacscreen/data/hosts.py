@@ -9,6 +9,7 @@ All atoms of a host carry tag 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from ase import Atoms
@@ -102,7 +103,13 @@ class HostSpec:
 
 
 def build_host(name: str, supercell: tuple[int, int] = (2, 2), vacuum: float = DEFAULT_VACUUM) -> Atoms:
-    """Build a host sheet by name (``heptazine`` or ``melon``) as an ``nx × ny`` supercell."""
+    """Build a host sheet by name (``heptazine`` or ``melon``) as an ``nx × ny`` supercell (a new
+    Atoms object; the geometry is built once per process and copied)."""
+    return _cached_host(name, tuple(supercell), float(vacuum)).copy()
+
+
+@lru_cache(maxsize=16)
+def _cached_host(name: str, supercell: tuple[int, int], vacuum: float) -> Atoms:
     if name == "heptazine":
         cell = heptazine_cell(vacuum=vacuum)
     elif name == "melon":

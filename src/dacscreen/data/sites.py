@@ -215,18 +215,20 @@ def placements_for(host_name: str, supercell: tuple[int, int], metals: list[str]
     base = enumerate_placements(host_name, supercell, len(metals))
     if len(metals) == 1 or metals[0] == metals[1]:
         return list(base)
-    out: list[Placement] = []
-    for p in base:
-        out.append(Placement(len(out), p.anchors, p.label, p.removed_h))
-        if _asymmetric(host_name, supercell, p):
-            out.append(Placement(len(out), p.anchors[::-1], "-".join(p.label.split("-")[::-1]), p.removed_h))
-    return out
+    return list(_ordered_pair_placements(host_name, tuple(supercell)))
 
 
-def _asymmetric(host_name: str, supercell: tuple[int, int], p: Placement) -> bool:
+@lru_cache(maxsize=16)
+def _ordered_pair_placements(host_name: str, supercell: tuple[int, int]) -> tuple[Placement, ...]:
+    """Pair placements with the swapped order added after each asymmetric one."""
     host = build_host(host_name, supercell)
-    fa, fb = (_anchor_fingerprint(host, a.xy) for a in p.anchors)
-    return fa != fb
+    out: list[Placement] = []
+    for p in enumerate_placements(host_name, supercell, 2):
+        out.append(Placement(len(out), p.anchors, p.label, p.removed_h))
+        fa, fb = (_anchor_fingerprint(host, a.xy) for a in p.anchors)
+        if fa != fb:
+            out.append(Placement(len(out), p.anchors[::-1], "-".join(p.label.split("-")[::-1]), p.removed_h))
+    return tuple(out)
 
 
 def metal_height(metal: str, anchor: Anchor, host: Atoms) -> float:

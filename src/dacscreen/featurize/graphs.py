@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from ase import Atoms
+from ase.data import chemical_symbols
 from torch_geometric.data import Data
 from vesin import ase_neighbor_list
 
@@ -49,7 +50,9 @@ class GraphSettings:
 
 def node_features(atoms: Atoms) -> torch.Tensor:
     """(n_atoms, 7 + 3) float tensor: scaled element descriptors and the tag one-hot."""
-    elem = np.array([element_features(s) for s in atoms.get_chemical_symbols()]) / FEATURE_SCALE
+    unique, inverse = np.unique(atoms.numbers, return_inverse=True)
+    table = np.array([element_features(chemical_symbols[z]) for z in unique]) / FEATURE_SCALE
+    elem = table[inverse]
     tags = np.clip(atoms.get_tags(), 0, N_TAGS - 1)
     onehot = np.eye(N_TAGS)[tags]
     return torch.tensor(np.hstack([elem, onehot]), dtype=torch.float32)
@@ -72,7 +75,8 @@ def periodic_edges(atoms: Atoms, cutoff: float, max_neighbors: int) -> tuple[tor
 def site_features(atoms: Atoms) -> torch.Tensor:
     """(1, N_SITE_FEATURES): the scaled descriptor of the site's metals (tag 1; the first two),
     zeros for a structure without a tagged metal."""
-    metals = [a.symbol for a in atoms if a.tag == 1][:2]
+    symbols = np.array(atoms.get_chemical_symbols())
+    metals = list(symbols[atoms.get_tags() == 1][:2])
     if not metals:
         return torch.zeros(1, N_SITE_FEATURES)
     desc = metal_descriptor(metals[0], metals[1] if len(metals) > 1 else None) / SITE_SCALE

@@ -17,6 +17,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
+from dacscreen.allocator import tune_allocator
 from dacscreen.config import ModelConfig
 from dacscreen.errors import ModelError
 from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
@@ -69,6 +70,7 @@ class Ensemble:
         Returns arrays ``e_ads``, ``e_ads_std`` (n,), ``dband``, ``dband_std`` (n, 2), and the
         per-member values ``e_ads_members`` (K, n) and ``dband_members`` (K, n, 2).
         """
+        tune_allocator()
         self.to(device)
         batches = [b.to(device) for b in DataLoader(graphs, batch_size=batch_size)]  # collated once
         per_member_e, per_member_d = [], []

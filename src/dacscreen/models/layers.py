@@ -39,4 +39,4 @@ class Backbone(nn.Module):
         super().__init__()
         self.embed = nn.Linear(n_features, hidden)
         self.rbf = GaussianRBF(n_rbf, cutoff)
-        self.hidden = hidden
+        self.hidden, self.cutoff = hidden, cutoff

@@ -19,6 +19,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
+from dacscreen.allocator import tune_allocator
 from dacscreen.config import TrainConfig
 from dacscreen.models import distributed
 from dacscreen.models.ensemble import Scaling
@@ -105,6 +106,7 @@ def train_member(
 ) -> MemberResult:
     """Train one member with AdamW and early stopping on the validation loss (data-parallel
     across processes when started by torchrun; see :mod:`dacscreen.models.distributed`)."""
+    tune_allocator()
     device = distributed.setup() if distributed.is_worker() else pick_device(cfg.device)
     torch.manual_seed(seed)
     model = MultiTaskGNN(cfg.model).to(device)
