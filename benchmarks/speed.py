@@ -95,7 +95,7 @@ def relaxation_cost() -> dict:
 def labelling(workers: int) -> dict:
     extra = {
         "metals": ["Cu", "Ni", "Co"],
-        "limit": 4,
+        "limit": 8,
         "states": ["clean"],
         "all_states_sites": 0,
         "dband_calculator": None,

@@ -44,19 +44,22 @@ def _fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int
         train_member(tg, vg, cfg, scaling, cfg.seed + k, ckpt / f"member-{k}.pt").model
         for k in range(cfg.model.ensemble)
     ]
-    return Ensemble(members, cfg.model, p.settings, scaling)
+    ens = Ensemble(members, cfg.model, p.settings, scaling)
+    ens.recalibrate(vg)
+    return ens
 
 
 def _split_predictions(
     cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path
-) -> tuple[Predictions, Predictions, str]:
-    """GNN and best-baseline predictions for the test samples of one split."""
+) -> tuple[Predictions, Predictions, dict[str, Any]]:
+    """GNN and best-baseline predictions for the test samples of one split, and what was fitted
+    (the baseline's name, the ensemble's σ-scaling from the validation split)."""
     train, val, test = split
     ens = _fit_ensemble(cfg, p, train, val, ckpt)
     baseline = best_baseline([p.samples[i] for i in train], [p.samples[i] for i in val], cfg.split.seed)
     gnn = gnn_predictions(ens, [p.graphs[i] for i in test])
     base = baseline_predictions(baseline, [p.samples[i] for i in test])
-    return gnn, base, baseline.name
+    return gnn, base, {"baseline": baseline.name, "std_scale": ens.std_scale}
 
 
 def _accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds: list[Predictions]) -> None:
@@ -94,11 +97,9 @@ def cross_validate(
     for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed)):
         split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed)
         if split[0] and split[2]:
-            gnn, base, name = _split_predictions(cfg, p, split, work / f"fold-{j}")
+            gnn, base, fitted = _split_predictions(cfg, p, split, work / f"fold-{j}")
             _accumulate(acc, count, split[2], [gnn, base])
-            folds.append(
-                {"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), "baseline": name}
-            )
+            folds.append({"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), **fitted})
         if progress:
             progress(1)
     tested = [i for i in range(n) if count[i] > 0]
@@ -113,12 +114,12 @@ def cross_validate(
     }
     split = random_split(p.samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
     if split[0] and split[2]:
-        gnn, base, name = _split_predictions(cfg, p, split, work / "random")
+        gnn, base, fitted = _split_predictions(cfg, p, split, work / "random")
         full_g, full_b = Predictions.empty(n), Predictions.empty(n)
         full_g.fill(split[2], gnn)
         full_b.fill(split[2], base)
         report["random"] = {
-            "baseline": name,
+            "baseline": fitted["baseline"],
             **target_table(p.samples, split[2], full_g, full_b, p.references),
         }
     if progress:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from dacscreen.allocator import tune_allocator
@@ -83,8 +83,8 @@ class Ensemble:
                 ds.append(_metal_pairs(d.float().cpu() * self.scaling.db_std + self.scaling.db_mean, batch))
             per_member_e.append(torch.cat(es))
             per_member_d.append(torch.cat(ds))
-        e = torch.stack(per_member_e).numpy()
-        d = torch.stack(per_member_d).numpy()
+        e = _spread(torch.stack(per_member_e).numpy(), self.std_scale.get("e_ads", 1.0))
+        d = _spread(torch.stack(per_member_d).numpy(), self.std_scale.get("dband", 1.0))
         return {
             "e_ads": e.mean(0),
             "e_ads_std": e.std(0),
@@ -93,6 +93,35 @@ class Ensemble:
             "e_ads_members": e,
             "dband_members": d,
         }
+
+    @property
+    def std_scale(self) -> dict[str, float]:
+        """Factors on the members' spread about their mean, fitted by :meth:`recalibrate`."""
+        return self.meta.get("std_scale", {})
+
+    def recalibrate(self, graphs: list[Data]) -> dict[str, float]:
+        """Fit σ-scaling on held-out ``graphs`` (the validation split, never the test split).
+
+        A deep ensemble of a few members trained on little data is overconfident: its spread
+        underestimates the error. The factor s = √mean((y − μ)² / σ²) over the labelled values of
+        ``graphs`` makes the z-scores there unit-variance (Levi et al. 2022, "Evaluating and
+        calibrating uncertainty prediction in regression tasks"); :meth:`predict` then scales each
+        member's deviation from the mean by s, so σ and everything derived per member (ΔG) widen
+        together. Returns and stores ``{"e_ads": s, "dband": s}``.
+        """
+        self.meta.pop("std_scale", None)
+        if not graphs:
+            return {}
+        pred = self.predict(graphs)
+        batch = Batch.from_data_list(graphs)
+        y_e = batch.y_ads.numpy()
+        y_d = _metal_pairs(batch.y_dband, batch).numpy()
+        scale = {
+            "e_ads": _z_scale(y_e, pred["e_ads"], pred["e_ads_std"]),
+            "dband": _z_scale(y_d, pred["dband"], pred["dband_std"]),
+        }
+        self.meta["std_scale"] = scale
+        return scale
 
     def save(self, path: Path) -> None:
         """Write ``meta.json`` and ``weights.pt`` into directory ``path`` (atomically)."""
@@ -153,6 +182,22 @@ class Ensemble:
             if k not in {"model", "featurizer", "scaling", "n_members", "format"}
         }
         return cls(members, config, GraphSettings(**meta["featurizer"]), Scaling(**meta["scaling"]), extra)
+
+
+def _spread(members: np.ndarray, scale: float) -> np.ndarray:
+    """Members' values with their deviation from the ensemble mean (axis 0) scaled by ``scale``."""
+    if scale == 1.0:
+        return members
+    mean = members.mean(axis=0, keepdims=True)
+    return mean + scale * (members - mean)
+
+
+def _z_scale(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
+    """√mean(z²) of the finite z-scores (1.0 when there are fewer than three)."""
+    ok = np.isfinite(y) & np.isfinite(mu) & (sigma > 0)
+    if ok.sum() < 3:
+        return 1.0
+    return float(np.sqrt(np.mean(((y[ok] - mu[ok]) / sigma[ok]) ** 2)))
 
 
 def _metal_pairs(node_values: torch.Tensor, batch: Data) -> torch.Tensor:

@@ -143,9 +143,11 @@ def train_ensemble(
                 "references": p.references,
             },
         )
+        ens.recalibrate(val_g)
         ens.save(cfg.out)
         report = evaluate(ens, p, cfg.out)
         report["train_seconds"] = seconds
+        report["std_scale"] = ens.std_scale
         write_model_card(cfg, p, report)
         mlflow.log_metrics(
             {k: v for k, v in flatten(report).items() if isinstance(v, float | int) and np.isfinite(v)}

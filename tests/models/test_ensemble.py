@@ -1,0 +1,56 @@
+"""σ-scaling of the deep ensemble (no training needed: untrained members have a spread too)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dacscreen.config import ModelConfig
+from dacscreen.data.adsorbates import place_adsorbate
+from dacscreen.data.sites import build_site
+from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
+from dacscreen.models.ensemble import Ensemble, Scaling
+from dacscreen.models.multitask import MultiTaskGNN
+
+
+def _labelled_graphs(values: list[float]) -> list:
+    graphs = []
+    for k, (metals, y) in enumerate(
+        zip([["Cu", "Ni"], ["Fe", "Co"], ["Pt"], ["Zn", "Mo"]] * 2, values, strict=False)
+    ):
+        site = build_site("melon", metals)
+        g = atoms_to_graph(place_adsorbate(site, "Li2S2", "bridge") if k % 2 else site)
+        g.y_ads = torch.tensor([y], dtype=torch.float32)
+        g.y_dband = torch.where(g.tags == 1, torch.tensor(-2.0 + 0.1 * k), torch.tensor(float("nan")))
+        graphs.append(g)
+    return graphs
+
+
+def test_recalibrated_sigma_has_unit_z_scores_and_keeps_the_mean() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="painn", hidden=8, layers=1, n_rbf=8, ensemble=3)
+    ens = Ensemble([MultiTaskGNN(cfg) for _ in range(3)], cfg, GraphSettings(), Scaling())
+    graphs = _labelled_graphs([-3.0, -1.0, -2.5, 0.5, -4.0, -0.5, -2.0, 1.0])
+    before = ens.predict(graphs)
+    scale = ens.recalibrate(graphs)
+    after = ens.predict(graphs)
+    assert scale["e_ads"] > 1.0  # untrained members are far more wrong than they disagree
+    np.testing.assert_allclose(after["e_ads"], before["e_ads"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(after["e_ads_std"], scale["e_ads"] * before["e_ads_std"], rtol=1e-4)
+    y = np.array([g.y_ads.item() for g in graphs])
+    z = (y - after["e_ads"]) / after["e_ads_std"]
+    assert abs(np.sqrt(np.mean(z**2)) - 1.0) < 1e-3
+    assert ens.meta["std_scale"] == scale
+
+
+def test_recalibration_survives_save_and_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cfg = ModelConfig(arch="schnet", hidden=8, layers=1, n_rbf=8, ensemble=2)
+    ens = Ensemble([MultiTaskGNN(cfg) for _ in range(2)], cfg, GraphSettings(), Scaling())
+    graphs = _labelled_graphs([-3.0, -1.0, -2.5, 0.5])
+    ens.recalibrate(graphs)
+    ens.save(tmp_path / "m")
+    loaded = Ensemble.load(tmp_path / "m")
+    assert loaded.std_scale == ens.std_scale
+    np.testing.assert_allclose(
+        loaded.predict(graphs)["e_ads_std"], ens.predict(graphs)["e_ads_std"], rtol=1e-5
+    )
