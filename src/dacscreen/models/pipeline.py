@@ -248,12 +248,16 @@ def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> N
         f"* split: {cfg.split.kind}; held-out metals: {', '.join(p.test_metals) or '—'}; "
         f"train/val/test samples {len(p.train)}/{len(p.val)}/{len(p.test)}",
         f"* training time: {report.get('train_seconds', 0.0):.0f} s",
+        f"* σ-scaling fitted on the validation split (× members' spread): "
+        f"{json.dumps(report.get('std_scale') or {})}",
         "",
         "| split | quantity | model | n | MAE | RMSE | Spearman | ±1σ | ±2σ | miscal. area |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for split in ("val", "test"):
         for key, m in report.get(split, {}).items():
+            if key == "targets":  # the per-target table, in evaluation.md
+                continue
             model, _, qty = key.partition("_")
             lines.append(
                 f"| {split} | {qty} | {model} | {m.get('n', 0)} | {m.get('mae', float('nan')):.3f} | "

@@ -1,0 +1,103 @@
+"""How far to trust each labelling tier: CHGNet (E_ads) and GFN1-xTB (ε_d) against GPAW PBE+D3.
+
+On every site of the shipped store that has GPAW single points (ML+SP on the CHGNet geometry),
+compare the fast tier's label with the DFT label of the same site and state:
+
+* E_ads(Li2S2), E_ads(Li2S): CHGNet relaxation energies against the GPAW single points;
+* ε_d of each metal of the clean site: GFN1-xTB against GPAW (both from the d-projected DOS with
+  the window of SCIENCE.md §6).
+
+Reports n, MAE, mean signed error (fast − DFT) and Spearman ρ. Writes
+``benchmarks/results/labeller_agreement.{json,md}``.
+
+    python benchmarks/labeller_agreement.py [--db PATH] [--fast chgnet-0.4.2] [--dft gpaw-lcao-pbe-d3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from dacscreen.config import Settings
+from dacscreen.data.store import open_store
+from dacscreen.featurize.samples import Sample, collect_samples
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STATES = ("Li2S2", "Li2S")
+
+
+def _by_key(samples: list[Sample]) -> dict[tuple, Sample]:
+    return {(s.host, s.m1, s.m2, s.placement, s.state): s for s in samples}
+
+
+def agreement(fast: np.ndarray, dft: np.ndarray) -> dict[str, float]:
+    """n, MAE, mean signed error (fast − DFT) and Spearman ρ over the finite pairs (eV)."""
+    ok = np.isfinite(fast) & np.isfinite(dft)
+    f, d = fast[ok], dft[ok]
+    rho = float(spearmanr(f, d).statistic) if len(f) > 2 else float("nan")
+    return {
+        "n": int(ok.sum()),
+        "mae": float(np.abs(f - d).mean()) if len(f) else float("nan"),
+        "mean_signed_error": float((f - d).mean()) if len(f) else float("nan"),
+        "spearman": rho,
+    }
+
+
+def compare(store_url: str | None, fast: str, dft: str) -> dict:
+    """The agreement table for every site that both methods labelled."""
+    s = Settings()
+    store = open_store(store_url or s.db, s.shards)
+    lo, hi = _by_key(collect_samples(store, fast)), _by_key(collect_samples(store, dft))
+    shared = sorted(set(lo) & set(hi))
+    out: dict = {"fast": fast, "dft": dft, "sites": sorted({"-".join(filter(None, k[1:3])) for k in shared})}
+    for state in STATES:
+        keys = [k for k in shared if k[4] == state]
+        out[f"e_ads:{state}"] = agreement(
+            np.array([lo[k].e_ads for k in keys]), np.array([hi[k].e_ads for k in keys])
+        )
+    clean = [k for k in shared if k[4] == "clean"]
+    out["dband"] = agreement(
+        np.array([v for k in clean for v in lo[k].dband[: len(lo[k].metals)]]),
+        np.array([v for k in clean for v in hi[k].dband[: len(hi[k].metals)]]),
+    )
+    return out
+
+
+def markdown(r: dict) -> str:
+    """The table as markdown."""
+    lines = [
+        "# Labeller agreement with DFT",
+        "",
+        f"Fast tier `{r['fast']}` (E_ads: CHGNet; ε_d: GFN1-xTB) against `{r['dft']}` (GPAW PBE+D3 "
+        f"single points on the CHGNet geometries), on {len(r['sites'])} sites: {', '.join(r['sites']) or 'none'}.",
+        "",
+        "| quantity | n | MAE (eV) | mean signed error, fast − DFT (eV) | Spearman ρ |",
+        "|---|---|---|---|---|",
+    ]
+    for name in [*(f"e_ads:{x}" for x in STATES), "dband"]:
+        m = r[name]
+        lines.append(
+            f"| {name} | {m['n']} | {m['mae']:.3f} | {m['mean_signed_error']:+.3f} | {m['spearman']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", default=None)
+    ap.add_argument("--fast", default="chgnet-0.4.2")
+    ap.add_argument("--dft", default="gpaw-lcao-pbe-d3")
+    args = ap.parse_args()
+    res = compare(args.db, args.fast, args.dft)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "labeller_agreement.json").write_text(json.dumps(res, indent=2))
+    (RESULTS / "labeller_agreement.md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
