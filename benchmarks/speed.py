@@ -9,7 +9,10 @@
 
 Writes ``benchmarks/results/speed.{json,md}``.
 
-    python benchmarks/speed.py --model data/models/default [--factors 1 4 16] [--skip-labelling]
+    python benchmarks/speed.py [--model data/models/default] [--parts featurisation screening scaling labelling]
+
+Each part is self-contained (ratios are taken within one part, measured in one run); ``--parts``
+re-measures some and keeps the others, each stamped with when it was measured.
 """
 
 from __future__ import annotations
@@ -119,39 +122,66 @@ def labelling(workers: int) -> dict:
     return {"workers": workers, "relaxations": len(tasks), "seconds": dt, "per_hour": 3600 * len(tasks) / dt}
 
 
+PARTS = ("featurisation", "screening", "scaling", "labelling")
+"""Independent parts; "screening" includes the CHGNet relaxations of its speed-up ratio."""
+
+
+def measure(part: str, ens: Ensemble, model: Path) -> dict:
+    """The results of one part, stamped with the time of measurement."""
+    if part == "featurisation":
+        out = {"featurisation": featurisation(50)}
+    elif part == "screening":
+        out = {
+            "screening": screening(ens, model),
+            "screening_dask": screening(ens, model, workers=2),
+            "relaxation": relaxation_cost(),
+        }
+        relax_s, gnn_s = out["relaxation"], out["screening"]["seconds_per_site"]
+        out["speedup"] = {
+            "gnn_seconds_per_site": gnn_s,
+            "chgnet_clean_relaxation_seconds": relax_s["clean_seconds"],
+            "ratio_vs_one_clean_relaxation": relax_s["clean_seconds"] / gnn_s,
+            "ratio_vs_site_with_six_intermediates": (
+                relax_s["clean_seconds"] + len(SRR_SPECIES) * relax_s["li2s2_seconds"]
+            )
+            / gnn_s,
+        }
+    elif part == "scaling":
+        out = {"scaling": [screening(ens, model, repeat=k) | {"factor": k} for k in FACTORS]}
+    else:
+        out = {"labelling": [labelling(1), labelling(2)]}
+    out["measured"] = {part: time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return out
+
+
+FACTORS = (1, 4, 16)
+"""Scaling: the default space × these factors."""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, default=Path("data/models/default"))
     ap.add_argument(
-        "--factors", type=float, nargs="+", default=[1, 4, 16], help="scaling: × the default space"
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        help="measure only these parts and keep the others from results/speed.json",
     )
-    ap.add_argument("--skip-labelling", action="store_true")
     args = ap.parse_args()
     ens = Ensemble.load(args.model)
     torch.set_num_threads(os.cpu_count() or 1)
-    res: dict = {
+    old = RESULTS / "speed.json"
+    res: dict = json.loads(old.read_text()) if set(args.parts) != set(PARTS) and old.is_file() else {}
+    res |= {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, CPU only",
         "torch_threads": torch.get_num_threads(),
     }
-    res["featurisation"] = featurisation(50)
-    res["screening"] = screening(ens, args.model)
-    res["screening_dask"] = screening(ens, args.model, workers=2)
-    res["relaxation"] = relaxation_cost()
-    per_site_relax = (
-        res["relaxation"]["clean_seconds"] + len(SRR_SPECIES) * res["relaxation"]["li2s2_seconds"]
-    )
-    res["speedup"] = {
-        "gnn_seconds_per_site": res["screening"]["seconds_per_site"],
-        "chgnet_clean_relaxation_seconds": res["relaxation"]["clean_seconds"],
-        "ratio_vs_one_clean_relaxation": res["relaxation"]["clean_seconds"]
-        / res["screening"]["seconds_per_site"],
-        "ratio_vs_site_with_six_intermediates": per_site_relax / res["screening"]["seconds_per_site"],
-    }
-    res["scaling"] = [screening(ens, args.model, repeat=k) | {"factor": k} for k in args.factors]
-    if not args.skip_labelling:
-        res["labelling"] = [labelling(1), labelling(2)]
+    for part in args.parts:
+        new = measure(part, ens, args.model)
+        res |= {**new, "measured": {**res.get("measured", {}), **new["measured"]}}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(res, indent=2))
+    old.write_text(json.dumps(res, indent=2))
     (RESULTS / "speed.md").write_text(markdown(res))
     print(markdown(res))
 
@@ -161,7 +191,9 @@ def markdown(r: dict) -> str:
     lines = [
         "# Speed benchmarks",
         "",
-        f"Machine: {r['machine']}.",
+        f"Machine: {r['machine']}. Measured: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(r.get("measured", {}).items()))
+        + ".",
         "",
         f"* featurisation: {r['featurisation']['structures_per_s']:.1f} structures/s",
         f"* screening all {s['sites']} default sites ({s['members']}-member ensemble, featurisation "

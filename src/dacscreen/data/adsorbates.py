@@ -149,6 +149,16 @@ def _orient(mol: Atoms, anchor: np.ndarray, axis: np.ndarray) -> np.ndarray:
     return pos
 
 
+@lru_cache(maxsize=4096)
+def _oriented(name: str, anchor: tuple[float, float, float], axis_xy: tuple[float, float]) -> np.ndarray:
+    """:func:`_orient` of molecule ``name``, cached on the exact inputs: most pair sites of one
+    placement share the in-plane M1→M2 vector, so a screen orients each intermediate only a few
+    times. (Only the in-plane part of the axis enters the orientation.)"""
+    pos = _orient(molecule(name), np.array(anchor), np.array([*axis_xy, 0.0]))
+    pos.flags.writeable = False
+    return pos
+
+
 def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
     """Place intermediate ``name`` on ``site`` (metals tagged 1) in orientation ``mode``.
 
@@ -183,7 +193,7 @@ def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
         target, anchor, elem = _nearest_n(site, mpos), mol.positions[li_idx[0]], "Li"
     else:
         raise StructureError(f"unknown orientation '{mode}'")
-    pos = _orient(mol, anchor, axis)
+    pos = _oriented(name, tuple(float(x) for x in anchor), (float(axis[0]), float(axis[1])))
     base = np.array([target[0], target[1], max(target[2], z_sheet) + ANCHOR_HEIGHT[elem]])
     ads = Atoms(mol.get_chemical_symbols(), positions=pos + base, tags=[2] * len(mol))
     _lift_clear(site, ads)

@@ -30,10 +30,11 @@ class Message(nn.Module):
         filt = rbf_fc @ torch.cat([self.w.weight.t(), self.w.bias[None, :]])
         x = self.phi(s).index_select(0, src) * filt
         ds, dv_v, dv_r = torch.split(x, self.hidden, dim=-1)
-        dv = dv_r[:, None, :] * unit[:, :, None]
+        msg = x.new_empty(x.size(0), 4, self.hidden)  # filled in place (autograd records it)
+        msg[:, 0] = ds
+        msg[:, 1:] = dv_r[:, None, :] * unit[:, :, None]
         if v is not None:
-            dv = torch.addcmul(dv, v.index_select(0, src), dv_v[:, None, :])
-        msg = torch.cat([ds[:, None, :], dv], dim=1)
+            msg[:, 1:].addcmul_(v.index_select(0, src), dv_v[:, None, :])
         agg = torch.zeros(s.size(0), 4, self.hidden, device=s.device, dtype=x.dtype).index_add_(0, dst, msg)
         return s + agg[:, 0], agg[:, 1:] if v is None else v + agg[:, 1:]
 
