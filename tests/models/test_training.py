@@ -126,3 +126,24 @@ def test_training_killed_and_resumed_matches(tiny_store_path: Path, tmp_path: Pa
     assert [round(h[2], 6) for h in a["history"]] == [round(h[2], 6) for h in b["history"]]
     for k, v in a["model"].items():
         assert torch.allclose(v, b["model"][k], atol=1e-6), k
+
+
+def test_stale_checkpoint_of_another_run_is_not_resumed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A checkpoint left in the output directory by a run with another architecture (or data)
+    must not be loaded into this run's model."""
+    from dacscreen.models.train import _matching_checkpoint, _save_checkpoint, run_fingerprint
+
+    g = torch.zeros(1)
+    graphs = [type("G", (), {"y_ads": g - 1.0})(), type("G", (), {"y_ads": g + 2.0})()]
+    cfg = TrainConfig.model_validate(TINY_TRAIN)
+    wider = cfg.model_copy(update={"model": cfg.model.model_copy(update={"hidden": 32})})
+    mine, other = run_fingerprint(graphs, cfg, 0), run_fingerprint(graphs, wider, 0)
+    assert mine != other != run_fingerprint(graphs[:1], cfg, 0)
+    assert mine == run_fingerprint(graphs, cfg.model_copy(update={"epochs": 99}), 0)
+    path = tmp_path / "member-0.pt"
+    _save_checkpoint(path, {"fingerprint": other, "epoch": 7})
+    assert _matching_checkpoint(path, mine, torch.device("cpu")) is None
+    assert "different run" in caplog.text
+    assert _matching_checkpoint(path, other, torch.device("cpu"))["epoch"] == 7

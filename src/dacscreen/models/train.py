@@ -7,6 +7,8 @@ plus the d-band centre on metal nodes of clean graphs. Each member checkpoints e
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -113,8 +115,9 @@ def train_member(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.patience // 3))
     start, best, best_state, stale, history = 0, float("inf"), None, 0, []
-    if checkpoint is not None and checkpoint.is_file():
-        ck = torch.load(checkpoint, weights_only=True, map_location=device)
+    fingerprint = run_fingerprint(train, cfg, seed)
+    ck = _matching_checkpoint(checkpoint, fingerprint, device)
+    if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
@@ -126,7 +129,7 @@ def train_member(
             ck["stale"],
             ck["history"],
         )
-        log.info("resumed member %d from epoch %d", seed, start)
+        log.info("resumed member %d from epoch %d of %s", seed, start, checkpoint)
     net = distributed.wrap(model, device)  # the same parameters; DDP averages their gradients
     shard = distributed.sampler(train, shuffle=True, seed=seed)
     t0 = time.perf_counter()
@@ -160,28 +163,55 @@ def train_member(
         if on_epoch:
             on_epoch(epoch, total / max(n, 1), val_loss)
         if checkpoint is not None and distributed.rank() == 0:
-            _save_checkpoint(checkpoint, model, opt, sched, epoch + 1, best, best_state, stale, history)
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "fingerprint": fingerprint,
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "epoch": epoch + 1,
+                    "best": best,
+                    "best_state": best_state,
+                    "stale": stale,
+                    "history": history,
+                },
+            )
     if best_state is not None:
         model.load_state_dict(best_state)
     model.cpu()
     return MemberResult(model, best, epoch + 1, time.perf_counter() - t0, history)
 
 
-def _save_checkpoint(path: Path, model, opt, sched, epoch, best, best_state, stale, history) -> None:  # type: ignore[no-untyped-def]
+def run_fingerprint(train: list[Data], cfg: TrainConfig, seed: int) -> str:
+    """What a checkpoint must match to be resumed: the architecture, the optimiser settings, the
+    seed and the training targets. (The epoch budget may change: a resumed run can train longer.)"""
+    targets = torch.cat([g.y_ads for g in train]).nan_to_num(1e9) if train else torch.zeros(0)
+    payload = (
+        json.dumps(
+            [cfg.model.model_dump(mode="json"), cfg.lr, cfg.batch_size, cfg.weight_decay, seed, len(train)]
+        ).encode()
+        + targets.numpy().round(6).tobytes()
+    )
+    return hashlib.sha1(payload).hexdigest()[:16]
+
+
+def _matching_checkpoint(path: Path | None, fingerprint: str, device: torch.device) -> dict | None:
+    """The checkpoint at ``path`` when it belongs to this run; a stale one (another config or
+    data set, left in the output directory by an earlier run) is ignored with a warning."""
+    if path is None or not path.is_file():
+        return None
+    ck = torch.load(path, weights_only=True, map_location=device)
+    if ck.get("fingerprint") != fingerprint:
+        log.warning("%s: checkpoint of a different run (config or data changed); training afresh", path)
+        return None
+    return ck
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "opt": opt.state_dict(),
-            "epoch": epoch,
-            "best": best,
-            "best_state": best_state,
-            "stale": stale,
-            "history": history,
-            "rng": torch.get_rng_state(),
-            "sched": sched.state_dict(),
-        },
-        tmp,
-    )
+    torch.save(state, tmp)
     tmp.replace(path)
