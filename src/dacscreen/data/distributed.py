@@ -4,7 +4,8 @@ A LocalCluster sized to the machine is the default; ``scheduler`` joins an exist
 (``tcp://HOST:PORT``, e.g. one started by dask-jobqueue on SLURM/PBS, see
 ``configs/dask-jobqueue.yaml``). Clean sites are submitted first; the adsorbate tasks of a site
 are submitted as soon as its clean site is stored, each with the inputs it needs, so workers
-never touch the database and SQLite is never written concurrently.
+never touch the database and SQLite is never written concurrently. Adsorbate tasks run before
+queued clean sites (Dask priority), so a partial run has complete sites, as the serial one does.
 """
 
 from __future__ import annotations
@@ -93,7 +94,15 @@ def run_distributed(
     def submit(task: Task) -> None:
         clean, template = labeller.inputs(task)
         fut = client.submit(
-            compute_remote, cfg_json, task, clean, template, threads, pure=False, key=f"label-{task.key}"
+            compute_remote,
+            cfg_json,
+            task,
+            clean,
+            template,
+            threads,
+            pure=False,
+            key=f"label-{task.key}",
+            priority=0 if task.state == "clean" else 1,  # finish a site before starting the next
         )
         fut.task = task  # type: ignore[attr-defined]
         futures.add(fut)
