@@ -132,7 +132,7 @@ def train_member(
         log.info("resumed member %d from epoch %d of %s", seed, start, checkpoint)
     net = distributed.wrap(model, device)  # the same parameters; DDP averages their gradients
     shard = distributed.sampler(train, shuffle=True, seed=seed)
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - (ck or {}).get("seconds", 0.0)  # training time includes resumed runs
     epoch = start
     for epoch in range(start, cfg.epochs):
         if stale >= cfg.patience:
@@ -176,6 +176,7 @@ def train_member(
                     "best_state": best_state,
                     "stale": stale,
                     "history": history,
+                    "seconds": time.perf_counter() - t0,
                 },
             )
     if best_state is not None:
