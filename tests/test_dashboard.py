@@ -12,6 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -27,6 +29,8 @@ def _get(url: str, body: dict | None = None) -> dict:
 
 
 def test_dashboard_shows_training_run(tiny_model: Path) -> None:
+    """The UI serves the training run; Ctrl-C stops it and its MLflow processes, even when the
+    dashboard was started with SIGINT ignored (a background job of a non-interactive shell)."""
     root = tiny_model.parent
     port = _free_port()
     env = {
@@ -35,7 +39,9 @@ def test_dashboard_shows_training_run(tiny_model: Path) -> None:
         "DACSCREEN_ARTIFACT_ROOT": str(root / "artifacts"),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dacscreen.cli", "dashboard", "--port", str(port)], env=env
+        # SIGINT ignored and inherited through exec, as for `nohup dacscreen dashboard &`
+        ["sh", "-c", f"trap '' INT; exec {sys.executable} -m dacscreen.cli dashboard --port {port}"],
+        env=env,
     )
     base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
     try:
@@ -59,3 +65,5 @@ def test_dashboard_shows_training_run(tiny_model: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+    with pytest.raises(OSError):  # the server went with it
+        _get(f"{base}/experiments/search", {"max_results": 10})

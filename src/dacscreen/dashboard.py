@@ -3,6 +3,8 @@ own tracking store, stopped cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -60,8 +62,13 @@ def optuna_command(storage: str, host: str, port: int) -> list[str]:
 
 
 def serve(commands: list[list[str]]) -> int:
-    """Start the servers and wait; Ctrl-C (or SIGTERM) stops them all."""
-    procs = [subprocess.Popen(cmd) for cmd in commands]
+    """Start the servers and wait; Ctrl-C (SIGINT) or SIGTERM stops them all.
+
+    Both handlers are installed explicitly: a process started in the background by a shell
+    without job control (``nohup dacscreen dashboard &``) inherits an ignored SIGINT. Each server
+    runs in its own process group (MLflow's spawns uvicorn and job-runner processes), which is
+    sent SIGTERM, then SIGKILL after 10 s, so that nothing is left behind."""
+    procs = [subprocess.Popen(cmd, start_new_session=True) for cmd in commands]
     stop = False
 
     def _stop(*_: object) -> None:
@@ -69,17 +76,21 @@ def serve(commands: list[list[str]]) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stop and all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    signal.signal(signal.SIGINT, _stop)
+    while not stop and all(p.poll() is None for p in procs):
+        time.sleep(0.5)
     for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
+        _signal_group(p, signal.SIGTERM)
     for p in procs:
         try:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            p.kill()
+            _signal_group(p, signal.SIGKILL)
+            p.wait()
     return 0
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the process group that ``proc`` leads (gone already: nothing to do)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
