@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch_geometric.data import Batch
 
 from dacscreen.config import ModelConfig
 from dacscreen.data.adsorbates import place_adsorbate
@@ -54,3 +55,20 @@ def test_recalibration_survives_save_and_load(tmp_path) -> None:  # type: ignore
     np.testing.assert_allclose(
         loaded.predict(graphs)["e_ads_std"], ens.predict(graphs)["e_ads_std"], rtol=1e-5
     )
+
+
+def test_scaling_standardises_each_state_on_its_own() -> None:
+    values = [5.0, -3.0, 7.0, -4.0, 6.0, -3.5, 9.0, -2.5]  # clean sites (E_bind) and Li2S2 (E_ads)
+    graphs = _labelled_graphs(values)
+    scaling = Scaling.fit(graphs)
+    assert set(scaling.per_state) == {"clean", "Li2S2"}
+    np.testing.assert_allclose(scaling.per_state["clean"][0], np.mean(values[0::2]), rtol=1e-6)
+    np.testing.assert_allclose(scaling.per_state["Li2S2"][1], np.std(values[1::2]), rtol=1e-6)
+    mean, std = scaling.ads_stats(Batch.from_data_list(graphs))
+    z = (torch.tensor(values) - mean) / std
+    for k in (0, 1):  # each state has zero mean and unit spread after standardisation
+        assert abs(float(z[k::2].mean())) < 1e-5
+        np.testing.assert_allclose(float(z[k::2].std(unbiased=False)), 1.0, rtol=1e-5)
+    few = Scaling.fit(graphs[:4])  # two samples per state: the global statistics apply
+    assert few.per_state == {}
+    assert torch.allclose(few.ads_stats(graphs[1])[0], torch.tensor([few.ads_mean]))

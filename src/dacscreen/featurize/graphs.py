@@ -24,9 +24,10 @@ from vesin import ase_neighbor_list
 from dacscreen.elements import element_features
 from dacscreen.featurize.descriptors import metal_descriptor
 
-FEATURIZER_VERSION = 2
+FEATURIZER_VERSION = 3
 """Bump when the node, edge or graph definition changes; saved models record it.
-2: graphs carry ``site_x``, the scaled metal-pair descriptor."""
+2: graphs carry ``site_x``, the scaled metal-pair descriptor.
+3: graphs carry ``state``, the adsorbate key of :func:`state_key`."""
 FEATURE_SCALE = np.array([4.0, 18.0, 7.0, 10.0, 2.0, 15.0, 200.0])
 SITE_SCALE = np.concatenate([2.0 * FEATURE_SCALE, FEATURE_SCALE, [4.0, 1.0]])
 """Scale of :func:`dacscreen.featurize.descriptors.metal_descriptor` (sum, |difference|, |Δχ|,
@@ -83,9 +84,16 @@ def site_features(atoms: Atoms) -> torch.Tensor:
     return torch.tensor(desc, dtype=torch.float32).unsqueeze(0)
 
 
+def state_key(atoms: Atoms) -> str:
+    """The state of a structure: the formula of its adsorbate atoms (tag 2), e.g. ``Li2S2``, or
+    ``clean`` for a bare site."""
+    ads = atoms[atoms.get_tags() == 2]
+    return ads.get_chemical_formula() if len(ads) else "clean"
+
+
 def atoms_to_graph(atoms: Atoms, settings: GraphSettings | None = None) -> Data:
-    """An Atoms object as a torch-geometric ``Data`` with x, pos, edge_index, edge_vec, tags and
-    the graph-level ``site_x``."""
+    """An Atoms object as a torch-geometric ``Data`` with x, pos, edge_index, edge_vec, tags,
+    the graph-level ``site_x`` and the ``state`` key."""
     s = settings or GraphSettings()
     edge_index, edge_vec = periodic_edges(atoms, s.cutoff, s.max_neighbors)
     return Data(
@@ -96,4 +104,5 @@ def atoms_to_graph(atoms: Atoms, settings: GraphSettings | None = None) -> Data:
         edge_vec=edge_vec,
         tags=torch.tensor(atoms.get_tags(), dtype=torch.long),
         num_nodes=len(atoms),
+        state=state_key(atoms),
     )

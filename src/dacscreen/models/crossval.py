@@ -35,7 +35,7 @@ def metal_folds(samples: Sequence[Sample], k: int, seed: int = 0) -> list[list[s
     return [sorted(metals[j::k]) for j in range(k)]
 
 
-def _fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int], ckpt: Path) -> Ensemble:
+def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int], ckpt: Path) -> Ensemble:
     """Train ``cfg.model.ensemble`` members on ``train`` (checkpointed under ``ckpt``, so an
     interrupted cross-validation resumes fold by fold)."""
     tg, vg = [p.graphs[i] for i in train], [p.graphs[i] for i in val]
@@ -55,14 +55,14 @@ def _split_predictions(
     """GNN and best-baseline predictions for the test samples of one split, and what was fitted
     (the baseline's name, the ensemble's σ-scaling from the validation split)."""
     train, val, test = split
-    ens = _fit_ensemble(cfg, p, train, val, ckpt)
+    ens = fit_ensemble(cfg, p, train, val, ckpt)
     baseline = best_baseline([p.samples[i] for i in train], [p.samples[i] for i in val], cfg.split.seed)
     gnn = gnn_predictions(ens, [p.graphs[i] for i in test])
     base = baseline_predictions(baseline, [p.samples[i] for i in test])
     return gnn, base, {"baseline": baseline.name, "std_scale": ens.std_scale}
 
 
-def _accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds: list[Predictions]) -> None:
+def accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds: list[Predictions]) -> None:
     """Add fold predictions into running sums (``acc``) for later averaging."""
     i = np.asarray(idx, dtype=int)
     for total, pred in zip(acc, preds, strict=True):
@@ -71,7 +71,7 @@ def _accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds
     count[i] += 1
 
 
-def _averaged(total: Predictions, count: np.ndarray) -> Predictions:
+def averaged(total: Predictions, count: np.ndarray) -> Predictions:
     c = np.where(count > 0, count, np.nan)
     return Predictions(
         total.e_ads / c, total.e_ads_std / c, total.dband / c[:, None], total.dband_std / c[:, None]
@@ -98,7 +98,7 @@ def cross_validate(
         split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed)
         if split[0] and split[2]:
             gnn, base, fitted = _split_predictions(cfg, p, split, work / f"fold-{j}")
-            _accumulate(acc, count, split[2], [gnn, base])
+            accumulate(acc, count, split[2], [gnn, base])
             folds.append({"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), **fitted})
         if progress:
             progress(1)
@@ -107,9 +107,7 @@ def cross_validate(
         "leave-metal-out": {
             "k": k,
             "folds": folds,
-            **target_table(
-                p.samples, tested, _averaged(acc[0], count), _averaged(acc[1], count), p.references
-            ),
+            **target_table(p.samples, tested, averaged(acc[0], count), averaged(acc[1], count), p.references),
         }
     }
     split = random_split(p.samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)

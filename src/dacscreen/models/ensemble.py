@@ -23,28 +23,62 @@ from dacscreen.errors import ModelError
 from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
 from dacscreen.models.multitask import MultiTaskGNN
 
+MIN_STATE_SAMPLES = 3
+"""Fewest labelled graphs of a state for it to get its own standardisation."""
+MIN_STATE_STD = 0.1
+"""Floor (eV) on a state's standard deviation, so a near-constant state cannot blow up its loss."""
+
 
 @dataclass
 class Scaling:
-    """Standardisation of the targets (eV)."""
+    """Standardisation of the targets (eV).
+
+    ``per_state`` maps a graph's state key (:func:`dacscreen.featurize.graphs.state_key`: the
+    adsorbate formula, or ``clean``) to the ``[mean, std]`` of its graph-level target. E_bind of
+    a clean site and the E_ads of each adsorbate lie eV apart, so one global standardisation
+    would spend most of the loss on those offsets and leave the differences between sites,
+    the quantity screening ranks, a small share of it. States with too few labels fall back
+    to the global ``ads_mean``/``ads_std``.
+    """
 
     ads_mean: float = 0.0
     ads_std: float = 1.0
     db_mean: float = 0.0
     db_std: float = 1.0
+    per_state: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, graphs: list[Data]) -> Scaling:
-        """Mean and std of the finite targets of ``graphs``."""
+        """Mean and std of the finite targets of ``graphs``, globally and per state."""
         ads = torch.cat([g.y_ads for g in graphs]).numpy()
         db = torch.cat([g.y_dband for g in graphs]).numpy()
-        ads, db = ads[np.isfinite(ads)], db[np.isfinite(db)]
+        states = np.array([getattr(g, "state", "") for g in graphs])
+        ok = np.isfinite(ads)
+        per_state = {
+            str(k): [
+                float(ads[ok & (states == k)].mean()),
+                max(float(ads[ok & (states == k)].std()), MIN_STATE_STD),
+            ]
+            for k in np.unique(states[ok])
+            if k and (ok & (states == k)).sum() >= MIN_STATE_SAMPLES
+        }
+        ads, db = ads[ok], db[np.isfinite(db)]
         return cls(
             float(ads.mean()) if len(ads) else 0.0,
             float(ads.std() + 1e-3) if len(ads) > 1 else 1.0,
             float(db.mean()) if len(db) else 0.0,
             float(db.std() + 1e-3) if len(db) > 1 else 1.0,
+            per_state,
         )
+
+    def ads_stats(self, batch: Data) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-graph mean and std (eV) of the graph-level target of ``batch``."""
+        states = getattr(batch, "state", None)
+        n = int(getattr(batch, "num_graphs", 1))
+        keys = [states] if isinstance(states, str) else list(states or [""] * n)
+        fallback = [self.ads_mean, self.ads_std]
+        stats = torch.tensor([self.per_state.get(k, fallback) for k in keys], dtype=torch.float32)
+        return stats[:, 0].to(batch.tags.device), stats[:, 1].to(batch.tags.device)
 
 
 @dataclass
@@ -73,13 +107,14 @@ class Ensemble:
         tune_allocator()
         self.to(device)
         batches = [b.to(device) for b in DataLoader(graphs, batch_size=batch_size)]  # collated once
+        stats = [self.scaling.ads_stats(b) for b in batches]
         per_member_e, per_member_d = [], []
         for model in self.members:
             model.eval()
             es, ds = [], []
-            for batch in batches:
+            for batch, (mean, std) in zip(batches, stats, strict=True):
                 e, d = model(batch)
-                es.append(e.float().cpu() * self.scaling.ads_std + self.scaling.ads_mean)
+                es.append((e.float() * std + mean).cpu())
                 ds.append(_metal_pairs(d.float().cpu() * self.scaling.db_std + self.scaling.db_mean, batch))
             per_member_e.append(torch.cat(es))
             per_member_d.append(torch.cat(ds))

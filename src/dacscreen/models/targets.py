@@ -18,7 +18,7 @@ import numpy as np
 
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.metrics import calibration_metrics, regression_metrics, top_k_recall
-from dacscreen.thermo import SRR_SPECIES, srr_from_adsorption
+from dacscreen.thermo import SRR_SPECIES, SRR_STEPS, g_star, srr_from_adsorption, step_free_energy
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg_rds", "dband")
 TOP_K = 20
@@ -49,6 +49,18 @@ def _scored(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float
     return {**regression_metrics(y, mean), **calibration_metrics(y, mean, std)}
 
 
+def _site_values(
+    samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, states: Sequence[str]
+) -> dict[tuple, dict[str, float]]:
+    """Finite ``values`` of ``states`` per site, over the samples ``idx``."""
+    by_site: dict[tuple, dict[str, float]] = defaultdict(dict)
+    for i in idx:
+        s = samples[i]
+        if s.state in states and np.isfinite(values[i]):
+            by_site[(s.host, s.m1, s.m2, s.placement)][s.state] = float(values[i])
+    return by_site
+
+
 def _dg_rds(
     samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]
 ) -> dict:
@@ -56,17 +68,74 @@ def _dg_rds(
     needed = ["Li_bcc"] + [f"mol_{x}" for x in SRR_SPECIES]
     if not all(k in refs for k in needed):
         return {}
-    by_site: dict[tuple, dict[str, float]] = defaultdict(dict)
-    for i in idx:
-        s = samples[i]
-        if s.state in SRR_SPECIES and np.isfinite(values[i]):
-            by_site[(s.host, s.m1, s.m2, s.placement)][s.state] = float(values[i])
     molecules = {x: refs[f"mol_{x}"] for x in SRR_SPECIES}
     return {
         site: srr_from_adsorption(e, molecules, refs["Li_bcc"]).dg_rds
-        for site, e in by_site.items()
+        for site, e in _site_values(samples, idx, values, SRR_SPECIES).items()
         if len(e) == len(SRR_SPECIES)
     }
+
+
+def _dg5(samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]) -> dict:
+    """ΔG5 (Li2S2* + 2 Li → 2 Li2S*, eV at 0 V vs Li/Li+) per site with both adsorbates."""
+    step = SRR_STEPS[4]
+    needed = ["Li_bcc", "mol_Li2S2", "mol_Li2S"]
+    if not all(k in refs for k in needed):
+        return {}
+    return {
+        site: step_free_energy(step, {x: g_star(e[x], refs[f"mol_{x}"]) for x in e}, refs["Li_bcc"])
+        for site, e in _site_values(samples, idx, values, ("Li2S2", "Li2S")).items()
+        if len(e) == 2
+    }
+
+
+SITE_TARGETS = {"dg_rds": _dg_rds, "dg5": _dg5}
+"""Targets derived per site from several predicted adsorption energies."""
+
+
+def score_table(
+    samples: Sequence[Sample],
+    idx: Sequence[int],
+    models: dict[str, Predictions],
+    refs: dict[str, float],
+    targets: Sequence[str] = TARGETS,
+) -> dict[str, dict[str, Any]]:
+    """``{target: {model name: metrics}}`` over the samples ``idx``.
+
+    Targets: ``e_ads:<state>`` (the graph-level value of that state), ``dg_rds`` and ``dg5``
+    (derived per site with the thermodynamics module; ``dg_rds`` adds the top-20 recall of the
+    lowest-ΔG_RDS sites) and ``dband`` (both metals of the clean sites).
+    """
+    y = np.array([s.e_ads for s in samples])
+    table: dict[str, dict[str, Any]] = {}
+    for target in targets:
+        if target.startswith("e_ads:"):
+            i = np.array([k for k in idx if samples[k].state == target.split(":")[1]], dtype=int)
+            table[target] = {name: _scored(y[i], p.e_ads[i], p.e_ads_std[i]) for name, p in models.items()}
+        elif target in SITE_TARGETS:
+            table[target] = {
+                name: _site_scored(target, samples, idx, y, p, refs) for name, p in models.items()
+            }
+        elif target == "dband":
+            i = np.array([k for k in idx if samples[k].state == "clean"], dtype=int)
+            d = np.array([samples[k].dband for k in i]).reshape(-1, 2).ravel()
+            table[target] = {
+                name: _scored(d, p.dband[i].ravel(), p.dband_std[i].ravel()) for name, p in models.items()
+            }
+    return table
+
+
+def _site_scored(
+    target: str, samples: Sequence[Sample], idx: Sequence[int], y: np.ndarray, p: Predictions, refs: dict
+) -> dict[str, float]:
+    derive = SITE_TARGETS[target]
+    truth, pred = derive(samples, idx, y, refs), derive(samples, idx, p.e_ads, refs)
+    sites = sorted(set(truth) & set(pred))
+    t, q = np.array([truth[s] for s in sites]), np.array([pred[s] for s in sites])
+    out = regression_metrics(t, q)
+    if target == "dg_rds":
+        out[f"top{TOP_K}_recall"] = top_k_recall(t, q, TOP_K)
+    return out
 
 
 def target_table(
@@ -77,29 +146,7 @@ def target_table(
     refs: dict[str, float],
 ) -> dict[str, dict[str, Any]]:
     """``{target: {"gnn": {...}, "baseline": {...}}}`` over the samples ``idx``."""
-    y = np.array([s.e_ads for s in samples])
-    table: dict[str, dict[str, Any]] = {}
-    for target in TARGETS[:2]:
-        state = target.split(":")[1]
-        i = np.array([k for k in idx if samples[k].state == state], dtype=int)
-        table[target] = {
-            name: _scored(y[i], p.e_ads[i], p.e_ads_std[i])
-            for name, p in (("gnn", gnn), ("baseline", baseline))
-        }
-    truth = _dg_rds(samples, idx, y, refs)
-    table["dg_rds"] = {}
-    for name, p in (("gnn", gnn), ("baseline", baseline)):
-        pred = _dg_rds(samples, idx, p.e_ads, refs)
-        sites = sorted(set(truth) & set(pred))
-        t, q = np.array([truth[s] for s in sites]), np.array([pred[s] for s in sites])
-        table["dg_rds"][name] = {**regression_metrics(t, q), f"top{TOP_K}_recall": top_k_recall(t, q, TOP_K)}
-    i = np.array([k for k in idx if samples[k].state == "clean"], dtype=int)
-    d = np.array([samples[k].dband for k in i]).reshape(-1, 2)
-    table["dband"] = {
-        name: _scored(d.ravel(), p.dband[i].ravel(), p.dband_std[i].ravel())
-        for name, p in (("gnn", gnn), ("baseline", baseline))
-    }
-    return table
+    return score_table(samples, idx, {"gnn": gnn, "baseline": baseline}, refs)
 
 
 def markdown(table: dict[str, dict[str, Any]], baseline_name: str = "baseline") -> list[str]:

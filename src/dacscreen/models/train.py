@@ -38,9 +38,11 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def masked_loss(model: torch.nn.Module, batch: Data, scaling: Scaling) -> torch.Tensor:
-    """MSE of standardised E_ads (per graph) + d-band centre (per metal node), NaN-masked."""
+    """MSE of E_ads (per graph, standardised per state) + d-band centre (per metal node),
+    NaN-masked."""
     e, d = model(batch)
-    ya = (batch.y_ads - scaling.ads_mean) / scaling.ads_std
+    mean, std = scaling.ads_stats(batch)
+    ya = (batch.y_ads - mean) / std
     yd = (batch.y_dband - scaling.db_mean) / scaling.db_std
     ma, md = torch.isfinite(ya), torch.isfinite(yd)
     loss = e.new_zeros(())
@@ -149,7 +151,7 @@ def train_member(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            total += float(loss) * batch.num_graphs
+            total += float(loss.detach()) * batch.num_graphs
             n += batch.num_graphs
         total, n = distributed.summed(total, n)  # the epoch's loss over every process's shard
         val_loss = evaluate_loss(model, val, scaling, cfg, device) if val else total / max(n, 1)
