@@ -9,5 +9,5 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
-    for script in ("speed.py", "real_dft_sac.py", "labeller_agreement.py"):
+    for script in ("speed.py", "real_dft_sac.py", "labeller_agreement.py", "accuracy.py", "multifidelity.py"):
         subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -14,7 +14,7 @@ from dacscreen.config import TrainConfig
 from dacscreen.data.store import Store
 from dacscreen.errors import ModelError
 from dacscreen.featurize.samples import collect_samples
-from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.pipeline import evaluate, prepare
 from dacscreen.models.splits import leave_metal_out
 from tests.conftest import TINY_TRAIN
@@ -142,6 +142,8 @@ def test_stale_checkpoint_of_another_run_is_not_resumed(
     mine, other = run_fingerprint(graphs, cfg, 0), run_fingerprint(graphs, wider, 0)
     assert mine != other != run_fingerprint(graphs[:1], cfg, 0)
     assert mine == run_fingerprint(graphs, cfg.model_copy(update={"epochs": 99}), 0)
+    per_state = Scaling(per_state={"Li2S2": [-3.0, 0.5]})  # another target standardisation
+    assert run_fingerprint(graphs, cfg, 0, Scaling()) != run_fingerprint(graphs, cfg, 0, per_state)
     path = tmp_path / "member-0.pt"
     _save_checkpoint(path, {"fingerprint": other, "epoch": 7})
     assert _matching_checkpoint(path, mine, torch.device("cpu")) is None

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from torch_geometric.loader import DataLoader
 
 from dacscreen.allocator import tune_allocator
 from dacscreen.config import TrainConfig
+from dacscreen.featurize.graphs import FEATURIZER_VERSION
 from dacscreen.models import distributed
 from dacscreen.models.ensemble import Scaling
 from dacscreen.models.multitask import MultiTaskGNN
@@ -117,7 +118,7 @@ def train_member(
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.patience // 3))
     start, best, best_state, stale, history = 0, float("inf"), None, 0, []
-    fingerprint = run_fingerprint(train, cfg, seed)
+    fingerprint = run_fingerprint(train, cfg, seed, scaling)
     ck = _matching_checkpoint(checkpoint, fingerprint, device)
     if ck is not None:
         model.load_state_dict(ck["model"])
@@ -187,13 +188,23 @@ def train_member(
     return MemberResult(model, best, epoch + 1, time.perf_counter() - t0, history)
 
 
-def run_fingerprint(train: list[Data], cfg: TrainConfig, seed: int) -> str:
+def run_fingerprint(train: list[Data], cfg: TrainConfig, seed: int, scaling: Scaling | None = None) -> str:
     """What a checkpoint must match to be resumed: the architecture, the optimiser settings, the
-    seed and the training targets. (The epoch budget may change: a resumed run can train longer.)"""
+    seed, the featuriser version, the target standardisation and the training targets. (The
+    epoch budget may change: a resumed run can train longer.)"""
     targets = torch.cat([g.y_ads for g in train]).nan_to_num(1e9) if train else torch.zeros(0)
     payload = (
         json.dumps(
-            [cfg.model.model_dump(mode="json"), cfg.lr, cfg.batch_size, cfg.weight_decay, seed, len(train)]
+            [
+                cfg.model.model_dump(mode="json"),
+                cfg.lr,
+                cfg.batch_size,
+                cfg.weight_decay,
+                seed,
+                len(train),
+                FEATURIZER_VERSION,
+                asdict(scaling) if scaling else None,
+            ]
         ).encode()
         + targets.numpy().round(6).tobytes()
     )
