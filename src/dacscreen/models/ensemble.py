@@ -54,14 +54,11 @@ class Scaling:
         db = torch.cat([g.y_dband for g in graphs]).numpy()
         states = np.array([getattr(g, "state", "") for g in graphs])
         ok = np.isfinite(ads)
-        per_state = {
-            str(k): [
-                float(ads[ok & (states == k)].mean()),
-                max(float(ads[ok & (states == k)].std()), MIN_STATE_STD),
-            ]
-            for k in np.unique(states[ok])
-            if k and (ok & (states == k)).sum() >= MIN_STATE_SAMPLES
-        }
+        per_state = {}
+        for k in np.unique(states[ok]):
+            values = ads[ok & (states == k)]
+            if k and len(values) >= MIN_STATE_SAMPLES:
+                per_state[str(k)] = [float(values.mean()), max(float(values.std()), MIN_STATE_STD)]
         ads, db = ads[ok], db[np.isfinite(db)]
         return cls(
             float(ads.mean()) if len(ads) else 0.0,
