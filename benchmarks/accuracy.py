@@ -6,11 +6,14 @@ the k-fold leave-metal-out cross-validation of ``dacscreen evaluate`` (every fol
 ensemble and picks its baseline on that fold's validation split, never the test split) and
 tabulates MAE and calibration side by side. ``--learning-curve`` adds the same cross-validation
 on growing random subsets of the training sites (the test folds stay whole), which shows
-whether the gap to the baseline is a matter of data. Writes
-``benchmarks/results/accuracy.{json,md}``.
+whether the gap to the baseline is a matter of data. ``--displacement-weights`` repeats each
+mode with the auxiliary relaxation loss of :class:`dacscreen.models.multitask.DisplacementHead`
+at each weight; the column "val loss" (the members' best energy and d-band loss on the
+validation split, averaged over folds) is what a weight is chosen by, never the test MAE.
+Writes ``benchmarks/results/accuracy.{json,md}``.
 
     python benchmarks/accuracy.py [--config configs/train.yaml] [--modes as-built relaxed-site]
-        [--folds 5] [--members 2] [--learning-curve 0.5 0.75]
+        [--folds 5] [--members 2] [--learning-curve 0.5 0.75] [--displacement-weights 0 1]
 """
 
 from __future__ import annotations
@@ -43,25 +46,34 @@ def _subset(p: Prepared, fraction: float, seed: int) -> Prepared:
 
 def _row(label: str, report: dict[str, Any]) -> dict[str, Any]:
     lmo = report["leave-metal-out"]
-    row: dict[str, Any] = {"run": label, "baselines": sorted({f["baseline"] for f in lmo["folds"]})}
+    row: dict[str, Any] = {
+        "run": label,
+        "baselines": sorted({f["baseline"] for f in lmo["folds"]}),
+        "val_loss": sum(f["val_loss"] for f in lmo["folds"]) / max(len(lmo["folds"]), 1),
+    }
     for t in TARGETS:
         row[t] = {side: lmo.get(t, {}).get(side, {}) for side in ("gnn", "baseline")}
     return row
 
 
-def run(cfg: TrainConfig, modes: list[str], folds: int, fractions: list[float]) -> dict[str, Any]:
-    """Cross-validate every mode (and, for the first mode, every subset fraction)."""
+def run(
+    cfg: TrainConfig, modes: list[str], folds: int, fractions: list[float], weights: list[float]
+) -> dict[str, Any]:
+    """Cross-validate every mode at every displacement weight (and, for the first mode and
+    weight, every subset fraction)."""
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for mode in modes:
-            mcfg = cfg.model_copy(update={"input_mode": mode})
-            p = prepare(mcfg)
-            t0 = time.perf_counter()
-            rows.append(_row(mode, cross_validate(mcfg, p, folds, Path(work) / mode)))
-            rows[-1].update(n_samples=len(p.samples), seconds=round(time.perf_counter() - t0, 1))
-            if mode != modes[0]:
-                continue
-            for f in fractions:
+            p = prepare(cfg.model_copy(update={"input_mode": mode}))
+            for w in weights:
+                model = cfg.model.model_copy(update={"displacement_weight": w})
+                mcfg = cfg.model_copy(update={"input_mode": mode, "model": model})
+                label = mode + (f", displacement weight {w:g}" if len(weights) > 1 else "")
+                t0 = time.perf_counter()
+                rows.append(_row(label, cross_validate(mcfg, p, folds, Path(work) / f"{mode}-{w}")))
+                rows[-1].update(n_samples=len(p.samples), seconds=round(time.perf_counter() - t0, 1))
+            for f in fractions if mode == modes[0] else []:
+                mcfg = cfg.model_copy(update={"input_mode": mode})
                 sub = _subset(p, f, cfg.split.seed)
                 rows.append(
                     _row(f"{mode}, {f:.0%} of sites", cross_validate(mcfg, sub, folds, Path(work) / f"{f}"))
@@ -72,7 +84,9 @@ def run(cfg: TrainConfig, modes: list[str], folds: int, fractions: list[float]) 
 
 def markdown(result: dict[str, Any]) -> str:
     """The rows as one table: MAE (eV) and ±1σ coverage of GNN and baseline per target."""
-    head = "| run | samples | " + " | ".join(f"{t} GNN MAE | {t} baseline MAE | {t} GNN ±1σ" for t in TARGETS)
+    head = "| run | samples | val loss | " + " | ".join(
+        f"{t} GNN MAE | {t} baseline MAE | {t} GNN ±1σ" for t in TARGETS
+    )
     lines = [
         "# Leave-metal-out accuracy by input mode",
         "",
@@ -80,7 +94,7 @@ def markdown(result: dict[str, Any]) -> str:
         "σ-scaling and baseline choice on each fold's validation split. MAE in eV.",
         "",
         head + " |",
-        "|" + "---|" * (2 + 3 * len(TARGETS)),
+        "|" + "---|" * (3 + 3 * len(TARGETS)),
     ]
     for r in result["rows"]:
         cells = []
@@ -91,7 +105,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{b.get('mae', float('nan')):.3f}",
                 f"{g.get('within_1sigma', float('nan')):.2f}",
             ]
-        lines.append(f"| {r['run']} | {r['n_samples']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['run']} | {r['n_samples']} | {r['val_loss']:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -102,11 +116,12 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--members", type=int, default=2)
     ap.add_argument("--learning-curve", nargs="*", type=float, default=[])
+    ap.add_argument("--displacement-weights", nargs="+", type=float, default=[0.0])
     ap.add_argument("--tag", default="", help="suffix of the result files, e.g. a variant name")
     args = ap.parse_args()
     cfg = load_config(TrainConfig, args.config, {})
     cfg.model = cfg.model.model_copy(update={"ensemble": args.members})
-    result = run(cfg, args.modes, args.folds, args.learning_curve)
+    result = run(cfg, args.modes, args.folds, args.learning_curve, args.displacement_weights)
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"accuracy{'-' + args.tag if args.tag else ''}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=float))

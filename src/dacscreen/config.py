@@ -208,6 +208,10 @@ class ModelConfig(Strict):
     both metals, |Δχ|) to the energy readout next to the learned embeddings."""
     ensemble: int = Field(5, ge=1)
     """Ensemble members K (mean and standard deviation)."""
+    displacement_weight: float = Field(0.0, ge=0.0)
+    """Weight of the auxiliary relaxation loss: mean squared error (Å²) of each site and
+    adsorbate atom's displacement from input to relaxed position, next to the standardised
+    energy loss. 0 leaves the auxiliary head out."""
 
 
 class TargetSpec(Strict):
@@ -236,6 +240,10 @@ class TrainConfig(Strict):
     the first method found."""
     host: str | None = None
     """Train on this host only (default: all)."""
+    correction_method: str | None = None
+    """A higher-fidelity method (e.g. ``gpaw-lcao-pbe-d3``) whose labels on sites shared with
+    the training method are shipped in the model as a Δ-correction (Gaussian process on the
+    site descriptors); ``screen`` then adds ``*_dft`` columns for the states it covers."""
     targets: list[str] = Field(default_factory=lambda: ["Li2S2", "Li2S"])
     """States whose graph-level target is learned."""
     target_definitions: dict[str, TargetSpec] | None = None

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from ase import Atoms
+from ase.geometry import find_mic
 from torch_geometric.data import Data
 
 from dacscreen.config import TargetSpec, srr_target
@@ -187,11 +188,28 @@ def site_binding(row: Any, refs: dict[str, float]) -> float:
     )
 
 
+TARGETS_VERSION = 2
+"""Bump when the targets attached to training graphs change (part of the cache key).
+2: ``y_disp``, the relaxation displacement of every atom."""
+
+
+def relaxation_displacement(atoms: Atoms, relaxed: Atoms | None) -> np.ndarray:
+    """(n_atoms, 3) minimum-image displacement (Å) from ``atoms`` to the same atoms in
+    ``relaxed``; NaN when there is no relaxed structure or its atoms differ."""
+    same = relaxed is not None and np.array_equal(atoms.numbers, relaxed.numbers)
+    if not same:
+        return np.full((len(atoms), 3), np.nan)
+    disp, _ = find_mic(relaxed.positions - atoms.positions, atoms.cell, atoms.pbc)
+    return disp
+
+
 def sample_graph(s: Sample, mode: str, settings: GraphSettings) -> Data:
-    """Graph of a sample with its targets attached (y_ads per graph, y_dband per node)."""
+    """Graph of a sample with its targets attached: y_ads per graph, y_dband per node and
+    y_disp (n_atoms, 3), the displacement of each input atom to its relaxed position."""
     atoms = input_structure(s, mode)
     g = atoms_to_graph(atoms, settings)
     g.y_ads = torch.tensor([s.e_ads], dtype=torch.float32)
+    g.y_disp = torch.tensor(relaxation_displacement(atoms, s.relaxed), dtype=torch.float32)
     yd = torch.full((len(atoms),), float("nan"))
     metal = (g.tags == 1).nonzero().flatten()
     for k, idx in enumerate(metal[:2]):
@@ -202,7 +220,7 @@ def sample_graph(s: Sample, mode: str, settings: GraphSettings) -> Data:
 
 def cache_key(samples: list[Sample], mode: str, settings: GraphSettings) -> str:
     """Hash of the samples' identities and targets, the input mode and featuriser settings."""
-    h = hashlib.sha1(f"{mode}|{settings.digest()}".encode())
+    h = hashlib.sha1(f"{mode}|{settings.digest()}|targets-{TARGETS_VERSION}".encode())
     for s in samples:
         h.update(
             f"{s.host}|{s.m1}|{s.m2}|{s.placement}|{s.state}|{s.orientation}|{s.e_ads:.6f}|{s.dband}".encode()

@@ -40,11 +40,12 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
     interrupted cross-validation resumes fold by fold)."""
     tg, vg = [p.graphs[i] for i in train], [p.graphs[i] for i in val]
     scaling = Scaling.fit(tg)
-    members = [
-        train_member(tg, vg, cfg, scaling, cfg.seed + k, ckpt / f"member-{k}.pt").model
+    results = [
+        train_member(tg, vg, cfg, scaling, cfg.seed + k, ckpt / f"member-{k}.pt")
         for k in range(cfg.model.ensemble)
     ]
-    ens = Ensemble(members, cfg.model, p.settings, scaling)
+    val_loss = float(np.mean([r.best_val for r in results]))
+    ens = Ensemble([r.model for r in results], cfg.model, p.settings, scaling, {"val_loss": val_loss})
     ens.recalibrate(vg)
     return ens
 
@@ -53,13 +54,15 @@ def _split_predictions(
     cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path
 ) -> tuple[Predictions, Predictions, dict[str, Any]]:
     """GNN and best-baseline predictions for the test samples of one split, and what was fitted
-    (the baseline's name, the ensemble's σ-scaling from the validation split)."""
+    (the baseline's name, the ensemble's σ-scaling and its members' mean best validation loss,
+    both from the validation split)."""
     train, val, test = split
     ens = fit_ensemble(cfg, p, train, val, ckpt)
     baseline = best_baseline([p.samples[i] for i in train], [p.samples[i] for i in val], cfg.split.seed)
     gnn = gnn_predictions(ens, [p.graphs[i] for i in test])
     base = baseline_predictions(baseline, [p.samples[i] for i in test])
-    return gnn, base, {"baseline": baseline.name, "std_scale": ens.std_scale}
+    fitted = {"baseline": baseline.name, "std_scale": ens.std_scale, "val_loss": ens.meta["val_loss"]}
+    return gnn, base, fitted
 
 
 def accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds: list[Predictions]) -> None:

@@ -18,7 +18,6 @@ CHGNet-only training.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import numpy as np
 from dacscreen.config import TrainConfig
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import DescriptorBaseline, best_baseline
+from dacscreen.models.correction import delta_samples
 from dacscreen.models.crossval import accumulate, averaged, fit_ensemble, metal_folds
 from dacscreen.models.pipeline import Prepared, baseline_predictions, gnn_predictions
 from dacscreen.models.splits import leave_metal_out
@@ -34,24 +34,6 @@ from dacscreen.models.targets import Predictions, score_table
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg5", "dband")
 MODELS = ("dft-only", "chgnet-only", "delta", "baseline (dft)")
-
-
-def _key(s: Sample) -> tuple:
-    return (s.host, s.m1, s.m2, s.placement, s.state)
-
-
-def delta_samples(high: Sequence[Sample], low: Sequence[Sample]) -> list[Sample]:
-    """The high-fidelity samples with targets replaced by high − low of the same site and state
-    (graph-level value and d-band centres, eV); samples without a low-fidelity twin are left
-    out."""
-    twins = {_key(s): s for s in low}
-    out = []
-    for s in high:
-        t = twins.get(_key(s))
-        if t is not None:
-            db = (s.dband[0] - t.dband[0], s.dband[1] - t.dband[1])
-            out.append(replace(s, e_ads=s.e_ads - t.e_ads, dband=db))
-    return out
 
 
 def fit_delta(high: Sequence[Sample], low: Sequence[Sample], seed: int = 0) -> DescriptorBaseline:

@@ -1,5 +1,5 @@
-"""The multi-task model: one backbone, a graph-level adsorption-energy head and a node-level
-d-band-centre head for the metal atoms (tag 1)."""
+"""The multi-task model: one backbone, a graph-level adsorption-energy head, a node-level
+d-band-centre head for the metal atoms (tag 1) and, optionally, an auxiliary relaxation head."""
 
 from __future__ import annotations
 
@@ -9,12 +9,39 @@ from torch_geometric.utils import scatter
 
 from dacscreen.config import ModelConfig
 from dacscreen.featurize.graphs import N_SITE_FEATURES, N_TAGS
-from dacscreen.models.layers import mlp
+from dacscreen.models.layers import GaussianRBF, cosine_cutoff, mlp
 from dacscreen.models.painn import PaiNNBackbone
 from dacscreen.models.schnet import SchNetBackbone
 
 BACKBONES = {"schnet": SchNetBackbone, "painn": PaiNNBackbone}
 N_NODE_FEATURES = 7 + N_TAGS
+
+
+class DisplacementHead(nn.Module):
+    """Auxiliary relaxation head (the "Noisy Nodes" idea of Godwin et al., ICLR 2022): the
+    displacement (Å) of every atom from its input to its relaxed position.
+
+    Each edge contributes a learned scalar times the unit vector towards its neighbour, so the
+    output turns with the structure for any backbone. Trained next to the energy, it gives the
+    embeddings 3 labels per atom instead of one per structure; screening never uses it.
+    """
+
+    def __init__(self, hidden: int, n_rbf: int, cutoff: float) -> None:
+        super().__init__()
+        self.pair = mlp(2 * hidden, hidden, hidden)
+        self.filt = nn.Linear(n_rbf, hidden)
+        self.out = nn.Linear(hidden, 1)
+        self.rbf = GaussianRBF(n_rbf, cutoff)
+        self.cutoff = cutoff
+
+    def forward(self, h: torch.Tensor, data: object) -> torch.Tensor:
+        """(n_atoms, 3) displacements in Å."""
+        src, dst = data.edge_index
+        d = data.edge_vec.norm(dim=-1).clamp(min=1e-6)
+        pair = self.pair(torch.cat([h.index_select(0, dst), h.index_select(0, src)], dim=-1))
+        w = self.out(pair * self.filt(self.rbf(d))).squeeze(-1) * cosine_cutoff(d, self.cutoff)
+        vec = data.edge_vec * (w / d)[:, None].to(data.edge_vec.dtype)
+        return torch.zeros(h.size(0), 3, device=h.device, dtype=vec.dtype).index_add_(0, dst, vec)
 
 
 class MultiTaskGNN(nn.Module):
@@ -24,8 +51,9 @@ class MultiTaskGNN(nn.Module):
     whose embeddings already carry their host environment. With ``site_descriptor`` a graph
     head adds a term from the mean site/adsorbate embedding together with the metal-pair
     descriptor ``site_x`` (what the descriptor baselines see), so the model has the elemental
-    trends and the geometry in one place. Outputs are in standardised units, which the
-    ensemble wrapper converts back to eV.
+    trends and the geometry in one place. With ``displacement_weight > 0`` a
+    :class:`DisplacementHead` also predicts the relaxation of every atom (Å). Energies and
+    d-band centres are in standardised units, which the ensemble wrapper converts back to eV.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -36,8 +64,13 @@ class MultiTaskGNN(nn.Module):
         self.graph_head = (
             mlp(cfg.hidden + N_SITE_FEATURES, cfg.hidden, 1, cfg.dropout) if cfg.site_descriptor else None
         )
+        self.displacement_head = (
+            DisplacementHead(cfg.hidden, cfg.n_rbf, cfg.cutoff) if cfg.displacement_weight > 0 else None
+        )
 
-    def forward(self, data: object) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, data: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Per-graph energy, per-node d-band centre, per-node displacement (None without the
+        head)."""
         h = self.backbone(data)
         atom_e = self.energy_head(h).squeeze(-1)
         n_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
@@ -53,4 +86,5 @@ class MultiTaskGNN(nn.Module):
                 torch.cat([pooled, data.site_x.to(pooled.dtype)], dim=-1)
             ).squeeze(-1)
         dband = self.dband_head(h).squeeze(-1)
-        return energy, dband
+        disp = self.displacement_head(h, data) if self.displacement_head is not None else None
+        return energy, dband, disp

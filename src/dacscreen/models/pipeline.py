@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from dacscreen.config import Settings, TrainConfig
-from dacscreen.data.store import open_store
+from dacscreen.data.store import Store, open_store
 from dacscreen.errors import DacscreenError
 from dacscreen.featurize.graphs import GraphSettings
 from dacscreen.featurize.samples import Sample, build_graphs, cache_key, collect_samples, reference_table
 from dacscreen.models import distributed
 from dacscreen.models.baseline import DescriptorBaseline, best_baseline
+from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
 from dacscreen.models.registry import register
@@ -46,6 +47,7 @@ class Prepared:
     test_metals: list[str]
     settings: GraphSettings
     references: dict[str, float]
+    correction: Correction | None = None
 
 
 def prepare_once(cfg: TrainConfig) -> Prepared:
@@ -77,7 +79,18 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
     graphs = build_graphs(samples, cfg.input_mode, gs, s.cache_dir / "graphs")
     method = samples[0].method if isinstance(cfg.method, list) or cfg.method is None else cfg.method
     refs = reference_table(store, method)
-    return Prepared(samples, graphs, tr, va, te, held, gs, refs)
+    return Prepared(samples, graphs, tr, va, te, held, gs, refs, _correction(store, cfg, samples))
+
+
+def _correction(store: Store, cfg: TrainConfig, low: list[Sample]) -> Correction | None:
+    """The Δ-correction of ``cfg.correction_method`` against the training samples ``low``."""
+    if not cfg.correction_method:
+        return None
+    high = collect_samples(store, cfg.correction_method, cfg.host, cfg.target_definitions, cfg.clean_target)
+    try:
+        return Correction.build(high, low, reference_table(store, cfg.correction_method))
+    except (ValueError, IndexError) as exc:
+        raise DacscreenError(f"{store.url}: correction_method {cfg.correction_method!r}: {exc}") from exc
 
 
 def train_ensemble(
@@ -141,6 +154,7 @@ def train_ensemble(
                 "trained": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "mlflow_run": active.info.run_id,
                 "references": p.references,
+                **({"correction": p.correction.to_meta()} if p.correction else {}),
             },
         )
         ens.recalibrate(val_g)

@@ -38,10 +38,13 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def masked_loss(model: torch.nn.Module, batch: Data, scaling: Scaling) -> torch.Tensor:
+def masked_loss(
+    model: torch.nn.Module, batch: Data, scaling: Scaling, displacement_weight: float = 0.0
+) -> torch.Tensor:
     """MSE of E_ads (per graph, standardised per state) + d-band centre (per metal node),
-    NaN-masked."""
-    e, d = model(batch)
+    NaN-masked, plus ``displacement_weight`` × the MSE (Å²) of the relaxation displacement of
+    the site and adsorbate atoms where the model has that head and the batch that target."""
+    e, d, disp = model(batch)
     mean, std = scaling.ads_stats(batch)
     ya = (batch.y_ads - mean) / std
     yd = (batch.y_dband - scaling.db_mean) / scaling.db_std
@@ -51,6 +54,11 @@ def masked_loss(model: torch.nn.Module, batch: Data, scaling: Scaling) -> torch.
         loss = loss + ((e.float()[ma] - ya[ma]) ** 2).mean()
     if md.any():
         loss = loss + ((d.float()[md] - yd[md]) ** 2).mean()
+    y_disp = getattr(batch, "y_disp", None)
+    if displacement_weight > 0 and disp is not None and y_disp is not None:
+        mp = torch.isfinite(y_disp).all(dim=-1) & (batch.tags > 0)
+        if mp.any():
+            loss = loss + displacement_weight * ((disp.float()[mp] - y_disp[mp]) ** 2).sum(-1).mean()
     return loss
 
 
@@ -88,7 +96,8 @@ def _loader(
 def evaluate_loss(
     model: MultiTaskGNN, graphs: list[Data], scaling: Scaling, cfg: TrainConfig, device: torch.device
 ) -> float:
-    """Mean loss over ``graphs`` (no gradients)."""
+    """Mean loss of the energy and d-band targets over ``graphs`` (no gradients); the auxiliary
+    displacement term is left out, so early stopping watches the targets themselves."""
     model.eval()
     total, n = 0.0, 0
     with torch.no_grad():
@@ -148,7 +157,7 @@ def train_member(
             batch = batch.to(device, non_blocking=True)
             opt.zero_grad(set_to_none=True)
             with _autocast(device, cfg.amp):
-                loss = masked_loss(net, batch, scaling)
+                loss = masked_loss(net, batch, scaling, cfg.model.displacement_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()

@@ -1,0 +1,62 @@
+"""The multi-task model's auxiliary relaxation head and its loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+from torch_geometric.data import Batch
+
+from dacscreen.config import ModelConfig
+from dacscreen.data.adsorbates import place_adsorbate
+from dacscreen.data.sites import build_site
+from dacscreen.featurize.graphs import atoms_to_graph
+from dacscreen.models.ensemble import Scaling
+from dacscreen.models.multitask import MultiTaskGNN
+from dacscreen.models.train import masked_loss
+
+
+def _graph():  # type: ignore[no-untyped-def]
+    return atoms_to_graph(place_adsorbate(build_site("melon", ["Cu", "Ni"]), "Li2S2", "bridge"))
+
+
+@pytest.mark.parametrize("arch", ["schnet", "painn"])
+def test_displacements_turn_with_the_structure(arch: str) -> None:
+    torch.manual_seed(0)
+    model = MultiTaskGNN(ModelConfig(arch=arch, hidden=8, layers=1, n_rbf=8, displacement_weight=1.0)).eval()
+    g = _graph()
+    matrix = Rotation.from_euler("zyx", [40, 25, 70], degrees=True).as_matrix()
+    rot = torch.tensor(matrix, dtype=torch.float32)
+    turned = g.clone()
+    turned.edge_vec, turned.pos = g.edge_vec @ rot.T, g.pos @ rot.T
+    with torch.no_grad():
+        e, _, disp = model(g)
+        e_t, _, disp_t = model(turned)
+    assert disp.shape == (g.num_nodes, 3)
+    assert disp.abs().sum() > 0
+    torch.testing.assert_close(disp_t, disp @ rot.T, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(e_t, e, atol=1e-5, rtol=1e-4)
+
+
+def test_model_without_the_head_returns_no_displacement() -> None:
+    _, _, disp = MultiTaskGNN(ModelConfig(hidden=8, layers=1, n_rbf=8))(_graph())
+    assert disp is None
+
+
+def test_displacement_loss_counts_site_and_adsorbate_atoms_only() -> None:
+    torch.manual_seed(0)
+    model = MultiTaskGNN(ModelConfig(hidden=8, layers=1, n_rbf=8, displacement_weight=1.0))
+    g = _graph()
+    g.y_ads, g.y_dband = torch.tensor([float("nan")]), torch.full((g.num_nodes,), float("nan"))
+    g.y_disp = torch.zeros(g.num_nodes, 3)
+    batch = Batch.from_data_list([g])
+    with torch.no_grad():
+        _, _, disp = model(batch)
+        moving = batch.tags > 0
+        expected = (disp[moving] ** 2).sum(-1).mean()
+        assert float(masked_loss(model, batch, Scaling(), 0.0)) == 0.0
+        torch.testing.assert_close(masked_loss(model, batch, Scaling(), 2.0), 2.0 * expected)
+        batch.y_disp[moving] = float("nan")  # unknown relaxations add nothing
+        assert float(masked_loss(model, batch, Scaling(), 2.0)) == 0.0
+    np.testing.assert_array_equal(batch.tags.numpy() > 0, moving.numpy())
