@@ -5,6 +5,13 @@ intermediate in the first ``MAX_ORIENTATIONS`` placement orientations; the lowes
 E_ads over them is kept (the AdsorbML idea). One orientation keeps the 434-site screen fast on
 a laptop CPU; raise it for a more thorough search. ΔG values are computed per ensemble member with
 :mod:`dacscreen.thermo`, so their spread is the uncertainty.
+
+Every number names its fidelity: the plain columns are at the level of the labels the model
+was trained on (column ``fidelity``). A model that ships a Δ-correction
+(:class:`dacscreen.models.correction.Correction`) adds ``<quantity>_dft`` columns for the states
+the correction covers, plus ΔG5 when it covers Li2S2 and Li2S (column ``dft_fidelity``). The
+step free energies ΔG1–ΔG5 and ΔG_RDS stay at the training fidelity, so that energies of two
+methods never meet in one difference.
 """
 
 from __future__ import annotations
@@ -17,9 +24,19 @@ from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.sites import build_site
 from dacscreen.elements import delta_chi
 from dacscreen.featurize.graphs import atoms_to_graph
+from dacscreen.featurize.samples import Sample
+from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.space import SiteSpec
-from dacscreen.thermo import GIBBS_CORRECTION_NOTE, SRR_SPECIES, limiting_potential, srr_free_energies
+from dacscreen.thermo import (
+    GIBBS_CORRECTION_NOTE,
+    SRR_SPECIES,
+    SRR_STEPS,
+    g_star,
+    limiting_potential,
+    srr_free_energies,
+    step_free_energy,
+)
 
 MAX_ORIENTATIONS = 1
 
@@ -49,7 +66,54 @@ def predict_sites(
             on_site(1)
     pred = ens.predict(graphs, device=device)
     owners_a = np.array(owners)
-    return [_row(spec, pred, np.where(owners_a == k)[0], labels, ens) for k, spec in enumerate(specs)]
+    rows = [_row(spec, pred, np.where(owners_a == k)[0], labels, ens) for k, spec in enumerate(specs)]
+    if "correction" in ens.meta:
+        corr = Correction.from_meta(ens.meta["correction"])
+        for spec, row in zip(specs, rows, strict=True):
+            row.update(corrected_columns(spec, row, corr))
+    return rows
+
+
+def corrected_columns(spec: SiteSpec, row: dict[str, Any], corr: Correction) -> dict[str, Any]:
+    """``<quantity>_dft`` and ``<quantity>_dft_std`` (eV): the row's value plus the learned
+    Δ, the two σ added in quadrature, for each state the correction covers (E_bind for clean
+    sites, E_ads otherwise) and the d-band centres; ``dg_5_dft`` from the corrected E_ads of
+    Li2S2 and Li2S with the references of the correction's method."""
+    nan = float("nan")
+    states = sorted(corr.states)
+    site = [Sample(spec.host, spec.m1, spec.m2, spec.placement, s, "none", nan, (nan, nan)) for s in states]
+    delta, delta_std = corr.model().predict(site) if site else ([], [])
+    clean = [Sample(spec.host, spec.m1, spec.m2, spec.placement, "clean", "none", nan, (nan, nan))]
+    db, db_std = corr.model().predict_dband(clean)
+    cols = {"d_band_m1": (db[0, 0], db_std[0, 0]), "d_band_m2": (db[0, 1], db_std[0, 1])}
+    cols |= {
+        "e_bind" if s == "clean" else f"e_ads_{s.lower()}": (d, sd)
+        for s, d, sd in zip(states, delta, delta_std, strict=True)
+    }
+    out: dict[str, Any] = {"dft_fidelity": corr.label()}
+    for col, (d, sd) in cols.items():
+        if col in row and np.isfinite(d):
+            out[f"{col}_dft"] = row[col] + float(d)
+            out[f"{col}_dft_std"] = float(np.hypot(row[f"{col}_std"], sd))
+    return out | _dg5(out, corr.references)
+
+
+def _dg5(cols: dict[str, Any], refs: dict[str, float]) -> dict[str, float]:
+    """ΔG5 (Li2S2* + 2 Li → 2 Li2S*, eV at 0 V vs Li/Li+) and its σ from corrected E_ads
+    (linear propagation, the two errors taken as independent); empty without them."""
+    needed = ("e_ads_li2s2_dft", "e_ads_li2s_dft")
+    if not all(k in cols for k in needed) or not all(k in refs for k in ("Li_bcc", "mol_Li2S2", "mol_Li2S")):
+        return {}
+
+    def dg(e1: float, e2: float) -> float:
+        gstar = {"Li2S2": g_star(e1, refs["mol_Li2S2"]), "Li2S": g_star(e2, refs["mol_Li2S"])}
+        return step_free_energy(SRR_STEPS[4], gstar, refs["Li_bcc"])
+
+    e1, e2 = (cols[k] for k in needed)
+    value = dg(e1, e2)
+    slopes = (dg(e1 + 1.0, e2) - value, dg(e1, e2 + 1.0) - value)
+    std = float(np.hypot(slopes[0] * cols["e_ads_li2s2_dft_std"], slopes[1] * cols["e_ads_li2s_dft_std"]))
+    return {"dg_5_dft": value, "dg_5_dft_std": std}
 
 
 def _row(
