@@ -68,7 +68,7 @@ def run(
             for w in weights:
                 model = cfg.model.model_copy(update={"displacement_weight": w})
                 mcfg = cfg.model_copy(update={"input_mode": mode, "model": model})
-                label = mode + (f", displacement weight {w:g}" if len(weights) > 1 else "")
+                label = mode + (f", displacement weight {w:g}" if w or len(weights) > 1 else "")
                 t0 = time.perf_counter()
                 rows.append(_row(label, cross_validate(mcfg, p, folds, Path(work) / f"{mode}-{w}")))
                 rows[-1].update(n_samples=len(p.samples), seconds=round(time.perf_counter() - t0, 1))
