@@ -149,3 +149,13 @@ def test_stale_checkpoint_of_another_run_is_not_resumed(
     assert _matching_checkpoint(path, mine, torch.device("cpu")) is None
     assert "different run" in caplog.text
     assert _matching_checkpoint(path, other, torch.device("cpu"))["epoch"] == 7
+
+
+def test_correction_method_without_shared_sites_is_a_clear_error(tiny_store_path: Path) -> None:
+    from dacscreen.errors import DacscreenError
+
+    cfg = TrainConfig.model_validate(
+        {**TINY_TRAIN, "db": str(tiny_store_path), "correction_method": "gpaw-lcao-pbe-d3"}
+    )
+    with pytest.raises(DacscreenError, match=r"correction_method 'gpaw-lcao-pbe-d3'.*both methods"):
+        prepare(cfg)

@@ -261,6 +261,8 @@ def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> N
         f"* data: {len(p.samples)} samples from {len(sites)} sites; method(s): {', '.join(methods)}",
         f"* split: {cfg.split.kind}; held-out metals: {', '.join(p.test_metals) or '—'}; "
         f"train/val/test samples {len(p.train)}/{len(p.val)}/{len(p.test)}",
+        f"* auxiliary relaxation-displacement loss weight: {cfg.model.displacement_weight:g}",
+        f"* Δ-correction shipped for `screen`'s *_dft columns: {_correction_note(p.correction)}",
         f"* training time: {report.get('train_seconds', 0.0):.0f} s",
         f"* σ-scaling fitted on the validation split (× members' spread): "
         f"{json.dumps(report.get('std_scale') or {})}",
@@ -280,6 +282,10 @@ def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> N
                 f"{m.get('miscalibration_area', float('nan')):.3f} |"
             )
     (cfg.out / "model_card.md").write_text("\n".join(lines) + "\n")
+
+
+def _correction_note(corr: Correction | None) -> str:
+    return f"{corr.label()}, states {', '.join(sorted(corr.states))}" if corr else "none"
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
