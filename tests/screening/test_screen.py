@@ -27,6 +27,7 @@ REQUIRED = [
     "rank",
     "passes_filters",
     "fidelity",
+    "d_band_fidelity",
 ]
 
 
@@ -101,3 +102,26 @@ def test_pareto_by_hand() -> None:
 def test_acquisition_prefers_uncertain_with_ucb() -> None:
     out = rank(_frame(), RankingConfig(acquisition="ucb", kappa=2.0)).set_index("m1")
     assert out.loc["B", "acquisition"] > out.loc["A", "acquisition"]
+
+
+def test_a_shipped_correction_adds_dft_columns(tiny_model: Path, tmp_path: Path) -> None:
+    """A model whose meta carries a Δ-correction screens with ``*_dft`` columns that name their
+    fidelity; the plain columns are unchanged."""
+    import json
+    import shutil
+
+    from tests.models.test_correction import _correction
+
+    model = tmp_path / "corrected"
+    shutil.copytree(tiny_model, model)
+    meta = json.loads((model / "meta.json").read_text())
+    (model / "meta.json").write_text(json.dumps({**meta, "correction": _correction().to_meta()}))
+    plain = run_screen(ScreenConfig(metals=["Cu", "Ni"], model=tiny_model), tmp_path / "plain")
+    out = run_screen(ScreenConfig(metals=["Cu", "Ni"], model=model), tmp_path / "dft")
+    assert out["dft_fidelity"].str.startswith("gpaw (Δ-learned on chgnet").all()
+    for col in ("e_ads_li2s2", "e_ads_li2s", "d_band_m1"):
+        assert np.isfinite(out[f"{col}_dft"]).all() and (out[f"{col}_dft_std"] >= out[f"{col}_std"]).all()
+    assert "e_ads_s8_dft" not in out.columns and np.isfinite(out["dg_5_dft"]).all()
+    key = ["m1", "m2", "placement"]
+    merged = plain.merge(out, on=key, suffixes=("", "_c"))
+    np.testing.assert_allclose(merged["dg_rds"], merged["dg_rds_c"], rtol=1e-6)

@@ -48,6 +48,7 @@ class Prepared:
     settings: GraphSettings
     references: dict[str, float]
     correction: Correction | None = None
+    dband_method: str = ""
 
 
 def prepare_once(cfg: TrainConfig) -> Prepared:
@@ -79,7 +80,15 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
     graphs = build_graphs(samples, cfg.input_mode, gs, s.cache_dir / "graphs")
     method = samples[0].method if isinstance(cfg.method, list) or cfg.method is None else cfg.method
     refs = reference_table(store, method)
-    return Prepared(samples, graphs, tr, va, te, held, gs, refs, _correction(store, cfg, samples))
+    corr = _correction(store, cfg, samples)
+    return Prepared(samples, graphs, tr, va, te, held, gs, refs, corr, dband_method(store, method))
+
+
+def dband_method(store: Store, method: str) -> str:
+    """The method(s) of the d-band centres on the clean sites of ``method`` (often another
+    calculator than the energies, e.g. GFN1-xTB on CHGNet geometries)."""
+    rows = store.rows(kind="site", method=method, adsorbate="clean")
+    return ", ".join(sorted({str(r.get("dband_method")) for r in rows if r.get("dband_method")}))
 
 
 def _correction(store: Store, cfg: TrainConfig, low: list[Sample]) -> Correction | None:
@@ -149,6 +158,7 @@ def train_ensemble(
             {
                 "input_mode": cfg.input_mode,
                 "method": p.samples[0].method,
+                "dband_method": p.dband_method,
                 "targets": cfg.targets,
                 "test_metals": p.test_metals,
                 "trained": time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -7,11 +7,11 @@ a laptop CPU; raise it for a more thorough search. ΔG values are computed per e
 :mod:`dacscreen.thermo`, so their spread is the uncertainty.
 
 Every number names its fidelity: the plain columns are at the level of the labels the model
-was trained on (column ``fidelity``). A model that ships a Δ-correction
-(:class:`dacscreen.models.correction.Correction`) adds ``<quantity>_dft`` columns for the states
-the correction covers, plus ΔG5 when it covers Li2S2 and Li2S (column ``dft_fidelity``). The
-step free energies ΔG1–ΔG5 and ΔG_RDS stay at the training fidelity, so that energies of two
-methods never meet in one difference.
+was trained on (column ``fidelity``; the d-band centres ``d_band_fidelity``). A model that
+ships a Δ-correction (:class:`dacscreen.models.correction.Correction`) adds ``<quantity>_dft``
+columns for the states the correction covers, plus ΔG5 when it covers Li2S2 and Li2S (column
+``dft_fidelity``). The step free energies ΔG1–ΔG5 and ΔG_RDS stay at the training fidelity, so
+that energies of two methods never meet in one difference.
 """
 
 from __future__ import annotations
@@ -128,6 +128,7 @@ def _row(
         "placement": spec.placement,
         "delta_chi": delta_chi(spec.m1, spec.m2),
         "fidelity": ens.meta.get("method", "unknown"),  # the labels the model was trained on
+        "d_band_fidelity": ens.meta.get("dband_method") or ens.meta.get("method", "unknown"),
     }
     row["e_bind"], row["e_bind_std"] = float(pred["e_ads"][clean]), float(pred["e_ads_std"][clean])
     row["d_band_m1"], row["d_band_m2"] = (float(v) for v in pred["dband"][clean])
