@@ -28,6 +28,7 @@ def trial_config(cfg: TuneConfig, trial: Any) -> TrainConfig:
             "hidden": trial.suggest_categorical("hidden", [32, 64, 128]),
             "layers": trial.suggest_int("layers", 2, 4),
             "n_rbf": trial.suggest_categorical("n_rbf", [16, 32]),
+            "displacement_weight": trial.suggest_categorical("displacement_weight", [0.0, 0.3, 1.0]),
         }
     )
     return cfg.train.model_copy(
