@@ -76,14 +76,22 @@ def _dg_rds(
     }
 
 
+DG5_REFS = ("Li_bcc", "mol_Li2S2", "mol_Li2S")
+
+
+def dg5_from_adsorption(e_li2s2: float, e_li2s: float, refs: dict[str, float]) -> float:
+    """ΔG5 (Li2S2* + 2 Li → 2 Li2S*, eV at 0 V vs Li/Li+) from the two adsorption energies and
+    the references ``DG5_REFS`` of the same method."""
+    gstar = {"Li2S2": g_star(e_li2s2, refs["mol_Li2S2"]), "Li2S": g_star(e_li2s, refs["mol_Li2S"])}
+    return step_free_energy(SRR_STEPS[4], gstar, refs["Li_bcc"])
+
+
 def _dg5(samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]) -> dict:
-    """ΔG5 (Li2S2* + 2 Li → 2 Li2S*, eV at 0 V vs Li/Li+) per site with both adsorbates."""
-    step = SRR_STEPS[4]
-    needed = ["Li_bcc", "mol_Li2S2", "mol_Li2S"]
-    if not all(k in refs for k in needed):
+    """ΔG5 per site with both adsorbates."""
+    if not all(k in refs for k in DG5_REFS):
         return {}
     return {
-        site: step_free_energy(step, {x: g_star(e[x], refs[f"mol_{x}"]) for x in e}, refs["Li_bcc"])
+        site: dg5_from_adsorption(e["Li2S2"], e["Li2S"], refs)
         for site, e in _site_values(samples, idx, values, ("Li2S2", "Li2S")).items()
         if len(e) == 2
     }

@@ -27,16 +27,9 @@ from dacscreen.featurize.graphs import atoms_to_graph
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.targets import DG5_REFS, dg5_from_adsorption
 from dacscreen.screening.space import SiteSpec
-from dacscreen.thermo import (
-    GIBBS_CORRECTION_NOTE,
-    SRR_SPECIES,
-    SRR_STEPS,
-    g_star,
-    limiting_potential,
-    srr_free_energies,
-    step_free_energy,
-)
+from dacscreen.thermo import GIBBS_CORRECTION_NOTE, SRR_SPECIES, limiting_potential, srr_free_energies
 
 MAX_ORIENTATIONS = 1
 
@@ -99,20 +92,16 @@ def corrected_columns(spec: SiteSpec, row: dict[str, Any], corr: Correction) -> 
 
 
 def _dg5(cols: dict[str, Any], refs: dict[str, float]) -> dict[str, float]:
-    """ΔG5 (Li2S2* + 2 Li → 2 Li2S*, eV at 0 V vs Li/Li+) and its σ from corrected E_ads
-    (linear propagation, the two errors taken as independent); empty without them."""
+    """ΔG5 (eV at 0 V vs Li/Li+) and its σ from corrected E_ads (linear propagation, the two
+    errors taken as independent); empty without them."""
     needed = ("e_ads_li2s2_dft", "e_ads_li2s_dft")
-    if not all(k in cols for k in needed) or not all(k in refs for k in ("Li_bcc", "mol_Li2S2", "mol_Li2S")):
+    if not all(k in cols for k in needed) or not all(k in refs for k in DG5_REFS):
         return {}
-
-    def dg(e1: float, e2: float) -> float:
-        gstar = {"Li2S2": g_star(e1, refs["mol_Li2S2"]), "Li2S": g_star(e2, refs["mol_Li2S"])}
-        return step_free_energy(SRR_STEPS[4], gstar, refs["Li_bcc"])
-
     e1, e2 = (cols[k] for k in needed)
-    value = dg(e1, e2)
-    slopes = (dg(e1 + 1.0, e2) - value, dg(e1, e2 + 1.0) - value)
-    std = float(np.hypot(slopes[0] * cols["e_ads_li2s2_dft_std"], slopes[1] * cols["e_ads_li2s_dft_std"]))
+    value = dg5_from_adsorption(e1, e2, refs)
+    slope1 = dg5_from_adsorption(e1 + 1.0, e2, refs) - value
+    slope2 = dg5_from_adsorption(e1, e2 + 1.0, refs) - value
+    std = float(np.hypot(slope1 * cols["e_ads_li2s2_dft_std"], slope2 * cols["e_ads_li2s_dft_std"]))
     return {"dg_5_dft": value, "dg_5_dft_std": std}
 
 
