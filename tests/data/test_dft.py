@@ -93,3 +93,19 @@ def test_single_point_references_for_adsorption_only(tiny_store: Path) -> None:
     done = {r.ref for r in store.rows(kind="reference", method="tblite-GFN1-xTB")}
     assert done == {ref for ref in source if not ref.startswith("bulk_")}
     assert {"Li_bcc", "mol_Li2S2", "mol_Li2S", "host_melon"} <= done
+
+
+def test_elements_without_gpaw_datasets_are_named() -> None:
+    """gpaw-data ships no PAW dataset for Tc: a single point says so before any SCF, and the
+    ML+SP planner leaves Tc sites out instead of stopping the job."""
+    pytest.importorskip("gpaw", reason="the dft extra is not installed (make dft)")
+    from dacscreen.data.dft import missing_datasets, single_point
+    from dacscreen.data.labelling import unsupported_metals
+
+    assert missing_datasets(["Cu", "Ni", "Li", "S", "C", "N", "Tc"]) == ["Tc"]
+    tc = Atoms("Tc", positions=[[3, 3, 3]], cell=[6, 6, 6], pbc=True)
+    with pytest.raises(ConfigError, match=r"Tc.*no PAW dataset"):
+        single_point(tc)
+    gpaw_cfg = LabelConfig.model_validate({"calculator": {"name": "gpaw"}, "single_point_of": "chgnet-0.4.2"})
+    assert unsupported_metals(gpaw_cfg, ["Cu", "Tc"]) == {"Tc"}
+    assert unsupported_metals(_xtb_single_points(Path("x.db")), ["Cu", "Tc"]) == set()

@@ -14,6 +14,8 @@ its energy as a label.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,6 +63,21 @@ def gpaw_settings(kwargs: dict[str, Any]) -> GPAWSettings:
     if unknown:
         raise ConfigError(f"gpaw calculator: unknown setting(s) {unknown}; known: {sorted(known)}")
     return GPAWSettings(**kwargs)
+
+
+def missing_datasets(symbols: list[str], settings: GPAWSettings | None = None) -> list[str]:
+    """Elements of ``symbols`` without a PAW dataset for ``settings.xc`` (or, in LCAO mode, a
+    ``settings.basis`` basis) on GPAW's setup path; ``gpaw-data`` has none for Tc, for example."""
+    s = settings or GPAWSettings()
+    names = [f"{{}}.{s.xc}"] + ([f"{{}}.{s.basis}.basis"] if s.mode == "lcao" else [])
+    found = _dataset_files(tuple(str(p) for p in requires("gpaw", "gpaw").setup_paths))
+    return sorted({el for el in symbols for n in names if n.format(el) not in found})
+
+
+@lru_cache(maxsize=2)
+def _dataset_files(paths: tuple[str, ...]) -> frozenset[str]:
+    """File names (``.gz`` dropped) in GPAW's setup directories."""
+    return frozenset(f.name.removesuffix(".gz") for p in paths if Path(p).is_dir() for f in Path(p).iterdir())
 
 
 def is_bulk(atoms: Atoms) -> bool:
@@ -127,6 +144,12 @@ class SinglePoint:
 def single_point(atoms: Atoms, settings: GPAWSettings | None = None, txt: str | None = None) -> SinglePoint:
     """GPAW (+D3) energy of ``atoms`` as given (no relaxation); raises :class:`SCFConvergenceError`."""
     gpaw = requires("gpaw", "gpaw")
+    missing = missing_datasets(sorted(set(atoms.get_chemical_symbols())), settings)
+    if missing:
+        raise ConfigError(
+            f"{atoms.get_chemical_formula()}: GPAW has no PAW dataset or basis for {missing}; "
+            "add one to GPAW_SETUP_PATH (gpaw-setup, gpaw-basis) or leave these elements out"
+        )
     a = with_moments(atoms)
     a.calc = gpaw_calculator(a, settings, txt)
     try:

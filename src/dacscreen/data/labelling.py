@@ -122,13 +122,27 @@ def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task
     for row in store.rows(kind="site", best=True, host=cfg.host, method=source, placement=0):
         have.setdefault((row.m1, row.m2) if row.m2 else (row.m1,), set()).add(row.adsorbate)
     metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
+    unsupported = unsupported_metals(cfg, metals)
     sites = [
         s
         for s in site_order(metals, cfg.include_single, cfg.include_pairs)
-        if set(cfg.states) <= have.get(s, set())
+        if set(cfg.states) <= have.get(s, set()) and not unsupported & set(s)
     ]
     sites = sites[: cfg.limit] if cfg.limit is not None else sites
     return [Task(cfg.host, site, 0, st, method) for site in sites for st in cfg.states]
+
+
+def unsupported_metals(cfg: LabelConfig, metals: list[str]) -> set[str]:
+    """Metals the configured calculator cannot treat (GPAW: no PAW dataset or basis), logged;
+    their sites are left out of the single-point plan."""
+    if cfg.calculator.name != "gpaw":
+        return set()
+    from dacscreen.data.dft import gpaw_settings, missing_datasets
+
+    missing = set(missing_datasets(metals, gpaw_settings(cfg.calculator.kwargs)))
+    if missing:
+        log.warning("GPAW has no PAW dataset or basis for %s: their sites are skipped", sorted(missing))
+    return missing
 
 
 class Labeller:
