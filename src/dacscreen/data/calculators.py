@@ -48,8 +48,16 @@ def _chgnet(**kwargs: Any) -> Calculator:
 
 @lru_cache(maxsize=4)
 def _cached_chgnet(mod: Any, items: tuple) -> Calculator:
+    class CHGNetEF(mod.CHGNetCalculator):
+        """CHGNet that skips the stress and magmom heads unless they are asked for: a fixed-cell
+        relaxation needs energy and forces only, and the strain derivative costs ~30 % of a step."""
+
+        def calculate(self, atoms: Any = None, properties: Any = None, system_changes: Any = None) -> None:
+            full = properties is None or {"stress", "magmoms"} & set(properties)
+            super().calculate(atoms, properties, system_changes, task="efsm" if full else "ef")
+
     with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints banners; stdout is for --json
-        return mod.CHGNetCalculator(**dict(items))
+        return CHGNetEF(**dict(items))
 
 
 def _device() -> str:
