@@ -8,17 +8,22 @@ tabulates MAE and calibration side by side. ``--learning-curve`` adds the same c
 on growing random subsets of the training sites (the test folds stay whole), which shows
 whether the gap to the baseline is a matter of data. ``--displacement-weights`` repeats each
 mode with the auxiliary relaxation loss of :class:`dacscreen.models.multitask.DisplacementHead`
-at each weight; the column "val loss" (the members' best energy and d-band loss on the
-validation split, averaged over folds) is what a weight is chosen by, never the test MAE.
+at each weight, and ``--energy-references`` with each ``energy_reference`` (the per-state mean,
+or a ridge regression on the site descriptor that the GNN corrects). A variant is chosen by
+the validation columns, averaged over folds, never by the test MAE: "val loss" (the members'
+best standardised energy and d-band loss; comparable between weights) and "val MAE" (the
+ensemble's graph-level MAE in eV; comparable between energy references too).
 Writes ``benchmarks/results/accuracy.{json,md}``.
 
     python benchmarks/accuracy.py [--config configs/train.yaml] [--modes as-built relaxed-site]
         [--folds 5] [--members 2] [--learning-curve 0.5 0.75] [--displacement-weights 0 1]
+        [--energy-references state-mean descriptor-ridge]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import tempfile
@@ -49,28 +54,40 @@ def _row(label: str, report: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "run": label,
         "baselines": sorted({f["baseline"] for f in lmo["folds"]}),
-        "val_loss": sum(f["val_loss"] for f in lmo["folds"]) / max(len(lmo["folds"]), 1),
+        "val_loss": _fold_mean(lmo["folds"], "val_loss"),
+        "val_mae": _fold_mean(lmo["folds"], "val_mae"),
     }
     for t in TARGETS:
         row[t] = {side: lmo.get(t, {}).get(side, {}) for side in ("gnn", "baseline")}
     return row
 
 
+def _fold_mean(folds: list[dict[str, Any]], key: str) -> float:
+    values = [f[key] for f in folds if key in f]
+    return sum(values) / len(values) if values else float("nan")
+
+
 def run(
-    cfg: TrainConfig, modes: list[str], folds: int, fractions: list[float], weights: list[float]
+    cfg: TrainConfig,
+    modes: list[str],
+    folds: int,
+    fractions: list[float],
+    weights: list[float],
+    references: list[str],
 ) -> dict[str, Any]:
-    """Cross-validate every mode at every displacement weight (and, for the first mode and
-    weight, every subset fraction)."""
+    """Cross-validate every mode with every displacement weight and energy reference (and, for
+    the first mode and variant, every subset fraction)."""
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for mode in modes:
             p = prepare(cfg.model_copy(update={"input_mode": mode}))
-            for w in weights:
-                model = cfg.model.model_copy(update={"displacement_weight": w})
+            for w, ref in itertools.product(weights, references):
+                model = cfg.model.model_copy(update={"displacement_weight": w, "energy_reference": ref})
                 mcfg = cfg.model_copy(update={"input_mode": mode, "model": model})
-                label = mode + (f", displacement weight {w:g}" if w or len(weights) > 1 else "")
+                label = mode + (f", displacement weight {w:g}" if len(weights) > 1 else "")
+                label += f", {ref}" if len(references) > 1 else ""
                 t0 = time.perf_counter()
-                rows.append(_row(label, cross_validate(mcfg, p, folds, Path(work) / f"{mode}-{w}")))
+                rows.append(_row(label, cross_validate(mcfg, p, folds, Path(work) / f"{mode}-{w}-{ref}")))
                 rows[-1].update(n_samples=len(p.samples), seconds=round(time.perf_counter() - t0, 1))
             for f in fractions if mode == modes[0] else []:
                 mcfg = cfg.model_copy(update={"input_mode": mode})
@@ -84,7 +101,7 @@ def run(
 
 def markdown(result: dict[str, Any]) -> str:
     """The rows as one table: MAE (eV) and ±1σ coverage of GNN and baseline per target."""
-    head = "| run | samples | val loss | " + " | ".join(
+    head = "| run | samples | val loss | val MAE | " + " | ".join(
         f"{t} GNN MAE | {t} baseline MAE | {t} GNN ±1σ" for t in TARGETS
     )
     lines = [
@@ -94,7 +111,7 @@ def markdown(result: dict[str, Any]) -> str:
         "σ-scaling and baseline choice on each fold's validation split. MAE in eV.",
         "",
         head + " |",
-        "|" + "---|" * (3 + 3 * len(TARGETS)),
+        "|" + "---|" * (4 + 3 * len(TARGETS)),
     ]
     for r in result["rows"]:
         cells = []
@@ -105,7 +122,8 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{b.get('mae', float('nan')):.3f}",
                 f"{g.get('within_1sigma', float('nan')):.2f}",
             ]
-        lines.append(f"| {r['run']} | {r['n_samples']} | {r['val_loss']:.3f} | " + " | ".join(cells) + " |")
+        vals = f"{r['val_loss']:.3f} | {r.get('val_mae', float('nan')):.3f}"
+        lines.append(f"| {r['run']} | {r['n_samples']} | {vals} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -116,12 +134,15 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--members", type=int, default=2)
     ap.add_argument("--learning-curve", nargs="*", type=float, default=[])
-    ap.add_argument("--displacement-weights", nargs="+", type=float, default=[0.0])
+    ap.add_argument("--displacement-weights", nargs="+", type=float, default=None)
+    ap.add_argument("--energy-references", nargs="+", default=None)
     ap.add_argument("--tag", default="", help="suffix of the result files, e.g. a variant name")
     args = ap.parse_args()
     cfg = load_config(TrainConfig, args.config, {})
     cfg.model = cfg.model.model_copy(update={"ensemble": args.members})
-    result = run(cfg, args.modes, args.folds, args.learning_curve, args.displacement_weights)
+    weights = args.displacement_weights or [cfg.model.displacement_weight]
+    references = args.energy_references or [cfg.model.energy_reference]
+    result = run(cfg, args.modes, args.folds, args.learning_curve, weights, references)
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"accuracy{'-' + args.tag if args.tag else ''}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=float))

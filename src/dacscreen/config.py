@@ -212,6 +212,11 @@ class ModelConfig(Strict):
     """Weight of the auxiliary relaxation loss: mean squared error (Å²) of each site and
     adsorbate atom's displacement from input to relaxed position, next to the standardised
     energy loss. 0 leaves the auxiliary head out."""
+    energy_reference: Literal["state-mean", "descriptor-ridge"] = "state-mean"
+    """What the network's energy output is added to: the mean of each state's training targets,
+    or a ridge regression of each state's targets on the site descriptor (fitted on the
+    training split, the analogue of fairchem's linear element references), so that the GNN
+    learns the residual the elemental descriptors leave."""
 
 
 class TargetSpec(Strict):

@@ -39,7 +39,7 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
     """Train ``cfg.model.ensemble`` members on ``train`` (checkpointed under ``ckpt``, so an
     interrupted cross-validation resumes fold by fold)."""
     tg, vg = [p.graphs[i] for i in train], [p.graphs[i] for i in val]
-    scaling = Scaling.fit(tg)
+    scaling = Scaling.fit(tg, cfg.model.energy_reference)
     results = [
         train_member(tg, vg, cfg, scaling, cfg.seed + k, ckpt / f"member-{k}.pt")
         for k in range(cfg.model.ensemble)
@@ -54,15 +54,30 @@ def _split_predictions(
     cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path
 ) -> tuple[Predictions, Predictions, dict[str, Any]]:
     """GNN and best-baseline predictions for the test samples of one split, and what was fitted
-    (the baseline's name, the ensemble's σ-scaling and its members' mean best validation loss,
-    both from the validation split)."""
+    (the baseline's name, the ensemble's σ-scaling, its members' mean best validation loss and
+    its graph-level validation MAE in eV, all from the validation split)."""
     train, val, test = split
     ens = fit_ensemble(cfg, p, train, val, ckpt)
     baseline = best_baseline([p.samples[i] for i in train], [p.samples[i] for i in val], cfg.split.seed)
     gnn = gnn_predictions(ens, [p.graphs[i] for i in test])
     base = baseline_predictions(baseline, [p.samples[i] for i in test])
-    fitted = {"baseline": baseline.name, "std_scale": ens.std_scale, "val_loss": ens.meta["val_loss"]}
+    fitted = {
+        "baseline": baseline.name,
+        "std_scale": ens.std_scale,
+        "val_loss": ens.meta["val_loss"],
+        "val_mae": _graph_mae(ens, [p.graphs[i] for i in val]),
+    }
     return gnn, base, fitted
+
+
+def _graph_mae(ens: Ensemble, graphs: list[Any]) -> float:
+    """The ensemble's graph-level MAE (eV) over the labelled ``graphs`` (NaN if none): a
+    validation score comparable across target standardisations, unlike the loss."""
+    if not graphs:
+        return float("nan")
+    y = np.concatenate([g.y_ads.numpy() for g in graphs])
+    ok = np.isfinite(y)
+    return float(np.mean(np.abs(ens.predict(graphs)["e_ads"][ok] - y[ok]))) if ok.any() else float("nan")
 
 
 def accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds: list[Predictions]) -> None:

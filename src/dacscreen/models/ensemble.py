@@ -39,6 +39,10 @@ class Scaling:
     would spend most of the loss on those offsets and leave the differences between sites,
     the quantity screening ranks, a small share of it. States with too few labels fall back
     to the global ``ads_mean``/``ads_std``.
+
+    ``reference`` (``energy_reference: descriptor-ridge``) maps a state to ``[intercept,
+    w_1 … w_d]`` (eV) of a ridge regression of its targets on the graph's ``site_x``; the
+    per-graph mean is then that prediction and the state's std that of the ridge residuals.
     """
 
     ads_mean: float = 0.0
@@ -46,19 +50,26 @@ class Scaling:
     db_mean: float = 0.0
     db_std: float = 1.0
     per_state: dict[str, list[float]] = field(default_factory=dict)
+    reference: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, graphs: list[Data]) -> Scaling:
-        """Mean and std of the finite targets of ``graphs``, globally and per state."""
+    def fit(cls, graphs: list[Data], energy_reference: str = "state-mean") -> Scaling:
+        """Mean and std of the finite targets of ``graphs``, globally and per state (or, with
+        ``descriptor-ridge``, a ridge reference and residual std per state)."""
         ads = torch.cat([g.y_ads for g in graphs]).numpy()
         db = torch.cat([g.y_dband for g in graphs]).numpy()
         states = np.array([getattr(g, "state", "") for g in graphs])
+        site_x = np.concatenate([g.site_x.numpy() for g in graphs]) if graphs else np.zeros((0, 0))
         ok = np.isfinite(ads)
-        per_state = {}
+        per_state, reference = {}, {}
         for k in np.unique(states[ok]):
-            values = ads[ok & (states == k)]
-            if k and len(values) >= MIN_STATE_SAMPLES:
-                per_state[str(k)] = [float(values.mean()), max(float(values.std()), MIN_STATE_STD)]
+            sel = ok & (states == k)
+            if not k or sel.sum() < MIN_STATE_SAMPLES:
+                continue
+            values = ads[sel]
+            if energy_reference == "descriptor-ridge":
+                reference[str(k)], values = _ridge(site_x[sel], values)
+            per_state[str(k)] = [float(values.mean()), max(float(values.std()), MIN_STATE_STD)]
         ads, db = ads[ok], db[np.isfinite(db)]
         return cls(
             float(ads.mean()) if len(ads) else 0.0,
@@ -66,6 +77,7 @@ class Scaling:
             float(db.mean()) if len(db) else 0.0,
             float(db.std() + 1e-3) if len(db) > 1 else 1.0,
             per_state,
+            reference,
         )
 
     def ads_stats(self, batch: Data) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,7 +87,33 @@ class Scaling:
         keys = [states] if isinstance(states, str) else list(states or [""] * n)
         fallback = [self.ads_mean, self.ads_std]
         stats = torch.tensor([self.per_state.get(k, fallback) for k in keys], dtype=torch.float32)
-        return stats[:, 0].to(batch.tags.device), stats[:, 1].to(batch.tags.device)
+        mean = stats[:, 0] + self._reference(keys, batch)
+        return mean.to(batch.tags.device), stats[:, 1].to(batch.tags.device)
+
+    def _reference(self, keys: list[str], batch: Data) -> torch.Tensor:
+        """Per-graph ridge reference (eV; 0 for states without one)."""
+        out = torch.zeros(len(keys))
+        if not self.reference:
+            return out
+        site_x = batch.site_x.detach().cpu().double()
+        for i, k in enumerate(keys):
+            if k in self.reference:
+                coef = torch.tensor(self.reference[k], dtype=torch.float64)
+                out[i] = float(coef[0] + site_x[i] @ coef[1:])
+        return out
+
+
+RIDGE_ALPHAS = np.logspace(-3, 3, 13)
+"""Ridge penalties searched by leave-one-out on the training split."""
+
+
+def _ridge(x: np.ndarray, y: np.ndarray) -> tuple[list[float], np.ndarray]:
+    """Ridge fit of ``y`` on ``x`` (penalty by efficient leave-one-out CV): ``[intercept, w…]``
+    and the residuals."""
+    from sklearn.linear_model import RidgeCV
+
+    model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y)
+    return [float(model.intercept_), *map(float, model.coef_)], y - model.predict(x)
 
 
 @dataclass

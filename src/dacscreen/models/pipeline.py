@@ -116,7 +116,7 @@ def train_ensemble(
     p = prepared or prepare(cfg)
     train_g = [p.graphs[i] for i in p.train]
     val_g = [p.graphs[i] for i in p.val]
-    scaling = Scaling.fit(train_g)
+    scaling = Scaling.fit(train_g, cfg.model.energy_reference)
     if distributed.rank() != 0:  # a data-parallel helper: it trains the same members; rank 0 reports
         for k in range(cfg.model.ensemble):
             train_member(

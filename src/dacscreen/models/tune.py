@@ -43,7 +43,7 @@ def objective_factory(cfg: TuneConfig, p: Prepared):  # type: ignore[no-untyped-
 
     train_g = [p.graphs[i] for i in p.train]
     val_g = [p.graphs[i] for i in p.val]
-    scaling = Scaling.fit(train_g)
+    scaling = Scaling.fit(train_g, cfg.train.model.energy_reference)
 
     def objective(trial: Any) -> float:
         train_cfg = trial_config(cfg, trial)
