@@ -9,7 +9,7 @@ config values (:func:`load_config` takes them as ``overrides``). Environment var
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -436,6 +436,29 @@ CONFIG_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+def _field_table(model: type[BaseModel]) -> list[str]:
+    """Markdown table of a model's keys: type, default and meaning."""
+    out = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+        ann = field.annotation
+        typ = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
+        typ = typ.replace("|", "\\|").replace("dacscreen.config.", "")
+        doc = (field.description or "").replace("\n", " ").replace("|", "\\|")
+        out.append(f"| `{name}` | `{typ}` | `{default}` | {doc} |")
+    return [*out, ""]
+
+
+def _nested_models(model: type[BaseModel]) -> list[tuple[str, type[BaseModel]]]:
+    """(key, model) of the fields that are config sections themselves (``model``, ``split`` ...)."""
+    out = []
+    for name, field in model.model_fields.items():
+        for t in (field.annotation, *get_args(field.annotation)):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                out.append((name, t))
+    return out
+
+
 def reference_markdown() -> str:
     """The configuration reference (docs/configuration.md), generated from the models."""
     out = [
@@ -447,16 +470,11 @@ def reference_markdown() -> str:
         "override config values.",
         "",
     ]
+    seen: set[type[BaseModel]] = set(CONFIG_MODELS.values())
     for title, model in CONFIG_MODELS.items():
-        out += [f"## {title}", "", "| key | type | default | meaning |", "|---|---|---|---|"]
-        for name, field in model.model_fields.items():
-            default = (
-                "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
-            )
-            ann = field.annotation
-            typ = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
-            typ = typ.replace("|", "\\|").replace("dacscreen.config.", "")
-            doc = (field.description or "").replace("\n", " ")
-            out.append(f"| `{name}` | `{typ}` | `{default}` | {doc} |")
-        out.append("")
+        out += [f"## {title}", "", *_field_table(model)]
+        for name, nested in _nested_models(model):
+            if nested not in seen:
+                seen.add(nested)
+                out += [f"### `{name}` ({nested.__name__})", "", *_field_table(nested)]
     return "\n".join(out)
