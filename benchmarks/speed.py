@@ -5,6 +5,8 @@
 * speed-up: GNN time per site (7 graphs: the clean site + 6 intermediates) against CHGNet
   relaxations of the same clean site and of one Li2S2 placement (× 6 for the intermediates);
 * labelling: relaxations per hour, serial against a Dask LocalCluster with 2 workers;
+* chgnet step: one energy + forces call of the labeller's CHGNet (no strain derivative) against
+  CHGNet's own ASE calculator (energy, forces, stress and magmoms) on the Cu–Ni + Li2S2 site;
 * scaling: screening wall time for the default space and 4× and 16× that space (linear cost).
 
 Writes ``benchmarks/results/speed.{json,md}``.
@@ -122,7 +124,31 @@ def labelling(workers: int) -> dict:
     return {"workers": workers, "relaxations": len(tasks), "seconds": dt, "per_hour": 3600 * len(tasks) / dt}
 
 
-PARTS = ("featurisation", "screening", "scaling", "labelling")
+def chgnet_step(calls: int = 10) -> dict:
+    """Seconds per force call, the labeller's calculator against ``CHGNetCalculator``; the two
+    alternate call by call, so that a busy machine slows both alike."""
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    fast = get_calculator("chgnet")
+    site = place_adsorbate(build_site("melon", ["Cu", "Ni"]), "Li2S2", "bridge")
+    runs = {"full": CHGNetCalculator(model=fast.model), "fast": fast}
+    atoms, seconds = {}, dict.fromkeys(runs, 0.0)
+    for name, calc in runs.items():
+        atoms[name] = site.copy()
+        atoms[name].calc = calc
+        atoms[name].get_forces()  # warm-up
+    for _ in range(calls):
+        for name, a in atoms.items():
+            a.positions[0, 2] += 1e-3
+            t0 = time.perf_counter()
+            a.get_forces()
+            seconds[name] += time.perf_counter() - t0
+    out = {"atoms": len(site), **{f"{k}_seconds": v / calls for k, v in seconds.items()}}
+    out["speedup"] = out["full_seconds"] / out["fast_seconds"]
+    return out
+
+
+PARTS = ("featurisation", "screening", "scaling", "labelling", "chgnet_step")
 """Independent parts; "screening" includes the CHGNet relaxations of its speed-up ratio."""
 
 
@@ -148,6 +174,8 @@ def measure(part: str, ens: Ensemble, model: Path) -> dict:
         }
     elif part == "scaling":
         out = {"scaling": [screening(ens, model, repeat=k) | {"factor": k} for k in FACTORS]}
+    elif part == "chgnet_step":
+        out = {"chgnet_step": chgnet_step()}
     else:
         out = {"labelling": [labelling(1), labelling(2)]}
     out["measured"] = {part: time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -213,6 +241,14 @@ def markdown(r: dict) -> str:
         f"| {x['sites']} | {x['factor']}× | {x['seconds']:.1f} | {x['seconds_per_site']:.3f} |"
         for x in r["scaling"]
     ]
+    if "chgnet_step" in r:
+        c = r["chgnet_step"]
+        lines += [
+            "",
+            f"* CHGNet force call on the {c['atoms']}-atom Cu–Ni + Li2S2 site: {c['fast_seconds']:.3f} s "
+            f"(labeller, energy + forces) against {c['full_seconds']:.3f} s (CHGNetCalculator with "
+            f"stress and magmoms): ×{c['speedup']:.2f}",
+        ]
     if "labelling" in r:
         lines += ["", "| labelling | relaxations/hour |", "|---|---|"]
         lines += [f"| {x['workers']} worker(s) | {x['per_hour']:.0f} |" for x in r["labelling"]]

@@ -78,6 +78,7 @@ def test_evaluate_cli_writes_the_k_fold_report(
     assert report["k"] == 3 and len(report["folds"]) >= 2
     for fold in report["folds"]:
         assert fold["n_test"] > 0 and fold["baseline"]
+        assert fold["val_mae"] >= 0 and np.isfinite(fold["val_loss"])  # what variants are chosen by
     for target in TARGETS:
         assert {"gnn", "baseline"} <= set(report[target])
     for target in ("e_ads:Li2S2", "e_ads:Li2S", "dband"):

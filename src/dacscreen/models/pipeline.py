@@ -272,6 +272,7 @@ def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> N
         f"* split: {cfg.split.kind}; held-out metals: {', '.join(p.test_metals) or '—'}; "
         f"train/val/test samples {len(p.train)}/{len(p.val)}/{len(p.test)}",
         f"* auxiliary relaxation-displacement loss weight: {cfg.model.displacement_weight:g}",
+        f"* energy reference the network corrects: {cfg.model.energy_reference}",
         f"* Δ-correction shipped for `screen`'s *_dft columns: {_correction_note(p.correction)}",
         f"* training time: {report.get('train_seconds', 0.0):.0f} s",
         f"* σ-scaling fitted on the validation split (× members' spread): "
