@@ -1,4 +1,4 @@
-"""Multi-fidelity learning against DFT labels: Δ-learning versus DFT-only and CHGNet-only training.
+"""Multi-fidelity learning against DFT labels: Δ-learning and fine-tuning versus DFT-only and CHGNet-only.
 
 Leave-metal-out k-fold over the metals of the sites with GPAW single points. In each fold, with
 every sample of a held-out metal removed from all training and validation data:
@@ -7,6 +7,8 @@ every sample of a held-out metal removed from all training and validation data:
 * ``chgnet-only``: the GNN ensemble trained on the CHGNet/xTB labels, used as if they were DFT;
 * ``delta``: the CHGNet-only ensemble plus a Gaussian-process correction DFT − CHGNet fitted on
   the DFT training sites (:mod:`dacscreen.models.multifidelity`);
+* ``fine-tuned``: the CHGNet-only ensemble trained further on the DFT training sites at a fifth
+  of the learning rate (pretraining on the low fidelity, then fine-tuning);
 * ``baseline (dft)``: the best descriptor baseline on the DFT labels, for reference.
 
 All are scored against the DFT labels of the held-out sites: E_ads(Li2S2), E_ads(Li2S),

@@ -1,13 +1,21 @@
-"""Δ-learning: the DFT − low-fidelity correction and the corrected predictions."""
+"""Multi-fidelity: the Δ-correction, the corrected predictions, and fine-tuning."""
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+from pathlib import Path
 
+import numpy as np
+import torch
+
+from dacscreen.config import TrainConfig
 from dacscreen.elements import element_features
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.multifidelity import corrected, delta_samples, fit_delta
+from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.multifidelity import corrected, delta_samples, fine_tune, fit_delta
+from dacscreen.models.pipeline import prepare
 from dacscreen.models.targets import Predictions
+from tests.conftest import TINY_TRAIN
 
 METALS = ["Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Y", "Zr", "Nb", "Mo", "Ru", "Rh", "Pd"]
 
@@ -56,3 +64,28 @@ def test_correction_learned_on_some_metals_transfers_to_others() -> None:
     assert np.abs(out.e_ads[ads] - truth[ads]).max() < 0.1  # the low tier alone is off by ≥ 0.7 eV
     np.testing.assert_allclose(out.dband[~ads], -1.3, atol=0.05)
     assert np.all(out.e_ads_std >= low_pred.e_ads_std)  # the correction's variance adds
+
+
+def test_fine_tuning_moves_a_pretrained_ensemble_to_the_new_fidelity(
+    tiny_model: Path, tiny_store_path: Path, project_env: Path, tmp_path: Path
+) -> None:
+    """A high fidelity 1 eV above the low one on every graph-level target: the fine-tuned
+    members follow it, and the pretrained ensemble itself is left unchanged."""
+    low = Ensemble.load(tiny_model)
+    before = {k: v.clone() for k, v in low.members[0].state_dict().items()}
+    cfg = TrainConfig.model_validate({**TINY_TRAIN, "db": str(tiny_store_path), "epochs": 40, "lr": 5e-3})
+    p = prepare(cfg)
+    shifted = [g.clone() for g in p.graphs]
+    for g in shifted:
+        g.y_ads = g.y_ads + 1.0
+    high = dataclasses.replace(p, graphs=shifted)
+    idx = list(range(len(shifted)))
+    tuned = fine_tune(low, cfg, high, idx, [], tmp_path / "ft")
+    y = np.concatenate([g.y_ads.numpy() for g in shifted])
+    ok = np.isfinite(y)
+    err_low = np.abs(low.predict(shifted)["e_ads"][ok] - y[ok]).mean()
+    err_tuned = np.abs(tuned.predict(shifted)["e_ads"][ok] - y[ok]).mean()
+    assert err_tuned < 0.7 * err_low
+    assert tuned.scaling is low.scaling
+    for k, v in low.members[0].state_dict().items():
+        torch.testing.assert_close(v, before[k])

@@ -18,8 +18,10 @@ from dacscreen.errors import DacscreenError
 def summarize(store: Store) -> dict[str, Any]:
     """Counts the ``dataset info`` command reports.
 
-    ``sites_with_states`` maps a '+'-joined sorted state list to how many sites have at least
-    a best (valid) record for each of those states; ``all_states`` counts sites with all seven.
+    ``sites_with_states`` maps a '+'-joined sorted state list to how many distinct sites have
+    a best (valid) record for each of those states under one method (a site labelled by two
+    methods counts once; ``by_method`` has the count per method); ``all_seven`` counts sites
+    with all seven.
     """
     rows = list(store.rows(kind="site"))
     states: dict[str, set[str]] = defaultdict(set)
@@ -29,7 +31,7 @@ def summarize(store: Store) -> dict[str, Any]:
         if r.get("best"):
             states[site].add(r.adsorbate)
         metals.update([r.m1] + ([r.m2] if r.m2 else []))
-    combos = _combos(states.values())
+    combos = _distinct_site_combos(states)
     n = len(rows)
     return {
         "records": store.count("kind!=claim"),
@@ -51,6 +53,16 @@ def _combos(state_sets: Iterable[set[str]]) -> dict[str, int]:
         "clean+Li2S2+Li2S": sum(1 for s in sets if {"clean", "Li2S2", "Li2S"} <= s),
         "all_seven": sum(1 for s in sets if len(s) == 7),
     }
+
+
+def _distinct_site_combos(states: dict[str, set[str]]) -> dict[str, int]:
+    """:func:`_combos` over distinct sites: a site counts when one of its methods covers the
+    states."""
+    per_site: dict[str, list[set[str]]] = defaultdict(list)
+    for key, have in states.items():
+        per_site[key.rsplit("|", 1)[0]].append(have)
+    counts = [_combos(sets) for sets in per_site.values()]
+    return {k: sum(1 for c in counts if c[k]) for k in ("clean+Li2S2+Li2S", "all_seven")}
 
 
 def _by_method(rows: list[Any], states: dict[str, set[str]]) -> dict[str, dict[str, Any]]:

@@ -117,17 +117,21 @@ def train_member(
     seed: int,
     checkpoint: Path | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    init: dict[str, torch.Tensor] | None = None,
 ) -> MemberResult:
     """Train one member with AdamW and early stopping on the validation loss (data-parallel
-    across processes when started by torchrun; see :mod:`dacscreen.models.distributed`)."""
+    across processes when started by torchrun; see :mod:`dacscreen.models.distributed`).
+    ``init`` starts from those weights instead of a random initialisation (fine-tuning)."""
     tune_allocator()
     device = distributed.setup() if distributed.is_worker() else pick_device(cfg.device)
     torch.manual_seed(seed)
     model = MultiTaskGNN(cfg.model).to(device)
+    if init is not None:
+        model.load_state_dict(init)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.patience // 3))
     start, best, best_state, stale, history = 0, float("inf"), None, 0, []
-    fingerprint = run_fingerprint(train, cfg, seed, scaling)
+    fingerprint = run_fingerprint(train, cfg, seed, scaling, init)
     ck = _matching_checkpoint(checkpoint, fingerprint, device)
     if ck is not None:
         model.load_state_dict(ck["model"])
@@ -197,11 +201,19 @@ def train_member(
     return MemberResult(model, best, epoch + 1, time.perf_counter() - t0, history)
 
 
-def run_fingerprint(train: list[Data], cfg: TrainConfig, seed: int, scaling: Scaling | None = None) -> str:
+def run_fingerprint(
+    train: list[Data],
+    cfg: TrainConfig,
+    seed: int,
+    scaling: Scaling | None = None,
+    init: dict[str, torch.Tensor] | None = None,
+) -> str:
     """What a checkpoint must match to be resumed: the architecture, the optimiser settings, the
-    seed, the featuriser version, the target standardisation and the training targets. (The
-    epoch budget may change: a resumed run can train longer.)"""
+    seed, the featuriser version, the target standardisation, the training targets and the
+    initial weights of a fine-tuning run. (The epoch budget may change: a resumed run can train
+    longer.)"""
     targets = torch.cat([g.y_ads for g in train]).nan_to_num(1e9) if train else torch.zeros(0)
+    start = torch.cat([v.flatten().float() for v in init.values()]) if init else torch.zeros(0)
     payload = (
         json.dumps(
             [
@@ -216,6 +228,7 @@ def run_fingerprint(train: list[Data], cfg: TrainConfig, seed: int, scaling: Sca
             ]
         ).encode()
         + targets.numpy().round(6).tobytes()
+        + start.numpy().round(6).tobytes()
     )
     return hashlib.sha1(payload).hexdigest()[:16]
 
