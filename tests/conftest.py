@@ -19,6 +19,7 @@ TINY_LABEL = {
     "steps": 15,
     "fmax": 0.3,
     "max_orientations": 1,
+    "fallback_orientations": 2,
 }
 
 

@@ -119,6 +119,18 @@ class LabelConfig(Strict):
     """Label the first placement only, or all symmetry-distinct ones."""
     max_orientations: int = Field(2, ge=1)
     """Starting orientations relaxed per adsorbate (lowest valid kept)."""
+    fallback_orientations: int | None = Field(None, ge=0)
+    """Further starts relaxed while every start so far is invalid (anomalous or unconverged);
+    null: every offered orientation. A stored task left without a valid record resumes with
+    its untried orientations up to this limit."""
+
+    @property
+    def max_starts(self) -> int | None:
+        """Most starts relaxed per adsorbate task (None: every offered orientation)."""
+        if self.fallback_orientations is None:
+            return None
+        return self.max_orientations + self.fallback_orientations
+
     workers: int = Field(1, ge=1)
     """Dask workers (LocalCluster) when > 1."""
     scheduler: str | None = None

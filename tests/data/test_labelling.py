@@ -50,6 +50,32 @@ def test_rerun_is_idempotent(tiny_store: Path) -> None:
     assert store.count() == before
 
 
+def test_task_without_a_valid_record_resumes_with_untried_orientations(tiny_store: Path) -> None:
+    """A Cu–Ni Li2S2 task whose only stored start was anomalous (as a run that stopped after
+    fewer starts leaves it) is pending again; the retry relaxes only untried orientations,
+    adds records without rewriting the stored one, and a capped config leaves it alone."""
+    store = Store(tiny_store)
+    cfg = tiny_label_config(tiny_store, fallback_orientations=None)
+    lab = Labeller(cfg, store)
+    task = next(t for t in plan(cfg, lab.method) if t.metals == ("Cu", "Ni") and t.state == "Li2S2")
+    rows = list(store.rows(kind="site", task=task.key))
+    keep = rows[0]
+    with store.db:
+        for r in rows[1:]:
+            del store.db[r.id]
+        store.db.update(keep.id, best=False, anomaly="adsorbate dissociated")
+    capped = Labeller(tiny_label_config(tiny_store, fallback_orientations=0), store)
+    assert task not in capped.pending([task])
+    assert lab.pending([task]) == [task]
+    assert lab.run_claimed(task)
+    after = list(store.rows(kind="site", task=task.key))
+    orientations = [r.orientation for r in after]
+    assert len(orientations) == len(set(orientations)) > 1
+    assert next(r for r in after if r.id == keep.id).energy == keep.energy
+    assert sum(1 for r in after if r.best) <= 1
+    assert lab.pending([task]) == []
+
+
 @pytest.mark.parametrize(
     "args", [["--json", "dataset", "info"], ["dataset", "info", "--json"]], ids=["global", "subcommand"]
 )

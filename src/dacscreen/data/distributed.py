@@ -29,7 +29,9 @@ def _worker_labeller(cfg_json: str) -> Labeller:
     return Labeller(LabelConfig.model_validate_json(cfg_json), None)  # type: ignore[arg-type]
 
 
-def compute_remote(cfg_json: str, task: Task, clean: Any, template: Any, threads: int) -> list[Record]:
+def compute_remote(
+    cfg_json: str, task: Task, clean: Any, template: Any, tried: frozenset[str], threads: int
+) -> list[Record]:
     """Worker side: relax one task with a per-process cached labeller. Dask's nanny starts
     workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which makes every force call page-fault its
     tensors in again; :func:`tune_allocator` lifts that (2.3× slower labelling without it)."""
@@ -37,7 +39,7 @@ def compute_remote(cfg_json: str, task: Task, clean: Any, template: Any, threads
 
     tune_allocator()
     torch.set_num_threads(threads)
-    return _worker_labeller(cfg_json).compute(task, clean, template)
+    return _worker_labeller(cfg_json).compute(task, clean, template, tried)
 
 
 def dask_client(workers: int, scheduler: str | None = None) -> Any:
@@ -92,13 +94,14 @@ def run_distributed(
     ran = 0
 
     def submit(task: Task) -> None:
-        clean, template = labeller.inputs(task)
+        clean, template, tried = labeller.inputs(task)
         fut = client.submit(
             compute_remote,
             cfg_json,
             task,
             clean,
             template,
+            tried,
             threads,
             pure=False,
             key=f"label-{task.key}",

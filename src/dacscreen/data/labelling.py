@@ -39,8 +39,6 @@ PRIORITY = (("Cu", "Ni"), ("Cu",), ("Ni",))
 ALL_STATES = ("clean", *SRR_SPECIES)
 EARLY_FULL_SITES = 3
 """Sites that get all seven states before the core states of every other site."""
-FALLBACK_ORIENTATIONS = 2
-"""Extra orientations tried for an adsorbate while every relaxed start is anomalous."""
 CLAIM_POLL_S = 2.0
 """Seconds between checks while another process relaxes a clean site this task needs."""
 
@@ -172,8 +170,25 @@ class Labeller:
         return plan(self.cfg, self.method)
 
     def pending(self, tasks: list[Task]) -> list[Task]:
-        """Tasks not yet in the store."""
-        return [t for t in tasks if not self.store.has_task(t.key)]
+        """Tasks not yet in the store, and stored ones that :meth:`retryable` allows."""
+        return [t for t in tasks if not self.store.has_task(t.key) or self.retryable(t)]
+
+    def tried(self, task: Task) -> set[str]:
+        """Orientations of ``task`` already relaxed and stored."""
+        return {str(r.orientation) for r in self.store.rows(kind="site", task=task.key)}
+
+    def retryable(self, task: Task) -> bool:
+        """Whether a stored adsorbate relaxation has no valid record (every start anomalous or
+        unconverged) while an offered orientation is still untried: an earlier run that stopped
+        after fewer starts resumes with the rest, adding records and never rewriting any."""
+        if self.cfg.single_point_of or task.state == "clean":
+            return False
+        rows = list(self.store.rows(kind="site", task=task.key))
+        if not rows or any(r.get("best") for r in rows):
+            return False
+        untried = set(orientations(len(task.metals), task.state)) - {str(r.orientation) for r in rows}
+        cap = self.cfg.max_starts
+        return bool(untried) and (cap is None or len(rows) < cap)
 
     def run_references(self, metals: list[str]) -> None:
         """Relax the references (Li, molecules, bulk metals, host) that are missing; in ML+SP
@@ -235,29 +250,42 @@ class Labeller:
 
     def run_claimed(self, task: Task) -> bool:
         """Run ``task`` under a claim in the store; False if it is done or another process
-        holds it, so that several processes can share one database without repeating work."""
-        if not self.store.claim(task.key):
+        holds it, so that several processes can share one database without repeating work. A
+        stored task is re-run under its own claim while it stays :meth:`retryable`."""
+        retry = self.store.has_task(task.key)
+        key = f"{task.key}|retry" if retry else task.key
+        if not self.store.claim(key):
             return False
         try:
+            if retry and not self.retryable(task):  # another process finished it
+                return False
             self.run_task(task)
         finally:
-            self.store.release(task.key)
+            self.store.release(key)
         return True
 
-    def inputs(self, task: Task) -> tuple[Atoms | None, Atoms | None]:
-        """What an adsorbate task needs from the store: the relaxed clean site and a template."""
+    def inputs(self, task: Task) -> tuple[Atoms | None, Atoms | None, frozenset[str]]:
+        """What an adsorbate task needs from the store: the relaxed clean site, a template and
+        the orientations already tried."""
         if self.cfg.single_point_of:
-            return self.source(task), None
+            return self.source(task), None, frozenset()
         if task.state == "clean":
-            return None, None
+            return None, None, frozenset()
         template = self._template(task) if self.cfg.templates else None
-        return self.clean_site(task), template
+        return self.clean_site(task), template, frozenset(self.tried(task))
 
-    def compute(self, task: Task, clean: Atoms | None = None, template: Atoms | None = None) -> list[Record]:
+    def compute(
+        self,
+        task: Task,
+        clean: Atoms | None = None,
+        template: Atoms | None = None,
+        tried: frozenset[str] = frozenset(),
+    ) -> list[Record]:
         """Relax one task without touching the store (so that it can run on a Dask worker).
 
         In ML+SP mode ``clean`` is the source record to evaluate; a single point whose SCF does
-        not converge gives no record (logged, and retried on the next run).
+        not converge gives no record (logged, and retried on the next run). Orientations in
+        ``tried`` are not relaxed again.
         """
         if self.cfg.single_point_of:
             try:
@@ -270,7 +298,7 @@ class Labeller:
             return [self._clean(task)]
         if clean is None:
             raise ValueError(f"task {task.key} needs its relaxed clean site")
-        return self._adsorbate(task, clean, template)
+        return self._adsorbate(task, clean, template, tried)
 
     def _keys(self, task: Task, res: Any, anomaly: str, orientation: str) -> dict[str, Any]:
         final = res.final
@@ -392,17 +420,23 @@ class Labeller:
                 return record_to_atoms(row)
         return None
 
-    def _adsorbate(self, task: Task, site: Atoms, template: Atoms | None) -> list[Record]:
-        """Relax ``max_orientations`` starts (the template first); while none of them is valid
-        (converged, no anomaly), go on with the next orientation, up to
-        ``max_orientations + FALLBACK_ORIENTATIONS`` starts. The lowest valid one is ``best``."""
+    def _adsorbate(
+        self, task: Task, site: Atoms, template: Atoms | None, tried: frozenset[str] = frozenset()
+    ) -> list[Record]:
+        """Relax ``max_orientations`` starts (the template first, then the offered orientations
+        not in ``tried``); while none of them is valid (converged, no anomaly), go on with the
+        remaining orientations, up to ``max_starts`` starts in all (AdsorbML: enough placements
+        to find a valid minimum). The lowest valid one is ``best``; ``tried`` records are known
+        to hold no valid one."""
         starts: list[tuple[str, Callable[[], Atoms]]] = []
         if template is not None:
             starts.append(("template", lambda: transplant(site, template)))
         for mode in orientations(len(task.metals), task.state):
             starts.append((mode, lambda mode=mode: place_adsorbate(site, task.state, mode)))
         records: list[Record] = []
-        for mode, build in starts[: self.cfg.max_orientations + FALLBACK_ORIENTATIONS]:
+        cap = self.cfg.max_starts
+        todo = [(m, b) for m, b in starts if m not in tried]
+        for mode, build in todo if cap is None else todo[: max(0, cap - len(tried))]:
             if len(records) >= self.cfg.max_orientations and any(r.keys["best"] for r in records):
                 break
             res = relax(
