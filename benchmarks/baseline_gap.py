@@ -38,7 +38,7 @@ from dacscreen.config import Settings, TrainConfig, load_config
 from dacscreen.data.anomalies import metal_coordination, metal_pair_distance
 from dacscreen.data.store import open_store
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.baseline import DescriptorBaseline, _Regressor
+from dacscreen.models.baseline import DescriptorBaseline, Regressor
 from dacscreen.models.crossval import metal_folds
 from dacscreen.models.pipeline import prepare
 from dacscreen.models.splits import leave_metal_out
@@ -74,7 +74,7 @@ def geometry(s: Sample) -> np.ndarray:
 
 def _gp(x: np.ndarray, y: np.ndarray, train: list[int], test: list[int]) -> np.ndarray:
     ok = [i for i in train if np.isfinite(y[i])]
-    return _Regressor("gp", 0).fit(x[ok], y[ok]).predict(x[test])[0]
+    return Regressor("gp", 0).fit(x[ok], y[ok]).predict(x[test])[0]
 
 
 def _oof(samples: list[Sample], x: np.ndarray, y: np.ndarray, train: list[int], k: int) -> np.ndarray:

@@ -1,12 +1,15 @@
-"""Multi-fidelity learning against DFT labels: Δ-learning and fine-tuning versus DFT-only and CHGNet-only.
+"""Multi-fidelity learning against DFT labels: fidelity maps and fine-tuning versus single-fidelity training.
 
 Leave-metal-out k-fold over the metals of the sites with GPAW single points. In each fold, with
 every sample of a held-out metal removed from all training and validation data:
 
 * ``dft-only``: the GNN ensemble trained on the DFT labels alone;
 * ``chgnet-only``: the GNN ensemble trained on the CHGNet/xTB labels, used as if they were DFT;
+* ``nargp``: the CHGNet-only ensemble's prediction mapped to DFT by a Gaussian process on the
+  site descriptor and that prediction, fitted on the DFT training sites and their CHGNet labels
+  (:mod:`dacscreen.models.correction`);
 * ``delta``: the CHGNet-only ensemble plus a Gaussian-process correction DFT − CHGNet fitted on
-  the DFT training sites (:mod:`dacscreen.models.multifidelity`);
+  the DFT training sites;
 * ``fine-tuned``: the CHGNet-only ensemble trained further on the DFT training sites at a fifth
   of the learning rate (pretraining on the low fidelity, then fine-tuning);
 * ``baseline (dft)``: the best descriptor baseline on the DFT labels, for reference.

@@ -259,8 +259,12 @@ class TrainConfig(Strict):
     """Train on this host only (default: all)."""
     correction_method: str | None = None
     """A higher-fidelity method (e.g. ``gpaw-lcao-pbe-d3``) whose labels on sites shared with
-    the training method are shipped in the model as a Δ-correction (Gaussian process on the
-    site descriptors); ``screen`` then adds ``*_dft`` columns for the states it covers."""
+    the training method are shipped in the model as a fidelity map (a Gaussian process);
+    ``screen`` then adds ``*_dft`` columns for the states it covers."""
+    correction_kind: Literal["nargp", "delta"] = "nargp"
+    """The fidelity map: ``nargp`` learns y_high = g(x, y_low) on the site descriptor x and the
+    low-fidelity value; ``delta`` learns y_high − y_low from x alone (see
+    ``benchmarks/results/multifidelity.md``)."""
     targets: list[str] = Field(default_factory=lambda: ["Li2S2", "Li2S"])
     """States whose graph-level target is learned."""
     target_definitions: dict[str, TargetSpec] | None = None

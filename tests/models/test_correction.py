@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.correction import Correction
+from dacscreen.models.correction import Correction, Kind
+from dacscreen.models.targets import Predictions
 from dacscreen.screening.predict import corrected_columns
 from dacscreen.screening.space import SiteSpec
 
@@ -28,17 +29,78 @@ def _samples(method: str, shift: float) -> list[Sample]:
     return out
 
 
-def _correction() -> Correction:
-    return Correction.build(_samples("gpaw", 0.4), _samples("chgnet", 0.0), REFS)
+def _correction(kind: Kind = "delta") -> Correction:
+    return Correction.build(_samples("gpaw", 0.4), _samples("chgnet", 0.0), REFS, kind)
 
 
 def test_correction_survives_the_model_metadata() -> None:
     corr = _correction()
     again = Correction.from_meta(json.loads(json.dumps(corr.to_meta())))
-    assert (again.method, again.base, again.states) == ("gpaw", "chgnet", {"Li2S2", "Li2S"})
-    assert again.label() == f"gpaw (Δ-learned on chgnet, {len(METALS)} sites)"
+    assert (again.method, again.base, again.kind) == ("gpaw", "chgnet", "delta")
+    assert again.states == {"Li2S2", "Li2S"}
+    assert again.label() == f"gpaw (delta map from chgnet, {len(METALS)} sites)"
     probe = [replace(s, e_ads=NAN) for s in again.samples[:3]]
-    np.testing.assert_allclose(again.model().predict(probe)[0], corr.model().predict(probe)[0])
+    low = _low([-3.0, -2.0, -1.0])
+    np.testing.assert_allclose(again.apply(probe, low).e_ads, corr.apply(probe, low).e_ads)
+
+
+def _low(values: list[float], std: float = 0.1) -> Predictions:
+    n = len(values)
+    return Predictions(np.array(values), np.full(n, std), np.full((n, 2), -2.0), np.full((n, 2), std))
+
+
+def test_metadata_written_before_the_nargp_map_loads_as_a_delta_map() -> None:
+    """Old model directories hold Δ rows and no ``kind``: they keep adding the same Δ."""
+    meta = _correction().to_meta()
+    legacy = {k: v for k, v in meta.items() if k != "kind"}
+    legacy["samples"] = [
+        {k: v for k, v in r.items() if not k.endswith("_low")} | {"e_ads": r["e_ads"] - r["e_ads_low"]}
+        for r in meta["samples"]
+    ]
+    legacy["samples"] = [r | {"dband": [0.4, 0.4]} if r["state"] == "clean" else r for r in legacy["samples"]]
+    corr = Correction.from_meta(legacy)
+    assert corr.kind == "delta"
+    probe = [s for s in corr.samples if s.state == "Li2S2"][:2]
+    out = corr.apply(probe, _low([-3.0, -1.0]))
+    np.testing.assert_allclose(out.e_ads, [-2.6, -0.6], atol=0.05)
+
+
+def _random_low(metals: list[str], seed: int = 1) -> dict[str, float]:
+    """A per-metal low-fidelity E_ads (eV) that no elemental descriptor explains."""
+    rng = np.random.default_rng(seed)
+    return {m: float(v) for m, v in zip(metals, rng.uniform(-4.0, -1.0, len(metals)), strict=True)}
+
+
+def test_the_nargp_map_learns_a_compressed_scale_that_a_delta_cannot() -> None:
+    """High = 0.5 · low − 1 eV, with a low fidelity that varies by metal beyond what the
+    descriptors carry: the Δ = −0.5 · low − 1 is then unlearnable from descriptors, while the
+    map from (x, y_low) recovers the high fidelity on held-out metals."""
+    metals = [*METALS, "Y", "Nb", "Ru", "Rh", "Pd", "Ag"]
+    y_low = _random_low(metals)
+    low = [Sample("melon", m, "", 0, "Li2S2", "top", y_low[m], (NAN, NAN), method="chgnet") for m in metals]
+    high = [replace(s, e_ads=0.5 * s.e_ads - 1.0, method="gpaw") for s in low]
+    train, test = high[::2], high[1::2]
+    pred = _low([y_low[s.m1] for s in test], std=0.0)
+    truth = np.array([s.e_ads for s in test])
+    err = {
+        kind: np.abs(Correction.build(train, low, REFS, kind).apply(test, pred).e_ads - truth).mean()
+        for kind in ("nargp", "delta")
+    }
+    assert err["nargp"] < 0.1 < err["delta"]
+
+
+def test_the_nargp_map_propagates_the_low_fidelity_sigma() -> None:
+    metals = [*METALS, "Y", "Nb", "Ru", "Rh", "Pd", "Ag"]
+    y_low = _random_low(metals)
+    low = [Sample("melon", m, "", 0, "Li2S2", "top", y_low[m], (NAN, NAN), method="chgnet") for m in metals]
+    corr = Correction.build([replace(s, e_ads=0.5 * s.e_ads - 1.0, method="gpaw") for s in low], low, REFS)
+    probe = low[:3]
+    sharp = corr.apply(probe, _low([y_low[s.m1] for s in probe], std=0.0))
+    blurred = corr.apply(probe, _low([y_low[s.m1] for s in probe], std=0.4))
+    np.testing.assert_allclose(sharp.e_ads, blurred.e_ads)
+    assert np.all(blurred.e_ads_std > sharp.e_ads_std)
+    unseen = [replace(probe[0], state="Li2S")]  # a state the map was not fitted on
+    assert np.isnan(corr.apply(unseen, _low([-2.0])).e_ads).all()
 
 
 def test_correction_needs_sites_labelled_by_both_methods() -> None:
@@ -62,7 +124,7 @@ def test_screen_columns_add_the_correction_and_name_its_fidelity() -> None:
         "e_ads_s8_std": 0.3,
     }
     out = corrected_columns(SiteSpec("melon", "Cu", "", 0), row, _correction())
-    assert out["dft_fidelity"].startswith("gpaw (Δ-learned on chgnet")
+    assert out["dft_fidelity"].startswith("gpaw (delta map from chgnet")
     assert "e_bind_dft" not in out and "e_ads_s8_dft" not in out  # states the correction lacks
     np.testing.assert_allclose(out["e_ads_li2s2_dft"], -1.6, atol=0.05)
     np.testing.assert_allclose(out["e_ads_li2s_dft"], -2.1, atol=0.05)

@@ -105,7 +105,7 @@ def test_acquisition_prefers_uncertain_with_ucb() -> None:
 
 
 def test_a_shipped_correction_adds_dft_columns(tiny_model: Path, tmp_path: Path) -> None:
-    """A model whose meta carries a Δ-correction screens with ``*_dft`` columns that name their
+    """A model whose meta carries a fidelity map screens with ``*_dft`` columns that name their
     fidelity; the plain columns are unchanged."""
     import json
     import shutil
@@ -118,7 +118,7 @@ def test_a_shipped_correction_adds_dft_columns(tiny_model: Path, tmp_path: Path)
     (model / "meta.json").write_text(json.dumps({**meta, "correction": _correction().to_meta()}))
     plain = run_screen(ScreenConfig(metals=["Cu", "Ni"], model=tiny_model), tmp_path / "plain")
     out = run_screen(ScreenConfig(metals=["Cu", "Ni"], model=model), tmp_path / "dft")
-    assert out["dft_fidelity"].str.startswith("gpaw (Δ-learned on chgnet").all()
+    assert out["dft_fidelity"].str.startswith("gpaw (delta map from chgnet").all()
     for col in ("e_ads_li2s2", "e_ads_li2s", "d_band_m1"):
         assert np.isfinite(out[f"{col}_dft"]).all() and (out[f"{col}_dft_std"] >= out[f"{col}_std"]).all()
     assert "e_ads_s8_dft" not in out.columns and np.isfinite(out["dg_5_dft"]).all()

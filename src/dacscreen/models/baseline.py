@@ -30,14 +30,14 @@ NAMES = {"rf": "random forest", "gb": "gradient boosting", "gp": "Gaussian proce
 N_BOOSTERS = 5
 
 
-class _Regressor:
+class Regressor:
     """One scikit-learn model with a mean and σ."""
 
     def __init__(self, kind: Kind, seed: int) -> None:
         self.kind, self.seed = kind, seed
         self.models: list[Any] = []
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> _Regressor:
+    def fit(self, x: np.ndarray, y: np.ndarray) -> Regressor:
         if self.kind == "rf":
             self.models = [RandomForestRegressor(300, min_samples_leaf=2, random_state=self.seed, n_jobs=1)]
         elif self.kind == "gb":
@@ -71,7 +71,7 @@ class _Regressor:
         return mean, std
 
 
-def _metal_rows(s: Sample) -> list[np.ndarray]:
+def metal_rows(s: Sample) -> list[np.ndarray]:
     """Descriptor rows of the metals of a clean site (M1, then M2 for a pair)."""
     site = metal_descriptor(s.m1, s.m2 or None)
     return [np.concatenate([element_features(m), site]) for m in s.metals]
@@ -85,8 +85,8 @@ class DescriptorBaseline:
         self.seed = seed
         self.states: list[str] = []
         self.hosts: list[str] = []
-        self.energy: _Regressor | None = None
-        self.dband: _Regressor | None = None
+        self.energy: Regressor | None = None
+        self.dband: Regressor | None = None
 
     @property
     def name(self) -> str:
@@ -104,16 +104,16 @@ class DescriptorBaseline:
         s = [x for x in samples if np.isfinite(x.e_ads)]
         self.states = sorted({x.state for x in s})
         self.hosts = sorted({x.host for x in s})
-        self.energy = _Regressor(self.kind, self.seed).fit(self.matrix(s), np.array([x.e_ads for x in s]))
+        self.energy = Regressor(self.kind, self.seed).fit(self.matrix(s), np.array([x.e_ads for x in s]))
         rows, y = [], []
         for x in samples:
             if x.state != "clean":
                 continue
-            for row, d in zip(_metal_rows(x), x.dband, strict=False):
+            for row, d in zip(metal_rows(x), x.dband, strict=False):
                 if np.isfinite(d):
                     rows.append(row)
                     y.append(d)
-        self.dband = _Regressor(self.kind, self.seed).fit(np.array(rows), np.array(y)) if len(y) > 2 else None
+        self.dband = Regressor(self.kind, self.seed).fit(np.array(rows), np.array(y)) if len(y) > 2 else None
         return self
 
     def predict(self, samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +129,7 @@ class DescriptorBaseline:
         std = np.full((len(samples), 2), np.nan)
         if self.dband is None or not samples:
             return mean, std
-        rows = [_metal_rows(s) for s in samples]
+        rows = [metal_rows(s) for s in samples]
         m, sd = self.dband.predict(np.array([r for per_site in rows for r in per_site]))
         k = 0
         for i, per_site in enumerate(rows):

@@ -1,15 +1,16 @@
 """Multi-fidelity learning: DFT is the target fidelity, the CHGNet/xTB labels are the abundant one.
 
-Δ-learning (Ramakrishnan et al., J. Chem. Theory Comput. 11, 2087 (2015)): a GNN ensemble
-learns the low-fidelity labels of every site, and a Gaussian process on the site descriptors
-learns the correction Δ = y_DFT − y_low from the sites that carry both labels (same site and
-state; the DFT single points sit on the CHGNet geometries, ML+SP). A prediction at DFT level is
+Fidelity maps (:mod:`dacscreen.models.correction`): a GNN ensemble learns the low-fidelity
+labels of every site, and a Gaussian process learns the map to DFT from the sites that carry
+both labels (same site and state; the DFT single points sit on the CHGNet geometries, ML+SP):
 
-    ŷ_DFT(x) = f_low(x) + Δ(x),   σ² = σ_low² + σ_Δ²  (eV),
+* ``nargp``: ŷ_DFT = g(x, f_low(x)), a GP on the site descriptor with the low-fidelity
+  prediction appended (nonlinear autoregressive multi-fidelity GP, Perdikaris et al. 2017);
+* ``delta``: ŷ_DFT = f_low(x) + Δ(x) (Δ-learning, Ramakrishnan et al. 2015).
 
-for the graph-level targets (E_ads, E_bind) and the d-band centres alike. The correction is
-smooth in the elemental descriptors (the labeller agreement table shows it is mostly a shift
-per quantity), so a few dozen DFT sites fit it where they could never train a GNN.
+Both apply to the graph-level targets (E_ads, E_bind) and the d-band centres alike, with the
+low-fidelity σ propagated (eV). A few dozen DFT sites fit a GP where they could never train a
+GNN.
 
 Pretraining and fine-tuning (transfer learning, as in Smith et al., Nat. Commun. 10, 2903
 (2019)): each member of the low-fidelity ensemble trains further on the DFT graphs at a fraction
@@ -22,16 +23,15 @@ CHGNet-only training.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dacscreen.config import TrainConfig
-from dacscreen.featurize.samples import Sample
-from dacscreen.models.baseline import DescriptorBaseline, best_baseline
-from dacscreen.models.correction import delta_samples
+from dacscreen.models.baseline import best_baseline
+from dacscreen.models.correction import KINDS, Correction
 from dacscreen.models.crossval import accumulate, averaged, fit_ensemble, metal_folds
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.pipeline import Prepared, baseline_predictions, gnn_predictions
@@ -40,26 +40,9 @@ from dacscreen.models.targets import Predictions, score_table
 from dacscreen.models.train import train_member
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg5", "dband")
-MODELS = ("dft-only", "chgnet-only", "delta", "fine-tuned", "baseline (dft)")
+MODELS = ("dft-only", "chgnet-only", "nargp", "delta", "fine-tuned", "baseline (dft)")
 FINE_TUNE_LR = 0.2
 """Learning rate of fine-tuning, as a fraction of the config's ``lr``."""
-
-
-def fit_delta(high: Sequence[Sample], low: Sequence[Sample], seed: int = 0) -> DescriptorBaseline:
-    """A Gaussian process on the site descriptors for Δ = high − low."""
-    return DescriptorBaseline("gp", seed).fit(delta_samples(high, low))
-
-
-def corrected(low: Predictions, delta: DescriptorBaseline, samples: list[Sample]) -> Predictions:
-    """Low-fidelity predictions for ``samples`` plus the learned correction, with the two
-    variances added."""
-    d = baseline_predictions(delta, samples)
-    return Predictions(
-        low.e_ads + d.e_ads,
-        np.hypot(low.e_ads_std, d.e_ads_std),
-        low.dband + d.dband,
-        np.hypot(low.dband_std, d.dband_std),
-    )
 
 
 def fine_tune(
@@ -98,7 +81,10 @@ def _fold(
     preds = {
         "dft-only": gnn_predictions(dft_ens, test_g),
         "chgnet-only": low_pred,
-        "delta": corrected(low_pred, fit_delta(seen, low.samples, cfg.split.seed), test_s),
+        **{
+            kind: Correction.build(seen, low.samples, high.references, kind).apply(test_s, low_pred)
+            for kind in KINDS
+        },
         "fine-tuned": gnn_predictions(fine_tune(low_ens, cfg, high, h_tr, h_va, work / "fine-tuned"), test_g),
         "baseline (dft)": baseline_predictions(base, test_s),
     }

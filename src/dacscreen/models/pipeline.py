@@ -92,12 +92,12 @@ def dband_method(store: Store, method: str) -> str:
 
 
 def _correction(store: Store, cfg: TrainConfig, low: list[Sample]) -> Correction | None:
-    """The Δ-correction of ``cfg.correction_method`` against the training samples ``low``."""
+    """The fidelity map of ``cfg.correction_method`` from the training samples ``low``."""
     if not cfg.correction_method:
         return None
     high = collect_samples(store, cfg.correction_method, cfg.host, cfg.target_definitions, cfg.clean_target)
     try:
-        return Correction.build(high, low, reference_table(store, cfg.correction_method))
+        return Correction.build(high, low, reference_table(store, cfg.correction_method), cfg.correction_kind)
     except (ValueError, IndexError) as exc:
         raise DacscreenError(f"{store.url}: correction_method {cfg.correction_method!r}: {exc}") from exc
 
@@ -273,7 +273,7 @@ def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> N
         f"train/val/test samples {len(p.train)}/{len(p.val)}/{len(p.test)}",
         f"* auxiliary relaxation-displacement loss weight: {cfg.model.displacement_weight:g}",
         f"* energy reference the network corrects: {cfg.model.energy_reference}",
-        f"* Δ-correction shipped for `screen`'s *_dft columns: {_correction_note(p.correction)}",
+        f"* Fidelity map shipped for `screen`'s *_dft columns: {_correction_note(p.correction)}",
         f"* training time: {report.get('train_seconds', 0.0):.0f} s",
         f"* σ-scaling fitted on the validation split (× members' spread): "
         f"{json.dumps(report.get('std_scale') or {})}",

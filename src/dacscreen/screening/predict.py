@@ -8,8 +8,8 @@ a laptop CPU; raise it for a more thorough search. ΔG values are computed per e
 
 Every number names its fidelity: the plain columns are at the level of the labels the model
 was trained on (column ``fidelity``; the d-band centres ``d_band_fidelity``). A model that
-ships a Δ-correction (:class:`dacscreen.models.correction.Correction`) adds ``<quantity>_dft``
-columns for the states the correction covers, plus ΔG5 when it covers Li2S2 and Li2S (column
+ships a fidelity map (:class:`dacscreen.models.correction.Correction`, e.g. CHGNet → GPAW) adds
+``<quantity>_dft`` columns for the states the map covers, plus ΔG5 when it covers Li2S2 and Li2S (column
 ``dft_fidelity``). The step free energies ΔG1–ΔG5 and ΔG_RDS stay at the training fidelity, so
 that energies of two methods never meet in one difference.
 """
@@ -27,7 +27,7 @@ from dacscreen.featurize.graphs import atoms_to_graph
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
-from dacscreen.models.targets import DG5_REFS, dg5_from_adsorption
+from dacscreen.models.targets import DG5_REFS, Predictions, dg5_from_adsorption
 from dacscreen.screening.space import SiteSpec
 from dacscreen.thermo import GIBBS_CORRECTION_NOTE, SRR_SPECIES, limiting_potential, srr_free_energies
 
@@ -68,26 +68,31 @@ def predict_sites(
 
 
 def corrected_columns(spec: SiteSpec, row: dict[str, Any], corr: Correction) -> dict[str, Any]:
-    """``<quantity>_dft`` and ``<quantity>_dft_std`` (eV): the row's value plus the learned
-    Δ, the two σ added in quadrature, for each state the correction covers (E_bind for clean
-    sites, E_ads otherwise) and the d-band centres; ``dg_5_dft`` from the corrected E_ads of
-    Li2S2 and Li2S with the references of the correction's method."""
+    """``<quantity>_dft`` and ``<quantity>_dft_std`` (eV): the row's values mapped to the
+    correction's fidelity (:meth:`Correction.apply`, the row's σ propagated) for each state the
+    correction covers (E_bind for clean sites, E_ads otherwise) and the d-band centres;
+    ``dg_5_dft`` from the mapped E_ads of Li2S2 and Li2S with the references of the correction's
+    method."""
     nan = float("nan")
-    states = sorted(corr.states)
+    states = ["clean", *sorted(corr.states - {"clean"})]
+    cols = ["e_bind" if s == "clean" else f"e_ads_{s.lower()}" for s in states]
     site = [Sample(spec.host, spec.m1, spec.m2, spec.placement, s, "none", nan, (nan, nan)) for s in states]
-    delta, delta_std = corr.model().predict(site) if site else ([], [])
-    clean = [Sample(spec.host, spec.m1, spec.m2, spec.placement, "clean", "none", nan, (nan, nan))]
-    db, db_std = corr.model().predict_dband(clean)
-    cols = {"d_band_m1": (db[0, 0], db_std[0, 0]), "d_band_m2": (db[0, 1], db_std[0, 1])}
-    cols |= {
-        "e_bind" if s == "clean" else f"e_ads_{s.lower()}": (d, sd)
-        for s, d, sd in zip(states, delta, delta_std, strict=True)
-    }
+    n = len(states)
+    dband = [row.get(f"d_band_{m}", nan) for m in ("m1", "m2")]
+    dband_std = [row.get(f"d_band_{m}_std", nan) for m in ("m1", "m2")]
+    low = Predictions(
+        np.array([row.get(c, nan) if s in corr.states else nan for s, c in zip(states, cols, strict=True)]),
+        np.array([row.get(f"{c}_std", nan) for c in cols]),
+        np.tile(dband, (n, 1)),
+        np.tile(dband_std, (n, 1)),
+    )
+    high = corr.apply(site, low)
+    values = dict(zip(cols, zip(high.e_ads, high.e_ads_std, strict=True), strict=True))
+    values |= {f"d_band_m{k + 1}": (high.dband[0, k], high.dband_std[0, k]) for k in range(2)}
     out: dict[str, Any] = {"dft_fidelity": corr.label()}
-    for col, (d, sd) in cols.items():
-        if col in row and np.isfinite(d):
-            out[f"{col}_dft"] = row[col] + float(d)
-            out[f"{col}_dft_std"] = float(np.hypot(row[f"{col}_std"], sd))
+    for col, (v, sd) in values.items():
+        if col in row and np.isfinite(v):
+            out[f"{col}_dft"], out[f"{col}_dft_std"] = float(v), float(sd)
     return out | _dg5(out, corr.references)
 
 
