@@ -7,7 +7,9 @@ compare the fast tier's label with the DFT label of the same site and state:
 * ε_d of each metal of the clean site: GFN1-xTB against GPAW (both from the d-projected DOS with
   the window of SCIENCE.md §6).
 
-Reports n, MAE, mean signed error (fast − DFT) and Spearman ρ. Writes
+Reports n, MAE, mean signed error (fast − DFT), Spearman ρ and the least-squares slope of DFT
+on the fast label (1 when the two spread alike; below 1 when the fast tier exaggerates the
+differences between sites, which a constant Δ-correction cannot fix). Writes
 ``benchmarks/results/labeller_agreement.{json,md}``.
 
     python benchmarks/labeller_agreement.py [--db PATH] [--fast chgnet-0.4.2] [--dft gpaw-lcao-pbe-d3]
@@ -35,7 +37,8 @@ def _by_key(samples: list[Sample]) -> dict[tuple, Sample]:
 
 
 def agreement(fast: np.ndarray, dft: np.ndarray) -> dict[str, float]:
-    """n, MAE, mean signed error (fast − DFT) and Spearman ρ over the finite pairs (eV)."""
+    """n, MAE, mean signed error (fast − DFT), Spearman ρ and slope of DFT on fast over the
+    finite pairs (eV)."""
     ok = np.isfinite(fast) & np.isfinite(dft)
     f, d = fast[ok], dft[ok]
     rho = float(spearmanr(f, d).statistic) if len(f) > 2 else float("nan")
@@ -44,6 +47,7 @@ def agreement(fast: np.ndarray, dft: np.ndarray) -> dict[str, float]:
         "mae": float(np.abs(f - d).mean()) if len(f) else float("nan"),
         "mean_signed_error": float((f - d).mean()) if len(f) else float("nan"),
         "spearman": rho,
+        "slope": float(np.polyfit(f, d, 1)[0]) if len(f) > 2 else float("nan"),
     }
 
 
@@ -75,13 +79,14 @@ def markdown(r: dict) -> str:
         f"Fast tier `{r['fast']}` (E_ads: CHGNet; ε_d: GFN1-xTB) against `{r['dft']}` (GPAW PBE+D3 "
         f"single points on the CHGNet geometries), on {len(r['sites'])} sites: {', '.join(r['sites']) or 'none'}.",
         "",
-        "| quantity | n | MAE (eV) | mean signed error, fast − DFT (eV) | Spearman ρ |",
-        "|---|---|---|---|---|",
+        "| quantity | n | MAE (eV) | mean signed error, fast − DFT (eV) | Spearman ρ | slope DFT/fast |",
+        "|---|---|---|---|---|---|",
     ]
     for name in [*(f"e_ads:{x}" for x in STATES), "dband"]:
         m = r[name]
         lines.append(
-            f"| {name} | {m['n']} | {m['mae']:.3f} | {m['mean_signed_error']:+.3f} | {m['spearman']:.2f} |"
+            f"| {name} | {m['n']} | {m['mae']:.3f} | {m['mean_signed_error']:+.3f} | {m['spearman']:.2f} "
+            f"| {m['slope']:.2f} |"
         )
     return "\n".join(lines) + "\n"
 
