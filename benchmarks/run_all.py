@@ -9,5 +9,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
-    for script in ("speed.py", "real_dft_sac.py", "labeller_agreement.py", "accuracy.py", "multifidelity.py", "baseline_gap.py", "placement_search.py"):
+    for script in (
+        "speed.py",
+        "real_dft_sac.py",
+        "labeller_agreement.py",
+        "accuracy.py",
+        "multifidelity.py",
+        "baseline_gap.py",
+        "placement_search.py",
+    ):
         subprocess.run([sys.executable, str(HERE / script)], check=True)
