@@ -83,6 +83,29 @@ def test_ml_plus_single_point_labelling(tiny_store: Path) -> None:
     assert all(r.best and r.converged and r.nsteps == 0 for r in sp.values())
 
 
+def test_single_point_follows_a_superseded_source(tiny_store: Path) -> None:
+    """When a placement search supersedes the CHGNet Li2S label, the ML+SP task is pending
+    again and evaluates the new best geometry as a new record, which becomes its label."""
+    store = Store(tiny_store)
+    lab = Labeller(_xtb_single_points(tiny_store, limit=1), store)
+    tasks = lab.plan()
+    for task in tasks:
+        assert lab.run_claimed(task)
+    li2s = next(t for t in tasks if t.state == "Li2S")
+    old = next(store.rows(kind="site", best=True, method="tblite-GFN1-xTB", adsorbate="Li2S"))
+    src = next(store.rows(rid=old.source))
+    keys = {**src.key_value_pairs, "rid": f"{src.task}|search", "orientation": "search"}
+    atoms = src.toatoms()
+    atoms.positions[atoms.get_tags() == 2] += (0.0, 0.0, 0.1)
+    store.write_records([Record(atoms, src.energy - 0.5, keys)])  # a lower CHGNet minimum
+    assert lab.pending(tasks) == [li2s]
+    assert lab.run_claimed(li2s)
+    now = list(store.rows(kind="site", best=True, method="tblite-GFN1-xTB", adsorbate="Li2S"))
+    assert [r.source for r in now] == [f"{src.task}|search"]
+    assert store.count(kind="site", method="tblite-GFN1-xTB", adsorbate="Li2S") == 2
+    assert lab.pending(tasks) == []
+
+
 def test_single_point_references_for_adsorption_only(tiny_store: Path) -> None:
     """``single_point_references: adsorption`` re-evaluates Li, the molecules and the hosts and
     skips the bulk metals (needed only for E_bind, and the slowest references in DFT)."""

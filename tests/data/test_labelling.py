@@ -16,8 +16,9 @@ import yaml
 from typer.testing import CliRunner
 
 from dacscreen.cli import app
+from dacscreen.data.adsorbates import orientations
 from dacscreen.data.labelling import Labeller, plan
-from dacscreen.data.store import Store
+from dacscreen.data.store import Record, Store
 from tests.conftest import TINY_LABEL, tiny_label_config
 
 runner = CliRunner()
@@ -73,6 +74,43 @@ def test_task_without_a_valid_record_resumes_with_untried_orientations(tiny_stor
     assert len(orientations) == len(set(orientations)) > 1
     assert next(r for r in after if r.id == keep.id).energy == keep.energy
     assert sum(1 for r in after if r.best) <= 1
+    assert lab.pending([task]) == []
+
+
+def _relabel(store: Store, row, rid: str, orientation: str, energy: float) -> None:  # type: ignore[no-untyped-def]
+    """Store a copy of ``row`` as a valid best start with another rid, orientation and energy."""
+    keys = {**row.key_value_pairs, "rid": rid, "orientation": orientation, "best": True}
+    keys |= {"converged": True, "anomaly": ""}
+    store.write_records([Record(row.toatoms(), energy, keys)])
+
+
+def test_full_search_state_relaxes_every_orientation_and_supersedes_a_higher_label(
+    tiny_store: Path,
+) -> None:
+    """A stored Li2S label from one start, 5 eV above where it relaxed: with Li2S in
+    ``full_search_states`` the task is pending again, every untried orientation is relaxed
+    (each once), the lowest valid start becomes the label, and the old record keeps its energy
+    but loses its flag. Li2S2 is left alone."""
+    store = Store(tiny_store)
+    # fmax 5 eV/Å: every start converges at once, so each is a valid candidate
+    cfg = tiny_label_config(tiny_store, full_search_states=["Li2S"], fmax=5.0)
+    lab = Labeller(cfg, store)
+    tasks = plan(cfg, lab.method)
+    task = next(t for t in tasks if t.metals == ("Cu", "Ni") and t.state == "Li2S")
+    rows = list(store.rows(kind="site", task=task.key))
+    with store.db:
+        for r in rows:
+            del store.db[r.id]
+    _relabel(store, rows[0], f"{task.key}|template", "template", rows[0].energy + 5.0)
+    li2s2 = next(t for t in tasks if t.metals == ("Cu", "Ni") and t.state == "Li2S2")
+    assert lab.pending([task, li2s2]) == [task]
+    assert lab.run_claimed(task)
+    after = {r.orientation: r for r in store.rows(kind="site", task=task.key)}
+    assert set(after) == {"template", *orientations(2, "Li2S")}
+    assert after["template"].energy == pytest.approx(rows[0].energy + 5.0)
+    best = [r for r in after.values() if r.best]
+    valid = [r for r in after.values() if r.converged and not r.anomaly]
+    assert len(best) == 1 and best[0].energy == min(r.energy for r in valid) < after["template"].energy
     assert lab.pending([task]) == []
 
 

@@ -97,6 +97,22 @@ def test_shards_round_trip_and_first_use(tmp_path: Path) -> None:
     assert all(rows[rid].key_value_pairs == kv for rid, kv in original.items())
 
 
+def test_a_later_best_record_supersedes_its_task_and_the_shards_replay_it(tmp_path: Path) -> None:
+    """A placement search that finds a lower minimum adds a best record: the earlier best of the
+    same task loses its flag (its energy is kept), other tasks are untouched, and a store
+    rebuilt from the shards ends the same way."""
+    src = Store(tmp_path / "src.db")
+    src.write_records([_rec("t#template", -1.0), _rec("u#template", -5.0)])
+    shards = tmp_path / "labels"
+    export_shard(src, shards)
+    src.write_records([_rec("t#top1", -2.0)])
+    export_shard(src, shards)
+    for store in (src, open_store(tmp_path / "fresh.db", shards)):
+        best = {r.rid: r.energy for r in store.rows(best=True)}
+        assert best == {"t#top1": pytest.approx(-2.0), "u#template": pytest.approx(-5.0)}
+        assert store.count(task="t") == 2
+
+
 def test_legacy_shard_with_merged_empty_keys_is_repaired(tmp_path: Path) -> None:
     shards = tmp_path / "labels"
     shards.mkdir()

@@ -18,7 +18,7 @@ from typing import Any
 
 from dacscreen.allocator import tune_allocator
 from dacscreen.config import LabelConfig
-from dacscreen.data.labelling import Labeller, Task
+from dacscreen.data.labelling import Labeller, Task, TaskInputs
 from dacscreen.data.store import Record, Store
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,7 @@ def _worker_labeller(cfg_json: str) -> Labeller:
     return Labeller(LabelConfig.model_validate_json(cfg_json), None)  # type: ignore[arg-type]
 
 
-def compute_remote(
-    cfg_json: str, task: Task, clean: Any, template: Any, tried: frozenset[str], threads: int
-) -> list[Record]:
+def compute_remote(cfg_json: str, task: Task, inputs: TaskInputs, threads: int) -> list[Record]:
     """Worker side: relax one task with a per-process cached labeller. Dask's nanny starts
     workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which makes every force call page-fault its
     tensors in again; :func:`tune_allocator` lifts that (2.3× slower labelling without it)."""
@@ -39,7 +37,7 @@ def compute_remote(
 
     tune_allocator()
     torch.set_num_threads(threads)
-    return _worker_labeller(cfg_json).compute(task, clean, template, tried)
+    return _worker_labeller(cfg_json).compute(task, inputs)
 
 
 def dask_client(workers: int, scheduler: str | None = None) -> Any:
@@ -94,14 +92,11 @@ def run_distributed(
     ran = 0
 
     def submit(task: Task) -> None:
-        clean, template, tried = labeller.inputs(task)
         fut = client.submit(
             compute_remote,
             cfg_json,
             task,
-            clean,
-            template,
-            tried,
+            labeller.inputs(task),
             threads,
             pure=False,
             key=f"label-{task.key}",

@@ -44,6 +44,20 @@ CLAIM_POLL_S = 2.0
 
 
 @dataclass(frozen=True)
+class TaskInputs:
+    """What a task needs from the store, gathered before it runs (possibly on a Dask worker)."""
+
+    clean: Atoms | None = None
+    """The relaxed clean site (adsorbate tasks), or the source record (ML+SP)."""
+    template: Atoms | None = None
+    """A relaxed record of the same state on another site, the first start."""
+    tried: frozenset[str] = frozenset()
+    """Orientations already relaxed and stored."""
+    floor: float | None = None
+    """Energy (eV) of the task's stored label, which a new start must undercut to supersede it."""
+
+
+@dataclass(frozen=True)
 class Task:
     """One unit of labelling work."""
 
@@ -178,17 +192,27 @@ class Labeller:
         return {str(r.orientation) for r in self.store.rows(kind="site", task=task.key)}
 
     def retryable(self, task: Task) -> bool:
-        """Whether a stored adsorbate relaxation has no valid record (every start anomalous or
-        unconverged) while an offered orientation is still untried: an earlier run that stopped
-        after fewer starts resumes with the rest, adding records and never rewriting any."""
-        if self.cfg.single_point_of or task.state == "clean":
+        """Whether a stored task goes on, adding records and never rewriting any:
+
+        * an adsorbate relaxation without a valid record (every start anomalous or
+          unconverged) while an offered orientation is still untried, up to ``max_starts``;
+        * one of ``full_search_states`` with an untried orientation (a lower valid minimum
+          supersedes its label);
+        * an ML+SP single point whose source is no longer the best record of its method.
+        """
+        if task.state == "clean":
             return False
         rows = list(self.store.rows(kind="site", task=task.key))
-        if not rows or any(r.get("best") for r in rows):
+        if not rows:
             return False
+        if self.cfg.single_point_of:
+            src = self._source_row(task)
+            return src is not None and all(r.get("source") != src.rid for r in rows)
         untried = set(orientations(len(task.metals), task.state)) - {str(r.orientation) for r in rows}
+        if task.state in self.cfg.full_search_states:
+            return bool(untried)
         cap = self.cfg.max_starts
-        return bool(untried) and (cap is None or len(rows) < cap)
+        return not any(r.get("best") for r in rows) and bool(untried) and (cap is None or len(rows) < cap)
 
     def run_references(self, metals: list[str]) -> None:
         """Relax the references (Li, molecules, bulk metals, host) that are missing; in ML+SP
@@ -242,7 +266,7 @@ class Labeller:
 
     def run_task(self, task: Task) -> list[Record]:
         """Relax one task and write its records (one transaction). Returns the records."""
-        records = self.compute(task, *self.inputs(task))
+        records = self.compute(task, self.inputs(task))
         if records:
             self.store.write_records(records)
             self.ran += 1
@@ -264,29 +288,27 @@ class Labeller:
             self.store.release(key)
         return True
 
-    def inputs(self, task: Task) -> tuple[Atoms | None, Atoms | None, frozenset[str]]:
-        """What an adsorbate task needs from the store: the relaxed clean site, a template and
-        the orientations already tried."""
+    def inputs(self, task: Task) -> TaskInputs:
+        """What a task needs from the store (see :class:`TaskInputs`)."""
         if self.cfg.single_point_of:
-            return self.source(task), None, frozenset()
+            return TaskInputs(self.source(task))
         if task.state == "clean":
-            return None, None, frozenset()
+            return TaskInputs()
         template = self._template(task) if self.cfg.templates else None
-        return self.clean_site(task), template, frozenset(self.tried(task))
+        rows = list(self.store.rows(kind="site", task=task.key))
+        floor = min((float(r.energy) for r in rows if r.get("best")), default=None)
+        tried = frozenset(str(r.orientation) for r in rows)
+        return TaskInputs(self.clean_site(task), template, tried, floor)
 
-    def compute(
-        self,
-        task: Task,
-        clean: Atoms | None = None,
-        template: Atoms | None = None,
-        tried: frozenset[str] = frozenset(),
-    ) -> list[Record]:
+    def compute(self, task: Task, inputs: TaskInputs | None = None) -> list[Record]:
         """Relax one task without touching the store (so that it can run on a Dask worker).
 
-        In ML+SP mode ``clean`` is the source record to evaluate; a single point whose SCF does
-        not converge gives no record (logged, and retried on the next run). Orientations in
-        ``tried`` are not relaxed again.
+        In ML+SP mode ``inputs.clean`` is the source record to evaluate; a single point whose
+        SCF does not converge gives no record (logged, and retried on the next run).
+        Orientations in ``inputs.tried`` are not relaxed again.
         """
+        inputs = inputs or TaskInputs()
+        clean = inputs.clean
         if self.cfg.single_point_of:
             try:
                 return [self._single_point(task, clean)] if clean is not None else []
@@ -298,7 +320,7 @@ class Labeller:
             return [self._clean(task)]
         if clean is None:
             raise ValueError(f"task {task.key} needs its relaxed clean site")
-        return self._adsorbate(task, clean, template, tried)
+        return self._adsorbate(task, clean, inputs)
 
     def _keys(self, task: Task, res: Any, anomaly: str, orientation: str) -> dict[str, Any]:
         final = res.final
@@ -338,6 +360,14 @@ class Labeller:
     def source(self, task: Task) -> Atoms | None:
         """The best ``single_point_of`` record of the task's site and state (ML+SP input); None,
         with a warning, when that method has none (e.g. every relaxation was anomalous)."""
+        row = self._source_row(task)
+        if row is None:
+            log.warning("%s: no best %s record to evaluate; skipped", task.key, self.cfg.single_point_of)
+            return None
+        return record_to_atoms(row)
+
+    def _source_row(self, task: Task) -> Any:
+        """The store row of :meth:`source`, or None."""
         rows = self.store.rows(
             kind="site",
             best=True,
@@ -348,11 +378,7 @@ class Labeller:
             adsorbate=task.state,
             method=self.cfg.single_point_of,
         )
-        row = next(rows, None)
-        if row is None:
-            log.warning("%s: no best %s record to evaluate; skipped", task.key, self.cfg.single_point_of)
-            return None
-        return record_to_atoms(row)
+        return next(rows, None)
 
     def single_point_energy(self, atoms: Atoms, dband: bool) -> tuple[float, dict[str, Any]]:
         """Energy (eV) of ``atoms`` as given, and extra keys (GPAW: moment, d-band centres)."""
@@ -371,6 +397,7 @@ class Labeller:
         energy, extra = self.single_point_energy(src, dband=task.state == "clean")
         res = RelaxResult(src, src, energy, True, 0, 0.0)
         keys = self._keys(task, res, str(src.info.get("anomaly", "")), "sp")
+        keys["rid"] = f"{task.key}|sp|{src.info['rid'].rsplit('|', 1)[-1]}"  # one per source record
         del keys["fmax_final"], keys["optimizer"]
         keys |= {"best": True, "source": src.info["rid"], **extra}
         atoms = Atoms(src.numbers, positions=src.positions, cell=src.cell, pbc=src.pbc, tags=src.get_tags())
@@ -420,24 +447,29 @@ class Labeller:
                 return record_to_atoms(row)
         return None
 
-    def _adsorbate(
-        self, task: Task, site: Atoms, template: Atoms | None, tried: frozenset[str] = frozenset()
-    ) -> list[Record]:
+    def _adsorbate(self, task: Task, site: Atoms, inputs: TaskInputs) -> list[Record]:
         """Relax ``max_orientations`` starts (the template first, then the offered orientations
-        not in ``tried``); while none of them is valid (converged, no anomaly), go on with the
-        remaining orientations, up to ``max_starts`` starts in all (AdsorbML: enough placements
-        to find a valid minimum). The lowest valid one is ``best``; ``tried`` records are known
-        to hold no valid one."""
+        not in ``inputs.tried``); while none of them is valid (converged, no anomaly), go on with
+        the remaining orientations, up to ``max_starts`` starts in all. A state of
+        ``full_search_states`` relaxes every start (AdsorbML: enough placements to find the
+        minimum). The lowest valid start is ``best`` if it undercuts ``inputs.floor``, the
+        stored label (the store then clears the old flag)."""
         starts: list[tuple[str, Callable[[], Atoms]]] = []
-        if template is not None:
+        if inputs.template is not None:
+            template = inputs.template
             starts.append(("template", lambda: transplant(site, template)))
         for mode in orientations(len(task.metals), task.state):
             starts.append((mode, lambda mode=mode: place_adsorbate(site, task.state, mode)))
         records: list[Record] = []
-        cap = self.cfg.max_starts
-        todo = [(m, b) for m, b in starts if m not in tried]
-        for mode, build in todo if cap is None else todo[: max(0, cap - len(tried))]:
-            if len(records) >= self.cfg.max_orientations and any(r.keys["best"] for r in records):
+        full = task.state in self.cfg.full_search_states
+        cap = None if full else self.cfg.max_starts
+        todo = [(m, b) for m, b in starts if m not in inputs.tried]
+        for mode, build in todo if cap is None else todo[: max(0, cap - len(inputs.tried))]:
+            if (
+                not full
+                and len(records) >= self.cfg.max_orientations
+                and any(r.keys["best"] for r in records)
+            ):
                 break
             res = relax(
                 build(), self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer
@@ -449,7 +481,8 @@ class Labeller:
         for r in records:
             r.keys["best"] = False
         if valid:
-            min(valid, key=lambda r: r.energy).keys["best"] = True
+            lowest = min(valid, key=lambda r: r.energy)
+            lowest.keys["best"] = inputs.floor is None or lowest.energy < inputs.floor
         return records
 
 

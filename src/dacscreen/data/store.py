@@ -116,7 +116,10 @@ class Store:
     def write_records(self, records: list[Record]) -> list[int]:
         """Write ``records`` in one transaction; nothing is written if any record is invalid.
 
-        Records whose ``rid`` is already present are skipped (idempotent).
+        Records whose ``rid`` is already present are skipped (idempotent). A ``best`` site record
+        supersedes its task's earlier best (whose ``best`` flag is cleared in the same
+        transaction): a later placement search that finds a lower valid minimum adds a record
+        and never rewrites an energy. Loading the shards in order replays the same rule.
         """
         for r in records:
             r.validate()
@@ -129,6 +132,8 @@ class Store:
                     for r in records:
                         if self.db.count(rid=r.keys["rid"]):
                             continue
+                        if r.keys.get("best") and r.keys.get("kind") == "site":
+                            self._supersede(r.keys["task"])
                         ids.append(self._write_one(r))
                 return ids
             except Exception as exc:
@@ -151,6 +156,11 @@ class Store:
             con.execute("BEGIN IMMEDIATE")
         else:  # PostgreSQL: one writer of the systems table at a time; readers go on
             con.cursor().execute("LOCK TABLE systems IN SHARE ROW EXCLUSIVE MODE")
+
+    def _supersede(self, task: str) -> None:
+        """Clear ``best`` on the stored records of ``task`` (inside the open transaction)."""
+        for row in list(self.db.select(kind="site", task=task, best=True)):
+            self.db.update(row.id, best=False)
 
     def _write_one(self, r: Record) -> int:
         atoms = r.atoms.copy()
@@ -273,6 +283,9 @@ def export_shard(store: Store, shard_dir: Path, prefix: str = "labels") -> Path 
     if not new:
         return None
     path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
+    while path.exists():  # a second shard within the same second: wait for a later name
+        time.sleep(0.2)
+        path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
     tmp = path.with_suffix(".tmp")
     with gzip.open(tmp, "wt") as fh:
         ase.io.write(fh, new, format="extxyz")
