@@ -43,7 +43,11 @@ def main() -> None:
     ap.add_argument("--low", default="chgnet-0.4.2")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--members", type=int, default=2)
+    ap.add_argument("--report-only", action="store_true", help="rewrite the markdown from the JSON")
     args = ap.parse_args()
+    if args.report_only:
+        write_markdown(json.loads((RESULTS / "multifidelity.json").read_text()), args.folds)
+        return
     cfg = load_config(TrainConfig, args.config, {})
     cfg.model = cfg.model.model_copy(update={"ensemble": args.members})
     high = prepare(cfg.model_copy(update={"method": args.dft}))
@@ -63,11 +67,17 @@ def main() -> None:
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "multifidelity.json").write_text(json.dumps(result, indent=2, default=float))
+    write_markdown(result, args.folds)
+
+
+def write_markdown(result: dict, folds: int) -> None:
+    """``results/multifidelity.md`` from a result of :func:`compare_fidelities` and its settings."""
     text = (
         "# Multi-fidelity learning against DFT labels\n\n"
-        f"{args.folds}-fold leave-metal-out over {len(sites)} sites with {args.dft} single points; "
-        f"{len(low.samples)} {args.low} samples; {args.members} GNN members per fold; input mode "
-        f"{cfg.input_mode}. MAE in eV against the DFT labels of held-out metals.\n\n" + markdown(result)
+        f"{folds}-fold leave-metal-out over {result['n_dft_sites']} sites with {result['dft']} single "
+        f"points; {result['n_low_samples']} {result['low']} samples; {result['members']} GNN members per "
+        f"fold; input mode {result['input_mode']}. MAE in eV against the DFT labels of held-out metals.\n\n"
+        + markdown(result)
     )
     (RESULTS / "multifidelity.md").write_text(text)
     print(text)

@@ -125,7 +125,8 @@ def compare_fidelities(
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """MAE (eV), Spearman ρ and ±1σ coverage of every model, per target."""
+    """MAE (eV) and Spearman ρ of every model per target, then its calibration: the fractions
+    of errors inside ±1σ and ±2σ (0.68 and 0.95 when calibrated) and the miscalibration area."""
     lines = [
         "| target | n | "
         + " | ".join(f"{m} MAE" for m in MODELS)
@@ -140,4 +141,16 @@ def markdown(result: dict[str, Any]) -> str:
         rho = [f"{row.get(m, {}).get('spearman', float('nan')):.2f}" for m in MODELS]
         n = row.get(MODELS[0], {}).get("n", 0)
         lines.append(f"| {t} | {n} | " + " | ".join(mae + rho) + " |")
+    lines += [
+        "",
+        "| target | model | ±1σ | ±2σ | miscalibration area | mean σ (eV) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in TARGETS:  # ΔG5 carries no σ here
+        for m, c in result.get(t, {}).items():
+            if "within_1sigma" in c:
+                lines.append(
+                    f"| {t} | {m} | {c['within_1sigma']:.2f} | {c['within_2sigma']:.2f} "
+                    f"| {c['miscalibration_area']:.3f} | {c['mean_std']:.3f} |"
+                )
     return "\n".join(lines) + "\n"
