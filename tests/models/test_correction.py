@@ -135,3 +135,30 @@ def test_screen_columns_add_the_correction_and_name_its_fidelity() -> None:
     np.testing.assert_allclose(out["dg_5_dft"], expected - 2 * REFS["Li_bcc"], atol=1e-9)
     sd = np.hypot(out["e_ads_li2s2_dft_std"], 2 * out["e_ads_li2s_dft_std"])
     np.testing.assert_allclose(out["dg_5_dft_std"], sd, rtol=1e-6)
+
+
+def test_screen_columns_of_a_nargp_map_follow_the_low_fidelity_value() -> None:
+    """A screening row mapped by the NARGP map: finite DFT-level columns for the states it
+    covers, and a larger low-fidelity E_ads mapped to a larger one (high = 0.5 · low − 1)."""
+    metals = [*METALS, "Y", "Nb", "Ru", "Rh", "Pd", "Ag"]
+    y_low = _random_low(metals)
+    low = [
+        Sample("melon", m, "", 0, st, "top", y_low[m] - k, (NAN, NAN), method="chgnet")
+        for m in metals
+        for k, st in enumerate(("Li2S2", "Li2S"))
+    ]
+    low += [Sample("melon", m, "", 0, "clean", "none", NAN, (-2.0,) * 2, method="chgnet") for m in metals]
+    high = [replace(s, e_ads=0.5 * s.e_ads - 1.0, dband=(-1.5, -1.5), method="gpaw") for s in low]
+    corr = Correction.build(high, low, REFS, "nargp")
+    row = {"d_band_m1": -2.0, "d_band_m1_std": 0.1, "d_band_m2": -2.0, "d_band_m2_std": 0.1}
+    cols = {}
+    for e in (-3.5, -2.0):
+        row |= {"e_ads_li2s2": e, "e_ads_li2s2_std": 0.1, "e_ads_li2s": e - 1, "e_ads_li2s_std": 0.1}
+        cols[e] = corrected_columns(SiteSpec("melon", "Cu", "", 0), row, corr)
+    for out in cols.values():
+        assert out["dft_fidelity"] == f"gpaw (nargp map from chgnet, {len(metals)} sites)"
+        assert all(
+            np.isfinite(out[k]) for k in ("e_ads_li2s2_dft", "e_ads_li2s_dft", "dg_5_dft", "d_band_m1_dft")
+        )
+    assert cols[-2.0]["e_ads_li2s2_dft"] > cols[-3.5]["e_ads_li2s2_dft"]
+    np.testing.assert_allclose(cols[-2.0]["e_ads_li2s2_dft"], 0.5 * -2.0 - 1.0, atol=0.15)
