@@ -21,7 +21,7 @@ from dacscreen.config import TrainConfig
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import best_baseline
 from dacscreen.models.ensemble import Ensemble, Scaling
-from dacscreen.models.pipeline import Prepared, baseline_predictions, gnn_predictions
+from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, random_split
 from dacscreen.models.targets import TARGETS, Predictions, target_table
 from dacscreen.models.train import train_member
@@ -59,7 +59,7 @@ def _split_predictions(
     train, val, test = split
     ens = fit_ensemble(cfg, p, train, val, ckpt)
     baseline = best_baseline([p.samples[i] for i in train], [p.samples[i] for i in val], cfg.split.seed)
-    gnn = gnn_predictions(ens, [p.graphs[i] for i in test])
+    gnn = blind_predictions(ens, [p.samples[i] for i in test], cfg.input_mode)
     base = baseline_predictions(baseline, [p.samples[i] for i in test])
     fitted = {
         "baseline": baseline.name,

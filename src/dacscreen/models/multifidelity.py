@@ -34,7 +34,7 @@ from dacscreen.models.baseline import best_baseline
 from dacscreen.models.correction import KINDS, Correction
 from dacscreen.models.crossval import accumulate, averaged, fit_ensemble, metal_folds
 from dacscreen.models.ensemble import Ensemble
-from dacscreen.models.pipeline import Prepared, baseline_predictions, gnn_predictions
+from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out
 from dacscreen.models.targets import Predictions, score_table
 from dacscreen.models.train import train_member
@@ -72,20 +72,22 @@ def _fold(
     l_tr, l_va, _ = leave_metal_out(low.samples, held, cfg.split.val_fraction, cfg.split.seed)
     if not (h_tr and h_te and l_tr):
         return None
-    test_s, test_g = [high.samples[i] for i in h_te], [high.graphs[i] for i in h_te]
+    test_s = [high.samples[i] for i in h_te]
     seen = [high.samples[i] for i in h_tr + h_va]
     low_ens = fit_ensemble(cfg, low, l_tr, l_va, work / "chgnet-only")
-    low_pred = gnn_predictions(low_ens, test_g)
+    low_pred = blind_predictions(low_ens, test_s, cfg.input_mode)
     dft_ens = fit_ensemble(cfg, high, h_tr, h_va, work / "dft-only")
     base = best_baseline([high.samples[i] for i in h_tr], [high.samples[i] for i in h_va], cfg.split.seed)
     preds = {
-        "dft-only": gnn_predictions(dft_ens, test_g),
+        "dft-only": blind_predictions(dft_ens, test_s, cfg.input_mode),
         "chgnet-only": low_pred,
         **{
             kind: Correction.build(seen, low.samples, high.references, kind).apply(test_s, low_pred)
             for kind in KINDS
         },
-        "fine-tuned": gnn_predictions(fine_tune(low_ens, cfg, high, h_tr, h_va, work / "fine-tuned"), test_g),
+        "fine-tuned": blind_predictions(
+            fine_tune(low_ens, cfg, high, h_tr, h_va, work / "fine-tuned"), test_s, cfg.input_mode
+        ),
         "baseline (dft)": baseline_predictions(base, test_s),
     }
     return h_te, preds

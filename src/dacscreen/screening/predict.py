@@ -1,9 +1,9 @@
 """Ensemble predictions for screening sites, turned into SRR thermodynamics with uncertainty.
 
 For each site the model sees the as-built clean site (E_bind, d-band centres) and every SRR
-intermediate in the first ``MAX_ORIENTATIONS`` placement orientations; the lowest predicted
-E_ads over them is kept (the AdsorbML idea). One orientation keeps the 434-site screen fast on
-a laptop CPU; raise it for a more thorough search. ΔG values are computed per ensemble member with
+intermediate in every offered placement orientation (``MAX_ORIENTATIONS``); the lowest
+predicted E_ads over them is kept (the AdsorbML idea), as in the model's evaluation
+(:func:`dacscreen.models.pipeline.blind_predictions`). ΔG values are computed per ensemble member with
 :mod:`dacscreen.thermo`, so their spread is the uncertainty.
 
 Every number names its fidelity: the plain columns are at the level of the labels the model
@@ -31,7 +31,8 @@ from dacscreen.models.targets import DG5_REFS, Predictions, dg5_from_adsorption
 from dacscreen.screening.space import SiteSpec
 from dacscreen.thermo import GIBBS_CORRECTION_NOTE, SRR_SPECIES, limiting_potential, srr_free_energies
 
-MAX_ORIENTATIONS = 1
+MAX_ORIENTATIONS: int | None = None
+"""Orientations per intermediate (None: every offered one), as in the model's evaluation."""
 
 
 def site_graphs(spec: SiteSpec, ens: Ensemble) -> tuple[list[Any], list[tuple[str, str]]]:
