@@ -89,3 +89,32 @@ def test_evaluate_cli_writes_the_k_fold_report(
     assert "e_ads:Li2S" in report["random"]
     assert "test" in report["model"]
     assert (tmp_path / "eval" / "evaluation.md").read_text().count("| e_ads:Li2S2 |") >= 2
+
+
+def test_blind_predictions_take_the_lowest_orientation_whatever_the_label_start(
+    tiny_model: Path, tiny_store_path: Path
+) -> None:
+    """The GNN is scored as screening predicts: an adsorbate's E_ads is the lowest prediction
+    over every offered orientation, so the orientation of the labelled start cannot leak in."""
+    from dataclasses import replace
+
+    from dacscreen.data.adsorbates import orientations
+    from dacscreen.featurize.graphs import atoms_to_graph
+    from dacscreen.featurize.samples import input_structure
+    from dacscreen.models.ensemble import Ensemble
+    from dacscreen.models.pipeline import blind_predictions
+
+    ens = Ensemble.load(tiny_model)
+    s = next(x for x in collect_samples(Store(tiny_store_path)) if x.state == "Li2S2" and x.m2)
+    modes = orientations(2, "Li2S2")
+    per = [
+        ens.predict([atoms_to_graph(input_structure(replace(s, orientation=o), "as-built"), ens.settings)])
+        for o in modes
+    ]
+    energies = [float(p["e_ads"][0]) for p in per]
+    for start in (modes[0], modes[-1], "template"):
+        out = blind_predictions(ens, [replace(s, orientation=start)], "as-built")
+        assert out.e_ads[0] == pytest.approx(min(energies), abs=1e-5)
+        assert out.e_ads_std[0] == pytest.approx(
+            float(per[int(np.argmin(energies))]["e_ads_std"][0]), abs=1e-5
+        )
