@@ -206,23 +206,17 @@ def blind_predictions(ens: Ensemble, samples: list[Sample], mode: str) -> Predic
     relaxed start that gave each label: an adsorbate is placed in every offered orientation and
     the lowest mean E_ads (eV) is kept, with its σ and d-band centres; clean sites as they are.
     The label is the lowest valid relaxed start, so this is the honest comparison."""
-    graphs, owner = [], []
-    for k, s in enumerate(samples):
-        for o in ["none"] if s.state == "clean" else orientations(len(s.metals), s.state):
-            graphs.append(atoms_to_graph(input_structure(replace(s, orientation=o), mode), ens.settings))
-            owner.append(k)
-    pred, out = gnn_predictions(ens, graphs), Predictions.empty(len(samples))
-    owners = np.array(owner)
-    for k in range(len(samples)):
-        idx = np.flatnonzero(owners == k)
-        best = idx[np.argmin(pred.e_ads[idx])]
-        out.fill(
-            [k],
-            Predictions(
-                pred.e_ads[[best]], pred.e_ads_std[[best]], pred.dband[[best]], pred.dband_std[[best]]
-            ),
-        )
-    return out
+    graphs, first = [], []
+    for s in samples:
+        modes = ["none"] if s.state == "clean" else orientations(len(s.metals), s.state)
+        graphs += [
+            atoms_to_graph(input_structure(replace(s, orientation=o), mode), ens.settings) for o in modes
+        ]
+        first.append(len(graphs) - len(modes))
+    pred = gnn_predictions(ens, graphs)
+    ends = [*first[1:], len(graphs)]
+    best = [a + int(np.argmin(pred.e_ads[a:b])) for a, b in zip(first, ends, strict=True)]
+    return Predictions(pred.e_ads[best], pred.e_ads_std[best], pred.dband[best], pred.dband_std[best])
 
 
 def baseline_predictions(baseline: DescriptorBaseline, samples: list[Sample]) -> Predictions:
