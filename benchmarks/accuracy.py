@@ -8,8 +8,10 @@ tabulates MAE and calibration side by side. ``--learning-curve`` adds the same c
 on growing random subsets of the training sites (the test folds stay whole), which shows
 whether the gap to the baseline is a matter of data. ``--displacement-weights`` repeats each
 mode with the auxiliary relaxation loss of :class:`dacscreen.models.multitask.DisplacementHead`
-at each weight, and ``--energy-references`` with each ``energy_reference`` (the per-state mean,
-or a ridge regression on the site descriptor that the GNN corrects). A variant is chosen by
+at each weight, ``--energy-references`` with each ``energy_reference`` (the per-state mean,
+or a ridge regression on the site descriptor that the GNN corrects), and ``--orientations`` with
+each ``orientations`` rule (train on the labelled start and keep the lowest prediction, or on
+every orientation with the site's label and average). A variant is chosen by
 the validation columns, averaged over folds, never by the test MAE: "val loss" (the members'
 best standardised energy and d-band loss; comparable between weights) and "val MAE" (the
 ensemble's graph-level MAE in eV; comparable between energy references too).
@@ -17,7 +19,7 @@ Writes ``benchmarks/results/accuracy.{json,md}``.
 
     python benchmarks/accuracy.py [--config configs/train.yaml] [--modes as-built relaxed-site]
         [--folds 5] [--members 2] [--learning-curve 0.5 0.75] [--displacement-weights 0 1]
-        [--energy-references state-mean descriptor-ridge]
+        [--energy-references state-mean descriptor-ridge] [--orientations labelled all]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import random
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,26 +75,33 @@ def run(
     modes: list[str],
     folds: int,
     fractions: list[float],
-    weights: list[float],
-    references: list[str],
+    variants: dict[str, list[Any]],
 ) -> dict[str, Any]:
-    """Cross-validate every mode with every displacement weight and energy reference (and, for
-    the first mode and variant, every subset fraction)."""
+    """Cross-validate every mode with every combination of ``variants`` (``orientations``,
+    ``displacement_weight``, ``energy_reference``; and, for the first mode and variant, every
+    subset fraction)."""
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for mode in modes:
-            p = prepare(cfg.model_copy(update={"input_mode": mode}))
-            for w, ref in itertools.product(weights, references):
+            rules = variants["orientations"]
+            p_all = prepare(cfg.model_copy(update={"input_mode": mode, "orientations": rules[-1]}))
+            for rule, w, ref in itertools.product(*variants.values()):
+                p = p_all if rule == rules[-1] else replace(p_all, variants=[])
                 model = cfg.model.model_copy(update={"displacement_weight": w, "energy_reference": ref})
-                mcfg = cfg.model_copy(update={"input_mode": mode, "model": model})
-                label = mode + (f", displacement weight {w:g}" if len(weights) > 1 else "")
-                label += f", {ref}" if len(references) > 1 else ""
+                mcfg = cfg.model_copy(update={"input_mode": mode, "model": model, "orientations": rule})
+                label = ", ".join(
+                    [mode]
+                    + [f"orientations {rule}"] * (len(rules) > 1)
+                    + [f"displacement weight {w:g}"] * (len(variants["displacement_weight"]) > 1)
+                    + [ref] * (len(variants["energy_reference"]) > 1)
+                )
                 t0 = time.perf_counter()
-                rows.append(_row(label, cross_validate(mcfg, p, folds, Path(work) / f"{mode}-{w}-{ref}")))
+                tag = f"{mode}-{rule}-{w}-{ref}"
+                rows.append(_row(label, cross_validate(mcfg, p, folds, Path(work) / tag)))
                 rows[-1].update(n_samples=len(p.samples), seconds=round(time.perf_counter() - t0, 1))
             for f in fractions if mode == modes[0] else []:
                 mcfg = cfg.model_copy(update={"input_mode": mode})
-                sub = _subset(p, f, cfg.split.seed)
+                sub = _subset(replace(p_all, variants=[]), f, cfg.split.seed)
                 rows.append(
                     _row(f"{mode}, {f:.0%} of sites", cross_validate(mcfg, sub, folds, Path(work) / f"{f}"))
                 )
@@ -134,15 +144,19 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--members", type=int, default=2)
     ap.add_argument("--learning-curve", nargs="*", type=float, default=[])
+    ap.add_argument("--orientations", nargs="+", choices=["labelled", "all"], default=None)
     ap.add_argument("--displacement-weights", nargs="+", type=float, default=None)
     ap.add_argument("--energy-references", nargs="+", default=None)
     ap.add_argument("--tag", default="", help="suffix of the result files, e.g. a variant name")
     args = ap.parse_args()
     cfg = load_config(TrainConfig, args.config, {})
     cfg.model = cfg.model.model_copy(update={"ensemble": args.members})
-    weights = args.displacement_weights or [cfg.model.displacement_weight]
-    references = args.energy_references or [cfg.model.energy_reference]
-    result = run(cfg, args.modes, args.folds, args.learning_curve, weights, references)
+    variants = {
+        "orientations": args.orientations or [cfg.orientations],
+        "displacement_weight": args.displacement_weights or [cfg.model.displacement_weight],
+        "energy_reference": args.energy_references or [cfg.model.energy_reference],
+    }
+    result = run(cfg, args.modes, args.folds, args.learning_curve, variants)
     RESULTS.mkdir(exist_ok=True)
     stem = RESULTS / f"accuracy{'-' + args.tag if args.tag else ''}"
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=float))

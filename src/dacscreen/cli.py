@@ -365,7 +365,12 @@ def evaluate(
     ens = Ensemble.load(model)
     if members:
         ens.config = ens.config.model_copy(update={"ensemble": members})
-    cfg = load_config(TrainConfig, config, {"db": db, "input_mode": ens.meta.get("input_mode")})
+    overrides = {
+        "db": db,
+        "input_mode": ens.meta.get("input_mode"),
+        "orientations": ens.meta.get("orientations"),
+    }
+    cfg = load_config(TrainConfig, config, overrides)
     if split:
         cfg.split = cfg.split.model_copy(update={"kind": split})
         folds = folds if split == "leave-metal-out" else 0

@@ -282,6 +282,12 @@ class TrainConfig(Strict):
     input_mode: Literal["as-built", "relaxed-site", "relaxed"] = "as-built"
     """as-built: builder site + builder adsorbate (screening); relaxed-site: relaxed clean site +
     builder adsorbate; relaxed: the relaxed structure itself (property prediction)."""
+    orientations: Literal["labelled", "all"] = "labelled"
+    """Adsorbate placements a model is trained on and pools over. ``labelled``: the start whose
+    relaxation gave the label; predictions keep the lowest E_ads over the offered orientations.
+    ``all``: every offered orientation carries the site's label (the model learns E_ads as a
+    property of the site, not of the start); predictions average over them. Not used with
+    ``input_mode: relaxed``."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     """Architecture hyper-parameters."""
     split: SplitConfig = Field(default_factory=SplitConfig)

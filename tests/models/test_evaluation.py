@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dacscreen.cli import app
+from dacscreen.data.adsorbates import orientations
 from dacscreen.data.store import Store
 from dacscreen.featurize.samples import collect_samples
 from dacscreen.models.baseline import KINDS, DescriptorBaseline, best_baseline
@@ -96,9 +98,6 @@ def test_blind_predictions_take_the_lowest_orientation_whatever_the_label_start(
 ) -> None:
     """The GNN is scored as screening predicts: an adsorbate's E_ads is the lowest prediction
     over every offered orientation, so the orientation of the labelled start cannot leak in."""
-    from dataclasses import replace
-
-    from dacscreen.data.adsorbates import orientations
     from dacscreen.featurize.graphs import atoms_to_graph
     from dacscreen.featurize.samples import input_structure
     from dacscreen.models.ensemble import Ensemble
@@ -118,3 +117,37 @@ def test_blind_predictions_take_the_lowest_orientation_whatever_the_label_start(
         assert out.e_ads_std[0] == pytest.approx(
             float(per[int(np.argmin(energies))]["e_ads_std"][0]), abs=1e-5
         )
+
+
+def test_a_model_of_every_orientation_averages_them(tiny_model: Path, tiny_store_path: Path) -> None:
+    """``orientations: all`` pools by the mean: σ and E_ads are the averages over the starts."""
+    from dacscreen.featurize.graphs import atoms_to_graph
+    from dacscreen.featurize.samples import input_structure
+    from dacscreen.models.ensemble import Ensemble
+    from dacscreen.models.pipeline import blind_predictions
+
+    ens = Ensemble.load(tiny_model)
+    ens.meta["orientations"] = "all"
+    s = next(x for x in collect_samples(Store(tiny_store_path)) if x.state != "clean" and x.m2)
+    graphs = [
+        atoms_to_graph(input_structure(replace(s, orientation=o), "as-built"), ens.settings)
+        for o in orientations(2, s.state)
+    ]
+    per = ens.predict(graphs)
+    out = blind_predictions(ens, [s], "as-built")
+    assert out.e_ads[0] == pytest.approx(float(per["e_ads"].mean()), abs=1e-5)
+    assert out.e_ads_std[0] == pytest.approx(float(per["e_ads_std"].mean()), abs=1e-5)
+    np.testing.assert_allclose(out.dband[0], per["dband"].mean(0), atol=1e-5)
+
+
+def test_training_on_every_orientation_adds_the_variants(tiny_store_path: Path) -> None:
+    from dacscreen.config import TrainConfig
+    from dacscreen.models.pipeline import prepare
+
+    cfg = TrainConfig(db=str(tiny_store_path), orientations="all", split={"kind": "random"})
+    p = prepare(cfg)
+    n_variants = sum(len(orientations(len(s.metals), s.state)) - 1 for s in p.samples if s.state != "clean")
+    assert n_variants > 0
+    assert len(p.training_graphs(list(range(len(p.samples))))) == len(p.samples) + n_variants
+    labelled = prepare(cfg.model_copy(update={"orientations": "labelled"}))
+    assert len(labelled.training_graphs(list(range(len(p.samples))))) == len(p.samples)

@@ -125,3 +125,22 @@ def test_a_shipped_correction_adds_dft_columns(tiny_model: Path, tmp_path: Path)
     key = ["m1", "m2", "placement"]
     merged = plain.merge(out, on=key, suffixes=("", "_c"))
     np.testing.assert_allclose(merged["dg_rds"], merged["dg_rds_c"], rtol=1e-6)
+
+
+def test_a_model_of_every_orientation_screens_with_the_mean(tiny_model: Path, tmp_path: Path) -> None:
+    """``orientations: all`` in the meta: each E_ads column is the mean over the offered starts,
+    so it lies inside their range, above the lowest one that a ``labelled`` model keeps."""
+    import json
+    import shutil
+
+    model = tmp_path / "all"
+    shutil.copytree(tiny_model, model)
+    meta = json.loads((model / "meta.json").read_text())
+    (model / "meta.json").write_text(json.dumps({**meta, "orientations": "all"}))
+    low = run_screen(ScreenConfig(metals=["Cu", "Ni"], model=tiny_model), tmp_path / "min")
+    mean = run_screen(ScreenConfig(metals=["Cu", "Ni"], model=model), tmp_path / "mean")
+    merged = low.merge(mean, on=["m1", "m2", "placement"], suffixes=("", "_mean"))
+    pair = merged[merged["m2"].astype(str) != ""]
+    assert (pair["e_ads_li2s_mean"] > pair["e_ads_li2s"] + 1e-6).all()
+    assert (pair["orientation_li2s_mean"] == pair["orientation_li2s"]).all()
+    np.testing.assert_allclose(merged["e_bind_mean"], merged["e_bind"], rtol=1e-6)

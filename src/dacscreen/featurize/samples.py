@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +69,27 @@ def input_structure(s: Sample, mode: str) -> Atoms:
         site = build_site(s.host, s.metals, s.placement)
     if s.state == "clean":
         return site
+    return place_adsorbate(site, s.state, input_orientation(s))
+
+
+def input_orientation(s: Sample) -> str:
+    """The placement orientation of ``s``'s model input: its record's orientation, or the first
+    offered one for a record relaxed from a template (``none`` for a clean site)."""
+    if s.state == "clean":
+        return "none"
     modes = orientations(len(s.metals), s.state)
-    # a record relaxed from a template has no builder orientation; screening starts from the first
-    return place_adsorbate(site, s.state, s.orientation if s.orientation in modes else modes[0])
+    return s.orientation if s.orientation in modes else modes[0]
+
+
+def orientation_variants(s: Sample) -> list[Sample]:
+    """``s`` placed in every other offered orientation, with the same label and no relaxed
+    structure (so no displacement target): the site's E_ads is the lowest over its relaxed
+    starts, a property of the site and not of the start a model is shown. Empty for a clean
+    site."""
+    if s.state == "clean":
+        return []
+    own = input_orientation(s)
+    return [replace(s, orientation=o, relaxed=None) for o in orientations(len(s.metals), s.state) if o != own]
 
 
 def collect_samples(

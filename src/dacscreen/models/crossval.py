@@ -38,14 +38,15 @@ def metal_folds(samples: Sequence[Sample], k: int, seed: int = 0) -> list[list[s
 def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int], ckpt: Path) -> Ensemble:
     """Train ``cfg.model.ensemble`` members on ``train`` (checkpointed under ``ckpt``, so an
     interrupted cross-validation resumes fold by fold)."""
-    tg, vg = [p.graphs[i] for i in train], [p.graphs[i] for i in val]
+    tg, vg = p.training_graphs(train), p.training_graphs(val)
     scaling = Scaling.fit(tg, cfg.model.energy_reference)
     results = [
         train_member(tg, vg, cfg, scaling, cfg.seed + k, ckpt / f"member-{k}.pt")
         for k in range(cfg.model.ensemble)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
-    ens = Ensemble([r.model for r in results], cfg.model, p.settings, scaling, {"val_loss": val_loss})
+    meta = {"val_loss": val_loss, "orientations": cfg.orientations}
+    ens = Ensemble([r.model for r in results], cfg.model, p.settings, scaling, meta)
     ens.recalibrate(vg)
     return ens
 
@@ -65,7 +66,7 @@ def _split_predictions(
         "baseline": baseline.name,
         "std_scale": ens.std_scale,
         "val_loss": ens.meta["val_loss"],
-        "val_mae": _graph_mae(ens, [p.graphs[i] for i in val]),
+        "val_mae": _graph_mae(ens, p.training_graphs(val)),
     }
     return gnn, base, fitted
 
@@ -167,7 +168,11 @@ def evaluation_report(
     from dacscreen.models.targets import markdown
 
     cfg = cfg.model_copy(
-        update={"model": ens.config, "input_mode": ens.meta.get("input_mode", cfg.input_mode)}
+        update={
+            "model": ens.config,
+            "input_mode": ens.meta.get("input_mode", cfg.input_mode),
+            "orientations": ens.meta.get("orientations", "labelled"),
+        }
     )
     params = {"model": str(ens.meta.get("mlflow_run", "")), "folds": folds, "members": cfg.model.ensemble}
     with tracking.run(cfg.experiment, f"evaluate-{cfg.model.arch}-{cfg.input_mode}", params):

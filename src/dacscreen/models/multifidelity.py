@@ -51,14 +51,15 @@ def fine_tune(
     """The members of the low-fidelity ensemble ``low``, each trained further on the
     high-fidelity graphs ``train`` (early stopping on ``val``) at ``FINE_TUNE_LR`` × the learning
     rate, with ``low``'s target standardisation; σ recalibrated on ``val``."""
-    tg, vg = [high.graphs[i] for i in train], [high.graphs[i] for i in val]
+    tg, vg = high.training_graphs(train), high.training_graphs(val)
     tuned = cfg.model_copy(update={"lr": cfg.lr * FINE_TUNE_LR})
     results = [
         train_member(tg, vg, tuned, low.scaling, cfg.seed + k, ckpt / f"member-{k}.pt", init=m.state_dict())
         for k, m in enumerate(low.members)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
-    ens = Ensemble([r.model for r in results], low.config, low.settings, low.scaling, {"val_loss": val_loss})
+    meta = {"val_loss": val_loss, "orientations": cfg.orientations}
+    ens = Ensemble([r.model for r in results], low.config, low.settings, low.scaling, meta)
     ens.recalibrate(vg)
     return ens
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from dacscreen.featurize.samples import (
     cache_key,
     collect_samples,
     input_structure,
+    orientation_variants,
     reference_table,
 )
 from dacscreen.models import distributed
@@ -57,6 +58,12 @@ class Prepared:
     references: dict[str, float]
     correction: Correction | None = None
     dband_method: str = ""
+    variants: list[list[Any]] = field(default_factory=list)
+    """Per sample, the graphs of its other orientations (``orientations: all``), else empty."""
+
+    def training_graphs(self, idx: list[int]) -> list[Any]:
+        """The graphs of samples ``idx`` with their orientation variants."""
+        return [g for i in idx for g in [self.graphs[i], *(self.variants[i] if self.variants else [])]]
 
 
 def prepare_once(cfg: TrainConfig) -> Prepared:
@@ -89,7 +96,24 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
     method = samples[0].method if isinstance(cfg.method, list) or cfg.method is None else cfg.method
     refs = reference_table(store, method)
     corr = _correction(store, cfg, samples)
-    return Prepared(samples, graphs, tr, va, te, held, gs, refs, corr, dband_method(store, method))
+    variants = variant_graphs(samples, cfg, gs, s.cache_dir / "graphs")
+    return Prepared(samples, graphs, tr, va, te, held, gs, refs, corr, dband_method(store, method), variants)
+
+
+def variant_graphs(
+    samples: list[Sample], cfg: TrainConfig, gs: GraphSettings, cache: Path
+) -> list[list[Any]]:
+    """Per sample, the graphs of its :func:`orientation_variants` (cached) when ``cfg`` trains on
+    every orientation; else no lists."""
+    if cfg.orientations != "all" or cfg.input_mode == "relaxed":
+        return []
+    per = [orientation_variants(s) for s in samples]
+    flat = build_graphs([v for vs in per for v in vs], cfg.input_mode, gs, cache)
+    out, k = [], 0
+    for vs in per:
+        out.append(flat[k : k + len(vs)])
+        k += len(vs)
+    return out
 
 
 def dband_method(store: Store, method: str) -> str:
@@ -122,8 +146,7 @@ def train_ensemble(
     from dacscreen import tracking
 
     p = prepared or prepare(cfg)
-    train_g = [p.graphs[i] for i in p.train]
-    val_g = [p.graphs[i] for i in p.val]
+    train_g, val_g = p.training_graphs(p.train), p.training_graphs(p.val)
     scaling = Scaling.fit(train_g, cfg.model.energy_reference)
     if distributed.rank() != 0:  # a data-parallel helper: it trains the same members; rank 0 reports
         for k in range(cfg.model.ensemble):
@@ -136,6 +159,7 @@ def train_ensemble(
         "devices": distributed.world_size(),
         **cfg.model.model_dump(),
         "input_mode": cfg.input_mode,
+        "orientations": cfg.orientations,
         "epochs": cfg.epochs,
         "lr": cfg.lr,
         "batch_size": cfg.batch_size,
@@ -165,6 +189,7 @@ def train_ensemble(
             scaling,
             {
                 "input_mode": cfg.input_mode,
+                "orientations": cfg.orientations,
                 "method": p.samples[0].method,
                 "dband_method": p.dband_method,
                 "targets": cfg.targets,
@@ -201,11 +226,27 @@ def gnn_predictions(ens: Ensemble, graphs: list[Any]) -> Predictions:
     return Predictions(pred["e_ads"], pred["e_ads_std"], pred["dband"], pred["dband_std"])
 
 
+def orientation_weights(e_ads: np.ndarray, rule: str) -> np.ndarray:
+    """Weights over one sample's orientations: the lowest predicted E_ads (``labelled``: a model
+    of the relaxed start's energy, pooled as AdsorbML does) or the mean (``all``: a model of the
+    site, averaged over the starts it was shown)."""
+    if rule == "all":
+        return np.full(len(e_ads), 1.0 / len(e_ads))
+    return np.eye(len(e_ads))[int(np.argmin(e_ads))]
+
+
+def pool(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ_i w_i values[i] over the first axis, skipping zero weights (whose values may be NaN)."""
+    keep = weights > 0
+    return np.tensordot(weights[keep], values[keep], axes=1)
+
+
 def blind_predictions(ens: Ensemble, samples: list[Sample], mode: str) -> Predictions:
     """The ensemble's predictions as ``screen`` makes them, without the orientation of the
     relaxed start that gave each label: an adsorbate is placed in every offered orientation and
-    the lowest mean E_ads (eV) is kept, with its σ and d-band centres; clean sites as they are.
-    The label is the lowest valid relaxed start, so this is the honest comparison."""
+    the predictions are pooled by :func:`orientation_weights` (with the model's ``orientations``
+    rule); clean sites as they are. The label is the lowest valid relaxed start, so this is
+    the honest comparison."""
     graphs, first = [], []
     for s in samples:
         modes = ["none"] if s.state == "clean" else orientations(len(s.metals), s.state)
@@ -214,9 +255,13 @@ def blind_predictions(ens: Ensemble, samples: list[Sample], mode: str) -> Predic
         ]
         first.append(len(graphs) - len(modes))
     pred = gnn_predictions(ens, graphs)
-    ends = [*first[1:], len(graphs)]
-    best = [a + int(np.argmin(pred.e_ads[a:b])) for a, b in zip(first, ends, strict=True)]
-    return Predictions(pred.e_ads[best], pred.e_ads_std[best], pred.dband[best], pred.dband_std[best])
+    rule = ens.meta.get("orientations", "labelled")
+    out = Predictions.empty(len(samples))
+    for k, (a, b) in enumerate(zip(first, [*first[1:], len(graphs)], strict=True)):
+        w = orientation_weights(pred.e_ads[a:b], rule)
+        out.e_ads[k], out.e_ads_std[k] = pool(pred.e_ads[a:b], w), pool(pred.e_ads_std[a:b], w)
+        out.dband[k], out.dband_std[k] = pool(pred.dband[a:b], w), pool(pred.dband_std[a:b], w)
+    return out
 
 
 def baseline_predictions(baseline: DescriptorBaseline, samples: list[Sample]) -> Predictions:

@@ -41,8 +41,7 @@ def objective_factory(cfg: TuneConfig, p: Prepared):  # type: ignore[no-untyped-
     import mlflow
     import optuna
 
-    train_g = [p.graphs[i] for i in p.train]
-    val_g = [p.graphs[i] for i in p.val]
+    train_g, val_g = p.training_graphs(p.train), p.training_graphs(p.val)
     scaling = Scaling.fit(train_g, cfg.train.model.energy_reference)
 
     def objective(trial: Any) -> float:

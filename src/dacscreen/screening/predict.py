@@ -1,9 +1,11 @@
 """Ensemble predictions for screening sites, turned into SRR thermodynamics with uncertainty.
 
 For each site the model sees the as-built clean site (E_bind, d-band centres) and every SRR
-intermediate in every offered placement orientation (``MAX_ORIENTATIONS``); the lowest
-predicted E_ads over them is kept (the AdsorbML idea), as in the model's evaluation
-(:func:`dacscreen.models.pipeline.blind_predictions`). ΔG values are computed per ensemble member with
+intermediate in every offered placement orientation (``MAX_ORIENTATIONS``), pooled as in the
+model's evaluation (:func:`dacscreen.models.pipeline.blind_predictions`): the lowest predicted
+E_ads (the AdsorbML idea) for a model of the relaxed start, the mean for a model trained on
+every orientation (``orientations: all``). ``orientation_<state>`` names the start predicted
+lowest either way, a starting point for DFT. ΔG values are computed per ensemble member with
 :mod:`dacscreen.thermo`, so their spread is the uncertainty.
 
 Every number names its fidelity: the plain columns are at the level of the labels the model
@@ -27,6 +29,7 @@ from dacscreen.featurize.graphs import atoms_to_graph
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.pipeline import orientation_weights, pool
 from dacscreen.models.targets import DG5_REFS, Predictions, dg5_from_adsorption
 from dacscreen.screening.space import SiteSpec
 from dacscreen.thermo import GIBBS_CORRECTION_NOTE, SRR_SPECIES, limiting_potential, srr_free_energies
@@ -129,13 +132,14 @@ def _row(
     row["d_band_m1"], row["d_band_m2"] = (float(v) for v in pred["dband"][clean])
     row["d_band_m1_std"], row["d_band_m2_std"] = (float(v) for v in pred["dband_std"][clean])
     per_member: dict[str, np.ndarray] = {}
+    rule = ens.meta.get("orientations", "labelled")
     for x in SRR_SPECIES:
-        cand = [i for i in idx if labels[i][0] == x]
-        best = min(cand, key=lambda i: pred["e_ads"][i])
-        per_member[x] = members[:, best]
-        row[f"e_ads_{x.lower()}"] = float(pred["e_ads"][best])
-        row[f"e_ads_{x.lower()}_std"] = float(pred["e_ads_std"][best])
-        row[f"orientation_{x.lower()}"] = labels[best][1]
+        cand = np.array([i for i in idx if labels[i][0] == x])
+        w = orientation_weights(pred["e_ads"][cand], rule)
+        per_member[x] = pool(members[:, cand].T, w)
+        row[f"e_ads_{x.lower()}"] = float(pool(pred["e_ads"][cand], w))
+        row[f"e_ads_{x.lower()}_std"] = float(pool(pred["e_ads_std"][cand], w))
+        row[f"orientation_{x.lower()}"] = labels[cand[int(np.argmin(pred["e_ads"][cand]))]][1]
     row.update(_thermo(per_member, ens.meta.get("references", {})))
     return row
 
