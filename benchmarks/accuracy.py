@@ -11,7 +11,8 @@ mode with the auxiliary relaxation loss of :class:`dacscreen.models.multitask.Di
 at each weight, ``--energy-references`` with each ``energy_reference`` (the per-state mean,
 or a ridge regression on the site descriptor that the GNN corrects), and ``--orientations`` with
 each ``orientations`` rule (train on the labelled start and keep the lowest prediction, or on
-every orientation with the site's label and average). A variant is chosen by
+every orientation with the site's label and average), and ``--val-by`` with each way of drawing
+the validation sites (random sites, or the sites of held-out validation metals). A variant is chosen by
 the validation columns, averaged over folds, never by the test MAE: "val loss" (the members'
 best standardised energy and d-band loss; comparable between weights) and "val MAE" (the
 ensemble's graph-level MAE in eV; comparable between energy references too).
@@ -20,6 +21,7 @@ Writes ``benchmarks/results/accuracy.{json,md}``.
     python benchmarks/accuracy.py [--config configs/train.yaml] [--modes as-built relaxed-site]
         [--folds 5] [--members 2] [--learning-curve 0.5 0.75] [--displacement-weights 0 1]
         [--energy-references state-mean descriptor-ridge] [--orientations labelled all]
+        [--val-by site metal]
 """
 
 from __future__ import annotations
@@ -78,25 +80,29 @@ def run(
     variants: dict[str, list[Any]],
 ) -> dict[str, Any]:
     """Cross-validate every mode with every combination of ``variants`` (``orientations``,
-    ``displacement_weight``, ``energy_reference``; and, for the first mode and variant, every
+    ``displacement_weight``, ``energy_reference``, ``val_by``; and, for the first mode and variant, every
     subset fraction)."""
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for mode in modes:
             rules = variants["orientations"]
             p_all = prepare(cfg.model_copy(update={"input_mode": mode, "orientations": rules[-1]}))
-            for rule, w, ref in itertools.product(*variants.values()):
+            for rule, w, ref, val_by in itertools.product(*variants.values()):
                 p = p_all if rule == rules[-1] else replace(p_all, variants=[])
                 model = cfg.model.model_copy(update={"displacement_weight": w, "energy_reference": ref})
-                mcfg = cfg.model_copy(update={"input_mode": mode, "model": model, "orientations": rule})
+                split = cfg.split.model_copy(update={"val_by": val_by})
+                mcfg = cfg.model_copy(
+                    update={"input_mode": mode, "model": model, "orientations": rule, "split": split}
+                )
                 label = ", ".join(
                     [mode]
                     + [f"orientations {rule}"] * (len(rules) > 1)
                     + [f"displacement weight {w:g}"] * (len(variants["displacement_weight"]) > 1)
                     + [ref] * (len(variants["energy_reference"]) > 1)
+                    + [f"validation by {val_by}"] * (len(variants["val_by"]) > 1)
                 )
                 t0 = time.perf_counter()
-                tag = f"{mode}-{rule}-{w}-{ref}"
+                tag = f"{mode}-{rule}-{w}-{ref}-{val_by}"
                 rows.append(_row(label, cross_validate(mcfg, p, folds, Path(work) / tag)))
                 rows[-1].update(n_samples=len(p.samples), seconds=round(time.perf_counter() - t0, 1))
             for f in fractions if mode == modes[0] else []:
@@ -145,6 +151,7 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=2)
     ap.add_argument("--learning-curve", nargs="*", type=float, default=[])
     ap.add_argument("--orientations", nargs="+", choices=["labelled", "all"], default=None)
+    ap.add_argument("--val-by", nargs="+", choices=["site", "metal"], default=None)
     ap.add_argument("--displacement-weights", nargs="+", type=float, default=None)
     ap.add_argument("--energy-references", nargs="+", default=None)
     ap.add_argument("--tag", default="", help="suffix of the result files, e.g. a variant name")
@@ -155,6 +162,7 @@ def main() -> None:
         "orientations": args.orientations or [cfg.orientations],
         "displacement_weight": args.displacement_weights or [cfg.model.displacement_weight],
         "energy_reference": args.energy_references or [cfg.model.energy_reference],
+        "val_by": args.val_by or [cfg.split.val_by],
     }
     result = run(cfg, args.modes, args.folds, args.learning_curve, variants)
     RESULTS.mkdir(exist_ok=True)

@@ -204,6 +204,10 @@ class SplitConfig(Strict):
     """How many metals to hold out when test_metals is not given."""
     val_fraction: float = 0.15
     """Fraction of training sites used for early stopping and tuning."""
+    val_by: Literal["site", "metal"] = "site"
+    """How validation sites are drawn: ``site``, a random subset; ``metal``, every site of a few
+    seeded validation metals, as the test split holds out metals (validation then scores
+    extrapolation to unseen metals)."""
     seed: int = 0
     """Seed of the split."""
 

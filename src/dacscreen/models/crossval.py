@@ -114,7 +114,7 @@ def cross_validate(
     acc, count = [Predictions.empty(n, 0.0), Predictions.empty(n, 0.0)], np.zeros(n)
     folds: list[dict[str, Any]] = []
     for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed)):
-        split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed)
+        split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by)
         if split[0] and split[2]:
             gnn, base, fitted = _split_predictions(cfg, p, split, work / f"fold-{j}")
             accumulate(acc, count, split[2], [gnn, base])

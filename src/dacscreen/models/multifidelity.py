@@ -69,8 +69,12 @@ def _fold(
 ) -> tuple[list[int], dict[str, Predictions]] | None:
     """Every model's predictions for the high-fidelity test samples of one leave-metal-out
     fold; no sample with a held-out metal reaches any training or validation set."""
-    h_tr, h_va, h_te = leave_metal_out(high.samples, held, cfg.split.val_fraction, cfg.split.seed)
-    l_tr, l_va, _ = leave_metal_out(low.samples, held, cfg.split.val_fraction, cfg.split.seed)
+    h_tr, h_va, h_te = leave_metal_out(
+        high.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by
+    )
+    l_tr, l_va, _ = leave_metal_out(
+        low.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by
+    )
     if not (h_tr and h_te and l_tr):
         return None
     test_s = [high.samples[i] for i in h_te]

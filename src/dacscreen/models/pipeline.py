@@ -87,7 +87,7 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
         raise DacscreenError(f"{store.url}: only {len(samples)} labelled samples; label more data first")
     if cfg.split.kind == "leave-metal-out":
         held = cfg.split.test_metals or pick_test_metals(samples, cfg.split.n_test_metals, cfg.split.seed)
-        tr, va, te = leave_metal_out(samples, held, cfg.split.val_fraction, cfg.split.seed)
+        tr, va, te = leave_metal_out(samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by)
     else:
         held = []
         tr, va, te = random_split(samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)

@@ -9,23 +9,49 @@ from dacscreen.featurize.samples import Sample
 
 
 def leave_metal_out(
-    samples: Sequence[Sample], test_metals: Sequence[str], val_fraction: float = 0.15, seed: int = 0
+    samples: Sequence[Sample],
+    test_metals: Sequence[str],
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    val_by: str = "site",
 ) -> tuple[list[int], list[int], list[int]]:
     """Indices (train, val, test). Test: every sample with a metal in ``test_metals``.
 
-    Validation is a seeded random subset of the remaining *sites* (all states of a site stay
-    together), used for early stopping and tuning; the test split is never used for either.
+    Validation, used for early stopping, σ-scaling, the choice of baseline and tuning (the test
+    split is never used for any of them), takes about ``val_fraction`` of the remaining sites
+    (all states of a site stay together): a seeded random subset of them (``val_by="site"``),
+    or every site with one of a seeded set of validation metals (``val_by="metal"``), which
+    mirrors the test condition: the validation score then measures the extrapolation to
+    unseen metals that the test asks for, not the interpolation between known ones.
     """
     held = set(test_metals)
     test = [i for i, s in enumerate(samples) if held & set(s.metals)]
     rest = [i for i, s in enumerate(samples) if not held & set(s.metals)]
     sites = sorted({_site(samples[i]) for i in rest})
-    random.Random(seed).shuffle(sites)
-    n_val = max(1, round(val_fraction * len(sites))) if len(sites) > 1 else 0
-    val_sites = set(sites[:n_val])
+    n_val = max(1, round(val_fraction * len(sites))) if len(sites) > 1 and val_fraction > 0 else 0
+    if val_by == "metal":
+        val_sites = _metal_held_sites([samples[i] for i in rest], n_val, seed)
+    else:
+        random.Random(seed).shuffle(sites)
+        val_sites = set(sites[:n_val])
     val = [i for i in rest if _site(samples[i]) in val_sites]
     train = [i for i in rest if _site(samples[i]) not in val_sites]
     return train, val, test
+
+
+def _metal_held_sites(samples: Sequence[Sample], n_val: int, seed: int) -> set[str]:
+    """The sites of seeded validation metals, added one by one until they hold ``n_val`` sites
+    (at least one metal is always left for training)."""
+    metals = sorted({m for s in samples for m in s.metals})
+    random.Random(seed).shuffle(metals)
+    chosen: set[str] = set()
+    held: set[str] = set()
+    for m in metals[:-1]:
+        if len(chosen) >= n_val:
+            break
+        held.add(m)
+        chosen = {_site(s) for s in samples if held & set(s.metals)}
+    return chosen
 
 
 def random_split(
