@@ -139,13 +139,22 @@ class DescriptorBaseline:
         return mean, std
 
 
-def best_baseline(train: list[Sample], val: list[Sample], seed: int = 0) -> DescriptorBaseline:
-    """Fit every kind on ``train`` and keep the one with the lowest graph-level MAE on ``val``
-    (the random forest when there is no validation data). The test split is never consulted."""
-    fitted = [DescriptorBaseline(kind, seed).fit(train) for kind in KINDS]
+def fit_baselines(train: list[Sample], seed: int = 0) -> list[DescriptorBaseline]:
+    """One baseline of every kind (:data:`KINDS`) fitted on ``train``."""
+    return [DescriptorBaseline(kind, seed).fit(train) for kind in KINDS]
+
+
+def choose_baseline(fitted: list[DescriptorBaseline], val: list[Sample]) -> DescriptorBaseline:
+    """The fitted baseline with the lowest graph-level MAE on ``val`` (the first, a random forest,
+    when there is no validation data). The test split is never consulted."""
     y = np.array([s.e_ads for s in val])
     ok = np.isfinite(y)
     if not ok.any():
         return fitted[0]
     maes = [float(np.mean(np.abs(b.predict(val)[0][ok] - y[ok]))) for b in fitted]
     return fitted[int(np.argmin(maes))]
+
+
+def best_baseline(train: list[Sample], val: list[Sample], seed: int = 0) -> DescriptorBaseline:
+    """Fit every kind on ``train`` and keep the one with the lowest graph-level MAE on ``val``."""
+    return choose_baseline(fit_baselines(train, seed), val)

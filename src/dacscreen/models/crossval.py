@@ -19,11 +19,11 @@ import numpy as np
 
 from dacscreen.config import TrainConfig
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.baseline import best_baseline
+from dacscreen.models.baseline import choose_baseline, fit_baselines
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, random_split
-from dacscreen.models.targets import TARGETS, Predictions, target_table
+from dacscreen.models.targets import TARGETS, Predictions, score_table
 from dacscreen.models.train import train_member
 
 
@@ -53,22 +53,29 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
 
 def _split_predictions(
     cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path
-) -> tuple[Predictions, Predictions, dict[str, Any]]:
-    """GNN and best-baseline predictions for the test samples of one split, and what was fitted
-    (the baseline's name, the ensemble's σ-scaling, its members' mean best validation loss and
-    its graph-level validation MAE in eV, all from the validation split)."""
+) -> tuple[dict[str, Predictions], dict[str, Any]]:
+    """Predictions for the test samples of one split, by model: ``gnn``, ``baseline`` (the
+    kind chosen on the validation split) and every baseline kind by its name, for reference;
+    and what was fitted (the chosen baseline's name, the ensemble's σ-scaling, its members'
+    mean best validation loss and its graph-level validation MAE in eV, all from the
+    validation split)."""
     train, val, test = split
     ens = fit_ensemble(cfg, p, train, val, ckpt)
-    baseline = best_baseline([p.samples[i] for i in train], [p.samples[i] for i in val], cfg.split.seed)
-    gnn = blind_predictions(ens, [p.samples[i] for i in test], cfg.input_mode)
-    base = baseline_predictions(baseline, [p.samples[i] for i in test])
+    kinds = fit_baselines([p.samples[i] for i in train], cfg.split.seed)
+    baseline = choose_baseline(kinds, [p.samples[i] for i in val])
+    test_s = [p.samples[i] for i in test]
+    preds = {
+        "gnn": blind_predictions(ens, test_s, cfg.input_mode),
+        "baseline": baseline_predictions(baseline, test_s),
+    }
+    preds |= {b.name: baseline_predictions(b, test_s) for b in kinds}
     fitted = {
         "baseline": baseline.name,
         "std_scale": ens.std_scale,
         "val_loss": ens.meta["val_loss"],
         "val_mae": _graph_mae(ens, p.training_graphs(val)),
     }
-    return gnn, base, fitted
+    return preds, fitted
 
 
 def _graph_mae(ens: Ensemble, graphs: list[Any]) -> float:
@@ -81,10 +88,14 @@ def _graph_mae(ens: Ensemble, graphs: list[Any]) -> float:
     return float(np.mean(np.abs(ens.predict(graphs)["e_ads"][ok] - y[ok]))) if ok.any() else float("nan")
 
 
-def accumulate(acc: list[Predictions], count: np.ndarray, idx: list[int], preds: list[Predictions]) -> None:
-    """Add fold predictions into running sums (``acc``) for later averaging."""
+def accumulate(
+    acc: dict[str, Predictions], count: np.ndarray, idx: list[int], preds: dict[str, Predictions]
+) -> None:
+    """Add one fold's predictions (aligned with ``idx``) into the running sums ``acc`` (by model
+    name, created on first use) for later averaging."""
     i = np.asarray(idx, dtype=int)
-    for total, pred in zip(acc, preds, strict=True):
+    for key, pred in preds.items():
+        total = acc.setdefault(key, Predictions.empty(len(count), 0.0))
         for name in ("e_ads", "e_ads_std", "dband", "dband_std"):
             getattr(total, name)[i] += getattr(pred, name)
     count[i] += 1
@@ -111,33 +122,31 @@ def cross_validate(
     """
     work = workdir or cfg.out / "crossval"
     n = len(p.samples)
-    acc, count = [Predictions.empty(n, 0.0), Predictions.empty(n, 0.0)], np.zeros(n)
+    acc: dict[str, Predictions] = {}
+    count = np.zeros(n)
     folds: list[dict[str, Any]] = []
     for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed)):
         split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by)
         if split[0] and split[2]:
-            gnn, base, fitted = _split_predictions(cfg, p, split, work / f"fold-{j}")
-            accumulate(acc, count, split[2], [gnn, base])
+            preds, fitted = _split_predictions(cfg, p, split, work / f"fold-{j}")
+            accumulate(acc, count, split[2], preds)
             folds.append({"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), **fitted})
         if progress:
             progress(1)
     tested = [i for i in range(n) if count[i] > 0]
+    mean = {key: averaged(total, count) for key, total in acc.items()}
     report: dict[str, Any] = {
-        "leave-metal-out": {
-            "k": k,
-            "folds": folds,
-            **target_table(p.samples, tested, averaged(acc[0], count), averaged(acc[1], count), p.references),
-        }
+        "leave-metal-out": {"k": k, "folds": folds, **score_table(p.samples, tested, mean, p.references)}
     }
     split = random_split(p.samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
     if split[0] and split[2]:
-        gnn, base, fitted = _split_predictions(cfg, p, split, work / "random")
-        full_g, full_b = Predictions.empty(n), Predictions.empty(n)
-        full_g.fill(split[2], gnn)
-        full_b.fill(split[2], base)
+        preds, fitted = _split_predictions(cfg, p, split, work / "random")
+        full = {key: Predictions.empty(n) for key in preds}
+        for key, pred in preds.items():
+            full[key].fill(split[2], pred)
         report["random"] = {
             "baseline": fitted["baseline"],
-            **target_table(p.samples, split[2], full_g, full_b, p.references),
+            **score_table(p.samples, split[2], full, p.references),
         }
     if progress:
         progress(1)
@@ -156,7 +165,8 @@ def evaluation_report(
 
     * ``model``: the trained ensemble itself on its own held-out metals;
     * top level (the spec of ``evaluate --json``): k-fold leave-metal-out, per target
-      ``{"gnn": {...}, "baseline": {...}}``, retraining the model's architecture in every fold;
+      ``{"gnn": {...}, "baseline": {...}}`` (the baseline chosen on each fold's validation
+      split) and every baseline kind by name, retraining the model's architecture in every fold;
     * ``random``: a random split by site, for reference.
     """
     import json

@@ -122,7 +122,7 @@ def compare_fidelities(
         result = _fold(cfg, high, low, held, work / f"fold-{j}")
         if result is not None:
             idx, preds = result
-            accumulate([acc[m] for m in MODELS], count, idx, [preds[m] for m in MODELS])
+            accumulate(acc, count, idx, preds)
             folds.append({"test_metals": held, "n_test": len(idx)})
         if progress:
             progress(1)
