@@ -17,5 +17,6 @@ if __name__ == "__main__":
         "multifidelity.py",
         "baseline_gap.py",
         "placement_search.py",
+        "gpaw_generated_setups.py",
     ):
         subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -118,17 +119,45 @@ def test_single_point_references_for_adsorption_only(tiny_store: Path) -> None:
     assert {"Li_bcc", "mol_Li2S2", "mol_Li2S", "host_melon"} <= done
 
 
-def test_elements_without_gpaw_datasets_are_named() -> None:
-    """gpaw-data ships no PAW dataset for Tc: a single point says so before any SCF, and the
-    ML+SP planner leaves Tc sites out instead of stopping the job."""
-    pytest.importorskip("gpaw", reason="the dft extra is not installed (make dft)")
+@pytest.fixture
+def gpaw_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A scratch cache directory for generated datasets; GPAW's setup path restored afterwards."""
+    gpaw = pytest.importorskip("gpaw", reason="the dft extra is not installed (make dft)")
+    monkeypatch.setenv("DACSCREEN_CACHE_DIR", str(tmp_path))
+    saved = list(gpaw.setup_paths)
+    yield tmp_path / "gpaw-setups"
+    gpaw.setup_paths[:] = saved
+
+
+def test_elements_without_gpaw_datasets_are_named(gpaw_paths: Path) -> None:
+    """gpaw-data ships no PAW dataset for Tc: with generation switched off, a single point says
+    so before any SCF, and the ML+SP planner leaves Tc sites out instead of stopping the job."""
     from dacscreen.data.dft import missing_datasets, single_point
     from dacscreen.data.labelling import unsupported_metals
 
     assert missing_datasets(["Cu", "Ni", "Li", "S", "C", "N", "Tc"]) == ["Tc"]
     tc = Atoms("Tc", positions=[[3, 3, 3]], cell=[6, 6, 6], pbc=True)
     with pytest.raises(ConfigError, match=r"Tc.*no PAW dataset"):
-        single_point(tc)
-    gpaw_cfg = LabelConfig.model_validate({"calculator": {"name": "gpaw"}, "single_point_of": "chgnet-0.4.2"})
+        single_point(tc, GPAWSettings(generate_missing=False))
+    calc = {"name": "gpaw", "kwargs": {"generate_missing": False}}
+    gpaw_cfg = LabelConfig.model_validate({"calculator": calc, "single_point_of": "chgnet-0.4.2"})
     assert unsupported_metals(gpaw_cfg, ["Cu", "Tc"]) == {"Tc"}
     assert unsupported_metals(_xtb_single_points(Path("x.db")), ["Cu", "Tc"]) == set()
+    assert not gpaw_paths.exists()
+
+
+def test_missing_dataset_is_generated_and_named_on_the_record(gpaw_paths: Path) -> None:
+    """Tc gets a dataset and dzp basis from GPAW's own generators (semicore, 15 e); released
+    datasets are never replaced, and the energy's keys name the generated element."""
+    from dacscreen.data.dft import generate_datasets, generator_valence, gpaw_energy, missing_datasets
+
+    assert generator_valence("Tc") == 15
+    assert generator_valence("Cu") == 19
+    assert generate_datasets(["Cu", "Tc"]) == ["Tc"]
+    assert sorted(f.name for f in gpaw_paths.iterdir()) == ["Tc.PBE", "Tc.dzp.basis"]
+    assert missing_datasets(["Cu", "Tc"]) == []
+    tc = Atoms("TcLi", positions=[[3, 3, 3], [5.4, 3, 3]], tags=[1, 0], cell=[8, 6, 6], pbc=True)
+    energy, keys = gpaw_energy(tc, GPAWSettings(d3=False))
+    assert math.isfinite(energy)
+    assert keys["paw_generated"] == "Tc"
+    assert generate_datasets(["Cu", "Tc"]) == ["Tc"]  # found, not regenerated

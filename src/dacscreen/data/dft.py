@@ -2,10 +2,12 @@
 
 The AdsorbML protocol: an MLIP (CHGNet) relaxes, then DFT evaluates that geometry once. Defaults
 follow the issue and SCIENCE.md §7 as far as a 2-core machine allows: PBE, PAW setups from the
-``gpaw-data`` package, LCAO with the dzp basis (``mode="pw"`` as an option), Fermi–Dirac
-smearing of 0.1 eV, spin-polarised with initial moments on the transition metals, Γ-point for
-slabs and molecules (a k-point density for bulk references), and Grimme D3 (zero damping, as
-VASP's IVDW = 11) added through ASE's ``SumCalculator``. Energies in eV.
+``gpaw-data`` package (an element it lacks, such as Tc, gets a dataset and basis generated
+locally by GPAW's own generators: :func:`generate_datasets`), LCAO with the dzp basis
+(``mode="pw"`` as an option), Fermi–Dirac smearing of 0.1 eV, spin-polarised with initial
+moments on the transition metals, Γ-point for slabs and molecules (a k-point density for bulk
+references), and Grimme D3 (zero damping, as VASP's IVDW = 11) added through ASE's
+``SumCalculator``. Energies in eV.
 
 An SCF that does not converge raises :class:`SCFConvergenceError`; callers flag it and never store
 its energy as a label.
@@ -13,6 +15,9 @@ its energy as a label.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +28,7 @@ from ase import Atoms
 from ase.calculators.mixing import SumCalculator
 from pymatgen.core.periodic_table import Element
 
+from dacscreen.config import Settings
 from dacscreen.data.calculators import requires
 from dacscreen.elements import valence_subshells
 from dacscreen.errors import ConfigError, DacscreenError
@@ -48,6 +54,8 @@ class GPAWSettings:
     smearing: float = 0.1
     d3: bool = True
     maxiter: int = 300
+    generate_missing: bool = True
+    """Generate a dataset (and basis) for an element that ``gpaw-data`` lacks (:func:`generate_datasets`)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def method(self) -> str:
@@ -69,15 +77,86 @@ def missing_datasets(symbols: list[str], settings: GPAWSettings | None = None) -
     """Elements of ``symbols`` without a PAW dataset for ``settings.xc`` (or, in LCAO mode, a
     ``settings.basis`` basis) on GPAW's setup path; ``gpaw-data`` has none for Tc, for example."""
     s = settings or GPAWSettings()
-    names = [f"{{}}.{s.xc}"] + ([f"{{}}.{s.basis}.basis"] if s.mode == "lcao" else [])
     found = _dataset_files(tuple(str(p) for p in requires("gpaw", "gpaw").setup_paths))
-    return sorted({el for el in symbols for n in names if n.format(el) not in found})
+    return sorted({el for el in symbols for n in _dataset_names(el, s) if n not in found})
+
+
+def _dataset_names(symbol: str, s: GPAWSettings) -> list[str]:
+    """File names (no ``.gz``) GPAW reads for ``symbol``: the dataset and, in LCAO, the basis."""
+    return [f"{symbol}.{s.xc}"] + ([f"{symbol}.{s.basis}.basis"] if s.mode == "lcao" else [])
 
 
 @lru_cache(maxsize=2)
 def _dataset_files(paths: tuple[str, ...]) -> frozenset[str]:
     """File names (``.gz`` dropped) in GPAW's setup directories."""
     return frozenset(f.name.removesuffix(".gz") for p in paths if Path(p).is_dir() for f in Path(p).iterdir())
+
+
+def generated_dir() -> Path:
+    """Where generated datasets live: ``gpaw-setups`` under the settings' cache directory."""
+    return Settings().cache_dir / "gpaw-setups"
+
+
+def generator_valence(symbol: str) -> int | None:
+    """Valence electrons of the semicore entry of GPAW's generator table (``generator2.parameters``)
+    for ``symbol``; None when GPAW has no parameters for it. The semicore entry for Mo (14 e)
+    reproduces the released dataset's PBE lattice constant to 0.1 %
+    (``benchmarks/results/gpaw_generated_setups.md``)."""
+    table = requires("gpaw.atom.generator2", "gpaw").parameters
+    counts = [int(k[len(symbol) :]) for k in table if k.rstrip("0123456789") == symbol]
+    return max(counts) if counts else None
+
+
+def generate_datasets(
+    symbols: list[str], settings: GPAWSettings | None = None, directory: Path | None = None
+) -> list[str]:
+    """Generate, with GPAW's own PAW generator (``gpaw dataset``, the semicore parameters of its
+    table) and basis generator (``gpaw basis``), the datasets that are missing from GPAW's setup
+    path, into ``directory`` (default :func:`generated_dir`), and put that directory last on the
+    path so that released datasets always win. Nothing is fetched.
+
+    Returns the elements of ``symbols`` that are served by a generated dataset (stored with each
+    energy as ``paw_generated``). Elements GPAW has no generator parameters for stay missing.
+    """
+    s = settings or GPAWSettings()
+    gpaw = requires("gpaw", "gpaw")
+    directory = Path(directory or generated_dir()).resolve()
+    if directory not in [Path(p).resolve() for p in gpaw.setup_paths]:
+        gpaw.setup_paths.append(directory)
+    if s.generate_missing:
+        for el in missing_datasets(symbols, s):
+            valence = generator_valence(el)
+            if valence is not None:
+                generate_dataset(el, valence, s, directory)
+            _dataset_files.cache_clear()
+    return sorted(el for el in set(symbols) if (directory / f"{el}.{s.xc}").exists())
+
+
+def generate_dataset(
+    symbol: str, valence: int, settings: GPAWSettings, directory: Path, tag: str | None = None
+) -> list[Path]:
+    """Write ``symbol``'s dataset (``-e valence``; named ``<symbol>[.<tag>].<xc>``) and, in LCAO
+    mode without a tag, its basis into ``directory`` atomically (a work directory, then
+    :meth:`Path.replace`), so that concurrent labellers never read a half-written file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    gpaw_cli = [sys.executable, "-m", "gpaw"]
+    dataset = f"{symbol}.{tag}.{settings.xc}" if tag else f"{symbol}.{settings.xc}"
+    steps = [
+        [*gpaw_cli, "dataset", symbol, "-f", settings.xc, "-e", str(valence), "-w"]
+        + (["-t", tag] if tag else [])
+    ]
+    names = [dataset]
+    if settings.mode == "lcao" and not tag:
+        steps.append([*gpaw_cli, "basis", "-t", settings.basis, dataset])
+        names.append(f"{symbol}.{settings.basis}.basis")
+    with tempfile.TemporaryDirectory(dir=directory) as work:
+        for cmd in steps:
+            done = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=False)
+            if done.returncode:
+                raise DacscreenError(f"generating the GPAW dataset of {symbol} failed: {done.stderr[-500:]}")
+        for name in names:
+            (Path(work) / name).replace(directory / name)
+    return [directory / n for n in names]
 
 
 def is_bulk(atoms: Atoms) -> bool:
@@ -139,16 +218,21 @@ class SinglePoint:
     fermi: float
     magmom: float
     dft: Any
+    generated: list[str] = field(default_factory=list)
+    """Elements whose PAW dataset was generated locally (:func:`generate_datasets`)."""
 
 
 def single_point(atoms: Atoms, settings: GPAWSettings | None = None, txt: str | None = None) -> SinglePoint:
     """GPAW (+D3) energy of ``atoms`` as given (no relaxation); raises :class:`SCFConvergenceError`."""
     gpaw = requires("gpaw", "gpaw")
-    missing = missing_datasets(sorted(set(atoms.get_chemical_symbols())), settings)
+    symbols = sorted(set(atoms.get_chemical_symbols()))
+    generated = generate_datasets(symbols, settings)
+    missing = missing_datasets(symbols, settings)
     if missing:
         raise ConfigError(
-            f"{atoms.get_chemical_formula()}: GPAW has no PAW dataset or basis for {missing}; "
-            "add one to GPAW_SETUP_PATH (gpaw-setup, gpaw-basis) or leave these elements out"
+            f"{atoms.get_chemical_formula()}: GPAW has no PAW dataset or basis for {missing}, and "
+            "cannot generate one; add one to GPAW_SETUP_PATH (gpaw dataset, gpaw basis) or leave "
+            "these elements out"
         )
     a = with_moments(atoms)
     a.calc = gpaw_calculator(a, settings, txt)
@@ -158,7 +242,7 @@ def single_point(atoms: Atoms, settings: GPAWSettings | None = None, txt: str | 
         raise SCFConvergenceError(f"{a.get_chemical_formula()}: GPAW SCF did not converge ({exc})") from exc
     dft = a.calc.mixer.calcs[0] if isinstance(a.calc, SumCalculator) else a.calc
     magmom = float(dft.get_magnetic_moment())
-    return SinglePoint(a, energy, float(dft.get_fermi_level()), magmom, dft)
+    return SinglePoint(a, energy, float(dft.get_fermi_level()), magmom, dft, generated)
 
 
 def gpaw_d_band_centres(
@@ -183,10 +267,13 @@ def gpaw_d_band_centres(
 
 
 def gpaw_energy(atoms: Atoms, settings: GPAWSettings, dband: bool = False) -> tuple[float, dict[str, Any]]:
-    """ML+SP energy (eV) of ``atoms`` and the keys stored with it: the total moment (μ_B) and,
-    with ``dband``, the metals' ε_d (eV vs E_F, window [−10, 0] eV)."""
+    """ML+SP energy (eV) of ``atoms`` and the keys stored with it: the total moment (μ_B), the
+    elements with a generated dataset (``paw_generated``, when any) and, with ``dband``, the
+    metals' ε_d (eV vs E_F, window [−10, 0] eV)."""
     sp = single_point(atoms, settings)
     keys: dict[str, Any] = {"spin_moment": sp.magmom}
+    if sp.generated:
+        keys["paw_generated"] = ",".join(sp.generated)
     if dband:
         vals = list(gpaw_d_band_centres(sp).values())
         keys |= {"dband_method": f"{settings.method()}-pdos", "dband_window": "-10,0"}

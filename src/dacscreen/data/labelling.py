@@ -145,13 +145,15 @@ def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task
 
 
 def unsupported_metals(cfg: LabelConfig, metals: list[str]) -> set[str]:
-    """Metals the configured calculator cannot treat (GPAW: no PAW dataset or basis), logged;
-    their sites are left out of the single-point plan."""
+    """Metals the configured calculator cannot treat (GPAW: no PAW dataset or basis, released or
+    generated), logged; their sites are left out of the single-point plan."""
     if cfg.calculator.name != "gpaw":
         return set()
-    from dacscreen.data.dft import gpaw_settings, missing_datasets
+    from dacscreen.data.dft import generate_datasets, gpaw_settings, missing_datasets
 
-    missing = set(missing_datasets(metals, gpaw_settings(cfg.calculator.kwargs)))
+    settings = gpaw_settings(cfg.calculator.kwargs)
+    generate_datasets(metals, settings)
+    missing = set(missing_datasets(metals, settings))
     if missing:
         log.warning("GPAW has no PAW dataset or basis for %s: their sites are skipped", sorted(missing))
     return missing
