@@ -132,6 +132,13 @@ class LabelConfig(Strict):
     state with untried orientations resumes with them; a lower valid minimum then supersedes
     its earlier label (a new record; the old one keeps its energy)."""
 
+    continue_steps: int = Field(0, ge=0)
+    """Extra optimiser steps for a stored adsorbate start that hit the ``steps`` cap without an
+    anomaly: it resumes once from its final geometry as a new record (orientation ``<start>+``,
+    ``continues`` = the rid it extends; the anomaly checks compare with the original start), and
+    the lowest valid start is then the label. ``dataset info`` counts a continued relaxation
+    once, by its continuation. 0: off."""
+
     @property
     def max_starts(self) -> int | None:
         """Most starts relaxed per adsorbate task (None: every offered orientation)."""

@@ -19,6 +19,7 @@ from dacscreen.cli import app
 from dacscreen.data.adsorbates import orientations
 from dacscreen.data.labelling import Labeller, plan
 from dacscreen.data.store import Record, Store
+from dacscreen.data.summary import summarize
 from tests.conftest import TINY_LABEL, tiny_label_config
 
 runner = CliRunner()
@@ -112,6 +113,39 @@ def test_full_search_state_relaxes_every_orientation_and_supersedes_a_higher_lab
     valid = [r for r in after.values() if r.converged and not r.anomaly]
     assert len(best) == 1 and best[0].energy == min(r.energy for r in valid) < after["template"].energy
     assert lab.pending([task]) == []
+
+
+def test_start_that_hit_the_step_cap_is_continued_once(tiny_store: Path) -> None:
+    """With ``continue_steps`` a stored Cu–Ni Li2S2 start that stopped at the step cap without
+    an anomaly is continued once, from its final geometry, as a new record that names it; the
+    stored records are not rewritten, and ``dataset info`` counts the relaxation once."""
+    store = Store(tiny_store)
+    cfg = tiny_label_config(tiny_store, continue_steps=40)
+    lab = Labeller(cfg, store)
+    task = next(t for t in plan(cfg, lab.method) if t.metals == ("Cu", "Ni") and t.state == "Li2S2")
+    rows = list(store.rows(kind="site", task=task.key))
+    capped = rows[0]
+    with store.db:
+        for r in rows[1:]:
+            del store.db[r.id]
+        store.db.update(capped.id, converged=False, anomaly="", best=False)
+    _relabel(store, capped, f"{task.key}|valid", "valid", capped.energy + 10.0)
+    assert Labeller(tiny_label_config(tiny_store), store).pending([task]) == []  # off by default
+    before = summarize(store)
+    assert lab.pending([task]) == [task]
+    assert lab.run_claimed(task)
+    after = {r.orientation: r for r in store.rows(kind="site", task=task.key)}
+    assert set(after) == {capped.orientation, "valid", f"{capped.orientation}+"}
+    cont = after[f"{capped.orientation}+"]
+    assert cont.continues == capped.rid and cont.nsteps > capped.nsteps
+    assert after[capped.orientation].energy == capped.energy
+    assert cont.best == (cont.converged and not cont.anomaly)
+    assert lab.pending([task]) == []
+    info = summarize(store)
+    assert info["site_records"] == before["site_records"] + 1
+    n = before["site_records"]
+    expected = (before["converged_fraction"] * n + int(cont.converged)) / n  # the capped leg drops out
+    assert info["converged_fraction"] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations_with_replacement
 from typing import Any
 
@@ -55,6 +55,8 @@ class TaskInputs:
     """Orientations already relaxed and stored."""
     floor: float | None = None
     """Energy (eV) of the task's stored label, which a new start must undercut to supersede it."""
+    resume: tuple[Atoms, ...] = ()
+    """Stored starts that hit the step cap, to continue (:attr:`LabelConfig.continue_steps`)."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,8 @@ class Labeller:
           unconverged) while an offered orientation is still untried, up to ``max_starts``;
         * one of ``full_search_states`` with an untried orientation (a lower valid minimum
           supersedes its label);
-        * an ML+SP single point whose source is no longer the best record of its method.
+        * an ML+SP single point whose source is no longer the best record of its method;
+        * a start to continue (:meth:`to_continue`).
         """
         if task.state == "clean":
             return False
@@ -210,11 +213,25 @@ class Labeller:
         if self.cfg.single_point_of:
             src = self._source_row(task)
             return src is not None and all(r.get("source") != src.rid for r in rows)
+        if self.to_continue(rows):
+            return True
         untried = set(orientations(len(task.metals), task.state)) - {str(r.orientation) for r in rows}
         if task.state in self.cfg.full_search_states:
             return bool(untried)
         cap = self.cfg.max_starts
         return not any(r.get("best") for r in rows) and bool(untried) and (cap is None or len(rows) < cap)
+
+    def to_continue(self, rows: list[Any]) -> list[Any]:
+        """Stored rows of one task that hit the step cap without an anomaly and have no
+        continuation yet (none unless ``continue_steps`` is set)."""
+        if not self.cfg.continue_steps or self.cfg.single_point_of:
+            return []
+        continued = {r.get("continues") for r in rows}
+        return [
+            r
+            for r in rows
+            if not r.converged and not r.anomaly and not r.get("continues") and r.rid not in continued
+        ]
 
     def run_references(self, metals: list[str]) -> None:
         """Relax the references (Li, molecules, bulk metals, host) that are missing; in ML+SP
@@ -300,7 +317,8 @@ class Labeller:
         rows = list(self.store.rows(kind="site", task=task.key))
         floor = min((float(r.energy) for r in rows if r.get("best")), default=None)
         tried = frozenset(str(r.orientation) for r in rows)
-        return TaskInputs(self.clean_site(task), template, tried, floor)
+        resume = tuple(record_to_atoms(r) for r in self.to_continue(rows))
+        return TaskInputs(self.clean_site(task), template, tried, floor, resume)
 
     def compute(self, task: Task, inputs: TaskInputs | None = None) -> list[Record]:
         """Relax one task without touching the store (so that it can run on a Dask worker).
@@ -454,7 +472,8 @@ class Labeller:
         not in ``inputs.tried``); while none of them is valid (converged, no anomaly), go on with
         the remaining orientations, up to ``max_starts`` starts in all. A state of
         ``full_search_states`` relaxes every start (AdsorbML: enough placements to find the
-        minimum). The lowest valid start is ``best`` if it undercuts ``inputs.floor``, the
+        minimum); a task of another state that has a valid label only continues
+        ``inputs.resume``. The lowest valid start is ``best`` if it undercuts ``inputs.floor``, the
         stored label (the store then clears the old flag)."""
         starts: list[tuple[str, Callable[[], Atoms]]] = []
         if inputs.template is not None:
@@ -466,6 +485,8 @@ class Labeller:
         full = task.state in self.cfg.full_search_states
         cap = None if full else self.cfg.max_starts
         todo = [(m, b) for m, b in starts if m not in inputs.tried]
+        if not full and inputs.floor is not None:  # a valid label stands: only continuations
+            todo = []
         for mode, build in todo if cap is None else todo[: max(0, cap - len(inputs.tried))]:
             if (
                 not full
@@ -479,6 +500,7 @@ class Labeller:
             anomaly = anomalies.check(res.initial, res.final)
             records.append(Record(res.final, res.energy, self._keys(task, res, anomaly, mode), res.initial))
             records[-1].keys["best"] = not anomaly and res.converged  # valid, for now
+        records += [self._continue(task, stored) for stored in inputs.resume]
         valid = [r for r in records if r.keys["best"]]
         for r in records:
             r.keys["best"] = False
@@ -486,6 +508,26 @@ class Labeller:
             lowest = min(valid, key=lambda r: r.energy)
             lowest.keys["best"] = inputs.floor is None or lowest.energy < inputs.floor
         return records
+
+    def _continue(self, task: Task, stored: Atoms) -> Record:
+        """Resume ``stored`` (a start that hit the step cap) from its final geometry for
+        ``continue_steps`` more steps; the anomaly checks compare with its original start, and
+        ``nsteps`` counts both legs."""
+        final = _bare(stored, stored.positions)
+        start = _bare(stored, stored.arrays.get("initial_positions", stored.positions))
+        res = relax(
+            final, self.calc, self.cfg.fmax, self.cfg.continue_steps, self.cfg.fix_radius, self.cfg.optimizer
+        )
+        res = replace(res, initial=start, nsteps=int(stored.info["nsteps"]) + res.nsteps)
+        anomaly = anomalies.check(start, res.final)
+        keys = self._keys(task, res, anomaly, f"{stored.info['orientation']}+")
+        keys |= {"continues": stored.info["rid"], "best": not anomaly and res.converged}
+        return Record(res.final, res.energy, keys, start)
+
+
+def _bare(atoms: Atoms, positions: np.ndarray) -> Atoms:
+    """``atoms``' species, cell and tags at ``positions``, without stored keys or arrays."""
+    return Atoms(atoms.numbers, positions=positions, cell=atoms.cell, pbc=atoms.pbc, tags=atoms.get_tags())
 
 
 def transplant(site: Atoms, template: Atoms) -> Atoms:

@@ -21,9 +21,11 @@ def summarize(store: Store) -> dict[str, Any]:
     ``sites_with_states`` maps a '+'-joined sorted state list to how many distinct sites have
     a best (valid) record for each of those states under one method (a site labelled by two
     methods counts once; ``by_method`` has the count per method); ``all_seven`` counts sites
-    with all seven.
+    with all seven. ``converged_fraction`` counts a relaxation that was continued
+    (``LabelConfig.continue_steps``) once, by its continuation.
     """
     rows = list(store.rows(kind="site"))
+    relaxations = _relaxations(rows)
     states: dict[str, set[str]] = defaultdict(set)
     metals: Counter[str] = Counter()
     for r in rows:
@@ -32,17 +34,16 @@ def summarize(store: Store) -> dict[str, Any]:
             states[site].add(r.adsorbate)
         metals.update([r.m1] + ([r.m2] if r.m2 else []))
     combos = _distinct_site_combos(states)
-    n = len(rows)
     return {
         "records": store.count("kind!=claim"),
-        "site_records": n,
+        "site_records": len(rows),
         "sites": len({f"{r.host}|{r.m1}|{r.m2}|{r.placement}" for r in rows}),
         "sites_with_states": combos,
-        "converged_fraction": (sum(1 for r in rows if r.converged) / n) if n else 0.0,
+        "converged_fraction": _converged_fraction(relaxations),
         "anomalies": sum(1 for r in rows if r.anomaly),
         "all_energies_finite": all(math.isfinite(r.energy) for r in store.rows("kind!=claim")),
         "methods": sorted({r.method for r in store.rows("kind!=claim")}),
-        "by_method": _by_method(rows, states),
+        "by_method": _by_method(rows, relaxations, states),
         "metals": dict(sorted(metals.items())),
     }
 
@@ -65,14 +66,26 @@ def _distinct_site_combos(states: dict[str, set[str]]) -> dict[str, int]:
     return {k: sum(1 for c in counts if c[k]) for k in ("clean+Li2S2+Li2S", "all_seven")}
 
 
-def _by_method(rows: list[Any], states: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+def _relaxations(rows: list[Any]) -> list[Any]:
+    """Site records less those that a later record continues (one relaxation, counted once)."""
+    continued = {r.get("continues") for r in rows}
+    return [r for r in rows if r.rid not in continued]
+
+
+def _converged_fraction(rows: list[Any]) -> float:
+    return sum(1 for r in rows if r.converged) / len(rows) if rows else 0.0
+
+
+def _by_method(
+    rows: list[Any], relaxations: list[Any], states: dict[str, set[str]]
+) -> dict[str, dict[str, Any]]:
     """Per method: site records, converged fraction (SCF for single points) and state counts."""
     out = {}
     for method in sorted({r.method for r in rows}):
         mine = [r for r in rows if r.method == method]
         out[method] = {
             "site_records": len(mine),
-            "converged_fraction": sum(1 for r in mine if r.converged) / len(mine),
+            "converged_fraction": _converged_fraction([r for r in relaxations if r.method == method]),
             "sites_with_states": _combos(v for k, v in states.items() if k.endswith(f"|{method}")),
         }
     return out
