@@ -160,6 +160,11 @@ class LabelConfig(Strict):
     """ML+SP (AdsorbML): instead of relaxing, run one single point with ``calculator`` on the best
     relaxed record of this method (e.g. chgnet-0.4.2) for every site, state and reference it has.
     ``limit`` then counts sites that have all of ``states`` under that method."""
+    single_point_steps: int = Field(0, ge=0)
+    """ML+SP: relaxation steps with ``calculator`` from the source geometry before the single
+    point (AdsorbML's ML+RX, a short DFT relaxation; ``fmax``, ``fix_radius`` and ``optimizer``
+    apply). The record's orientation is then ``rx``; give it its own ``method_label`` if ML+SP
+    records of the same calculator share the store. 0: a single point on the source geometry."""
     single_point_references: Literal["all", "adsorption"] = "all"
     """ML+SP references: all of the source method's, or only those that adsorption energies need
     (Li, the molecules, the hosts), skipping the bulk metals of E_bind (slow in DFT)."""

@@ -84,6 +84,22 @@ def test_ml_plus_single_point_labelling(tiny_store: Path) -> None:
     assert all(r.best and r.converged and r.nsteps == 0 for r in sp.values())
 
 
+def test_short_relaxation_before_the_single_point(tiny_store: Path) -> None:
+    """``single_point_steps`` (ML+RX): a few steps with the single-point calculator from the
+    CHGNet geometry, then its energy; the record names the short relaxation and its source."""
+    store = Store(tiny_store)
+    lab = Labeller(_xtb_single_points(tiny_store, limit=1, single_point_steps=2), store)
+    task = next(t for t in lab.plan() if t.state == "Li2S")
+    assert lab.run_claimed(task)
+    rx = next(store.rows(kind="site", method="tblite-GFN1-xTB", adsorbate="Li2S"))
+    src = next(store.rows(rid=rx.source))
+    assert rx.orientation == "rx" and rx.rid.split("|")[-2] == "rx"
+    assert 1 <= rx.nsteps <= 2 and rx.fmax_final > 0
+    assert not np.allclose(src.positions, rx.positions)
+    assert math.isfinite(rx.energy) and rx.converged
+    assert lab.pending([task]) == []
+
+
 def test_single_point_follows_a_superseded_source(tiny_store: Path) -> None:
     """When a placement search supersedes the CHGNet Li2S label, the ML+SP task is pending
     again and evaluates the new best geometry as a new record, which becomes its label."""

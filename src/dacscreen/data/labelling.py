@@ -406,22 +406,47 @@ class Labeller:
             from dacscreen.data.dft import gpaw_energy, gpaw_settings
 
             return gpaw_energy(atoms, gpaw_settings(self.cfg.calculator.kwargs), dband)
-        a = atoms.copy()
-        if self.cfg.calculator.name == "tblite":
-            a.set_initial_magnetic_moments(lowest_spin(a))
-        a.calc = self.calc
+        a = self._with_calculator(atoms)
         extra = self._dband(atoms) if dband and self.cfg.dband_calculator is not None else {}
         return float(a.get_potential_energy()), extra
 
+    def _with_calculator(self, atoms: Atoms) -> Atoms:
+        """A bare copy of ``atoms`` with the labeller's calculator attached and the initial
+        moments it needs (GPAW: Hund's rule on the metals; GFN1-xTB: the lowest spin)."""
+        a = _bare(atoms, atoms.positions)
+        if self.cfg.calculator.name == "gpaw":
+            from dacscreen.data.dft import gpaw_calculator, gpaw_settings, with_moments
+
+            a = with_moments(a)
+            a.calc = gpaw_calculator(a, gpaw_settings(self.cfg.calculator.kwargs))
+            return a
+        if self.cfg.calculator.name == "tblite":
+            a.set_initial_magnetic_moments(lowest_spin(a))
+        a.calc = self.calc
+        return a
+
     def _single_point(self, task: Task, src: Atoms) -> Record:
-        energy, extra = self.single_point_energy(src, dband=task.state == "clean")
-        res = RelaxResult(src, src, energy, True, 0, 0.0)
-        keys = self._keys(task, res, str(src.info.get("anomaly", "")), "sp")
-        keys["rid"] = f"{task.key}|sp|{src.info['rid'].rsplit('|', 1)[-1]}"  # one per source record
-        del keys["fmax_final"], keys["optimizer"]
+        """ML+SP: the energy of ``src``, the source method's relaxed geometry; with
+        ``single_point_steps``, ML+RX: that many relaxation steps first (orientation ``rx``,
+        ``nsteps`` and ``fmax_final`` from that short relaxation; the anomaly checks compare
+        with ``src``), then a single point on the result."""
+        anomaly, mode = str(src.info.get("anomaly", "")), "sp"
+        geometry, nsteps, fmax = src, 0, None
+        if self.cfg.single_point_steps:
+            a = self._with_calculator(src)
+            rx = relax(
+                a, a.calc, self.cfg.fmax, self.cfg.single_point_steps, self.cfg.fix_radius, self.cfg.optimizer
+            )
+            geometry, nsteps, fmax, mode = rx.final, rx.nsteps, rx.fmax, "rx"
+            anomaly = anomaly or anomalies.check(src, geometry)
+        energy, extra = self.single_point_energy(geometry, dband=task.state == "clean")
+        keys = self._keys(task, RelaxResult(src, geometry, energy, True, nsteps, fmax or 0.0), anomaly, mode)
+        keys["rid"] = f"{task.key}|{mode}|{src.info['rid'].rsplit('|', 1)[-1]}"  # one per source record
+        del keys["optimizer"]
+        if fmax is None:
+            del keys["fmax_final"]
         keys |= {"best": True, "source": src.info["rid"], **extra}
-        atoms = Atoms(src.numbers, positions=src.positions, cell=src.cell, pbc=src.pbc, tags=src.get_tags())
-        return Record(atoms, energy, keys)
+        return Record(_bare(geometry, geometry.positions), energy, keys)
 
     def _dband(self, atoms: Atoms) -> dict[str, Any]:
         from dacscreen.data.dband import d_band_centres
