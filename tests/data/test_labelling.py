@@ -17,12 +17,28 @@ from typer.testing import CliRunner
 
 from dacscreen.cli import app
 from dacscreen.data.adsorbates import orientations
-from dacscreen.data.labelling import Labeller, plan
+from dacscreen.data.labelling import Labeller, plan, spanning_first
 from dacscreen.data.store import Record, Store
 from dacscreen.data.summary import summarize
 from tests.conftest import TINY_LABEL, tiny_label_config
 
 runner = CliRunner()
+
+
+def test_spanning_first_covers_every_metal_early() -> None:
+    """The ML+SP plan puts the reference sites and, in order, each site with a metal not yet
+    covered first (Mo here has only a pair), then the rest in their original order."""
+    sites = [("Cu", "Ni"), ("Cu",), ("Ni",), ("Zn",), ("Zn", "Zn"), ("Cu", "Zn"), ("Mo", "Zn"), ("Cu", "Cu")]
+    assert spanning_first(sites) == [
+        ("Cu", "Ni"),
+        ("Cu",),
+        ("Ni",),
+        ("Zn",),
+        ("Mo", "Zn"),
+        ("Zn", "Zn"),
+        ("Cu", "Zn"),
+        ("Cu", "Cu"),
+    ]
 
 
 def test_records_have_keys(tiny_store_path: Path) -> None:

@@ -129,8 +129,8 @@ def plan(cfg: LabelConfig, method: str) -> list[Task]:
 
 def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task]:
     """ML+SP tasks: every site of ``cfg.single_point_of`` that has a best record for each of
-    ``cfg.states``, in :func:`site_order` (so that a partial run spans the metals), up to
-    ``cfg.limit`` sites."""
+    ``cfg.states``, in :func:`site_order` with :func:`spanning_first` (so that a partial run, and
+    the first ``cfg.limit`` sites, span every metal that has such a site)."""
     source = cfg.single_point_of
     have: dict[tuple[str, ...], set[str]] = {}
     for row in store.rows(kind="site", best=True, host=cfg.host, method=source, placement=0):
@@ -142,8 +142,22 @@ def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task
         for s in site_order(metals, cfg.include_single, cfg.include_pairs)
         if set(cfg.states) <= have.get(s, set()) and not unsupported & set(s)
     ]
+    sites = spanning_first(sites)
     sites = sites[: cfg.limit] if cfg.limit is not None else sites
     return [Task(cfg.host, site, 0, st, method) for site in sites for st in cfg.states]
+
+
+def spanning_first(sites: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """``sites`` reordered so that the first few cover every metal in them: in order, the
+    reference sites (:data:`PRIORITY`) and each site that brings a metal not yet covered, then
+    the others in their original order."""
+    covered: set[str] = set()
+    first = []
+    for site in sites:
+        if site in PRIORITY or not set(site) <= covered:
+            first.append(site)
+            covered |= set(site)
+    return first + [s for s in sites if s not in first]
 
 
 def unsupported_metals(cfg: LabelConfig, metals: list[str]) -> set[str]:
