@@ -17,12 +17,20 @@ from typer.testing import CliRunner
 
 from dacscreen.cli import app
 from dacscreen.data.adsorbates import orientations
-from dacscreen.data.labelling import Labeller, plan, spanning_first
+from dacscreen.data.labelling import Labeller, plan, site_order, spanning_first
 from dacscreen.data.store import Record, Store
 from dacscreen.data.summary import summarize
+from dacscreen.elements import DEFAULT_METALS
 from tests.conftest import TINY_LABEL, tiny_label_config
 
 runner = CliRunner()
+
+
+def test_pair_order_does_not_depend_on_the_metal_list() -> None:
+    """``--metals Ta Cu`` labels the same (Cu, Ta) site as the full metal set."""
+    assert site_order(["Ta", "Cu"]) == site_order(["Cu", "Ta"])
+    assert site_order(["Ta", "Cu"])[-1] == ("Cu", "Ta")
+    assert ("Cu", "Ta") in site_order(list(DEFAULT_METALS))
 
 
 def test_spanning_first_covers_every_metal_early() -> None:

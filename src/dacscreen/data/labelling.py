@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers
 
 from dacscreen.config import LabelConfig
 from dacscreen.data import anomalies
@@ -29,7 +30,7 @@ from dacscreen.data.references import reference_structures
 from dacscreen.data.relax import RelaxResult, relax, relax_cell
 from dacscreen.data.sites import build_site, placements_for
 from dacscreen.data.store import Record, Store, record_to_atoms
-from dacscreen.elements import check_metals
+from dacscreen.elements import DEFAULT_METALS, check_metals
 from dacscreen.thermo import SRR_SPECIES
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,10 @@ def site_order(
     metals: list[str], singles: bool = True, pairs: bool = True, seed: int = 0
 ) -> list[tuple[str, ...]]:
     """Sites in labelling priority: Cu–Ni, Cu, Ni, all single atoms, homo pairs, then hetero
-    pairs in a seeded shuffle so that a partial dataset spans every metal."""
+    pairs in a seeded shuffle so that a partial dataset spans every metal. A pair is (M1, M2) in
+    :func:`metal_rank` order whatever the order of ``metals``, so that ``--metals Ta Cu`` and the
+    full metal set label the same site."""
+    metals = sorted(metals, key=metal_rank)
     sites: list[tuple[str, ...]] = []
     if singles:
         sites += [(m,) for m in metals]
@@ -96,6 +100,14 @@ def site_order(
         sites += homo + hetero
     first = [p for p in PRIORITY if any(sorted(p) == sorted(s) for s in sites)]
     return first + [s for s in sites if sorted(s) not in [sorted(p) for p in first]]
+
+
+def metal_rank(metal: str) -> tuple[int, int]:
+    """Canonical metal order: the default metal set's order (Sc–Zn, Y–Cd, Hf–Au), then any
+    other element by atomic number."""
+    if metal in DEFAULT_METALS:
+        return (0, DEFAULT_METALS.index(metal))
+    return (1, atomic_numbers[metal])
 
 
 def plan(cfg: LabelConfig, method: str) -> list[Task]:
