@@ -76,6 +76,16 @@ def test_rerun_is_idempotent(tiny_store: Path) -> None:
     assert store.count() == before
 
 
+def _keep_first_start(store: Store, task: str, **keys: object):  # type: ignore[no-untyped-def]
+    """Delete every stored start of ``task`` but the first, set ``keys`` on it; its old row."""
+    rows = list(store.rows(kind="site", task=task))
+    with store.db:
+        for r in rows[1:]:
+            del store.db[r.id]
+        store.db.update(rows[0].id, **keys)
+    return rows[0]
+
+
 def test_task_without_a_valid_record_resumes_with_untried_orientations(tiny_store: Path) -> None:
     """A Cu–Ni Li2S2 task whose only stored start was anomalous (as a run that stopped after
     fewer starts leaves it) is pending again; the retry relaxes only untried orientations,
@@ -84,12 +94,7 @@ def test_task_without_a_valid_record_resumes_with_untried_orientations(tiny_stor
     cfg = tiny_label_config(tiny_store, fallback_orientations=None)
     lab = Labeller(cfg, store)
     task = next(t for t in plan(cfg, lab.method) if t.metals == ("Cu", "Ni") and t.state == "Li2S2")
-    rows = list(store.rows(kind="site", task=task.key))
-    keep = rows[0]
-    with store.db:
-        for r in rows[1:]:
-            del store.db[r.id]
-        store.db.update(keep.id, best=False, anomaly="adsorbate dissociated")
+    keep = _keep_first_start(store, task.key, best=False, anomaly="adsorbate dissociated")
     capped = Labeller(tiny_label_config(tiny_store, fallback_orientations=0), store)
     assert task not in capped.pending([task])
     assert lab.pending([task]) == [task]
@@ -147,12 +152,7 @@ def test_start_that_hit_the_step_cap_is_continued_once(tiny_store: Path) -> None
     cfg = tiny_label_config(tiny_store, continue_steps=40)
     lab = Labeller(cfg, store)
     task = next(t for t in plan(cfg, lab.method) if t.metals == ("Cu", "Ni") and t.state == "Li2S2")
-    rows = list(store.rows(kind="site", task=task.key))
-    capped = rows[0]
-    with store.db:
-        for r in rows[1:]:
-            del store.db[r.id]
-        store.db.update(capped.id, converged=False, anomaly="", best=False)
+    capped = _keep_first_start(store, task.key, converged=False, anomaly="", best=False)
     _relabel(store, capped, f"{task.key}|valid", "valid", capped.energy + 10.0)
     assert Labeller(tiny_label_config(tiny_store), store).pending([task]) == []  # off by default
     before = summarize(store)
