@@ -39,9 +39,8 @@ from dacscreen.data.anomalies import metal_coordination, metal_pair_distance
 from dacscreen.data.store import open_store
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import DescriptorBaseline, Regressor
-from dacscreen.models.crossval import metal_folds
 from dacscreen.models.pipeline import prepare
-from dacscreen.models.splits import leave_metal_out
+from dacscreen.models.splits import leave_metal_out, metal_folds
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STATES = ("Li2S2", "Li2S", "clean")

@@ -468,8 +468,10 @@ def export_dft(
 ) -> None:
     """Verify candidates with DFT. --code vasp writes VASP input sets (POSCAR, INCAR, KPOINTS,
     POTCAR.spec, manifest, SLURM array); --code gpaw relaxes them with --calculator and runs GPAW
-    PBE+D3 single points on those geometries (ML+SP) and reports the AdsorbML success rate;
-    --code ase runs the relaxations (and --single-point, if given) with any ASE calculator."""
+    PBE+D3 single points on those geometries (ML+SP) and reports the AdsorbML success rate of
+    the screening prediction and of the Δ-ML estimate (the relaxation's own label through the
+    fidelity map of the store's other sites); --code ase runs the relaxations (and
+    --single-point, if given) with any ASE calculator."""
     import json
 
     import pandas as pd
@@ -503,7 +505,9 @@ def export_dft(
         )
         out.mkdir(parents=True, exist_ok=True)
         (out / "verification.json").write_text(json.dumps(report, indent=2, default=float))
-        emit({k: v for k, v in report.items() if k != "pairs"}, "ML+SP verification")
+        delta_ml = {f"delta_ml_{k}": v for k, v in (report["delta_ml"] or {}).items() if k != "pairs"}
+        summary = {k: v for k, v in report.items() if k not in {"pairs", "delta_ml"}}
+        emit({**summary, **delta_ml}, "ML+SP verification")
         return
     cfg = LabelConfig(
         host=str(picks.host.iloc[0]),

@@ -285,9 +285,10 @@ class TrainConfig(Strict):
     """A higher-fidelity method (e.g. ``gpaw-lcao-pbe-d3``) whose labels on sites shared with
     the training method are shipped in the model as a fidelity map (a Gaussian process);
     ``screen`` then adds ``*_dft`` columns for the states it covers."""
-    correction_kind: Literal["nargp", "delta"] = "nargp"
+    correction_kind: Literal["nargp", "delta", "auto"] = "auto"
     """The fidelity map: ``nargp`` learns y_high = g(x, y_low) on the site descriptor x and the
-    low-fidelity value; ``delta`` learns y_high − y_low from x alone (see
+    low-fidelity value; ``delta`` learns y_high − y_low from x alone; ``auto`` picks the one with
+    the lower error in a leave-metal-out cross-validation over the shared sites (see
     ``benchmarks/results/multifidelity.md``)."""
     targets: list[str] = Field(default_factory=lambda: ["Li2S2", "Li2S"])
     """States whose graph-level target is learned."""

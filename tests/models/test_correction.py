@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.correction import Correction, Kind
+from dacscreen.models.correction import Correction, Kind, choose_kind, label_predictions, twin_pairs
 from dacscreen.models.targets import Predictions
 from dacscreen.screening.predict import corrected_columns
 from dacscreen.screening.space import SiteSpec
@@ -93,7 +93,8 @@ def test_the_nargp_map_propagates_the_low_fidelity_sigma() -> None:
     metals = [*METALS, "Y", "Nb", "Ru", "Rh", "Pd", "Ag"]
     y_low = _random_low(metals)
     low = [Sample("melon", m, "", 0, "Li2S2", "top", y_low[m], (NAN, NAN), method="chgnet") for m in metals]
-    corr = Correction.build([replace(s, e_ads=0.5 * s.e_ads - 1.0, method="gpaw") for s in low], low, REFS)
+    high = [replace(s, e_ads=0.5 * s.e_ads - 1.0, method="gpaw") for s in low]
+    corr = Correction.build(high, low, REFS, "nargp")
     probe = low[:3]
     sharp = corr.apply(probe, _low([y_low[s.m1] for s in probe], std=0.0))
     blurred = corr.apply(probe, _low([y_low[s.m1] for s in probe], std=0.4))
@@ -162,3 +163,29 @@ def test_screen_columns_of_a_nargp_map_follow_the_low_fidelity_value() -> None:
         )
     assert cols[-2.0]["e_ads_li2s2_dft"] > cols[-3.5]["e_ads_li2s2_dft"]
     np.testing.assert_allclose(cols[-2.0]["e_ads_li2s2_dft"], 0.5 * -2.0 - 1.0, atol=0.15)
+
+
+def _scaled(scale: float, shift: float) -> tuple[list[Sample], list[Sample]]:
+    """(high, low) Li2S2 samples with high = scale · low + shift and a per-metal low fidelity
+    that no descriptor explains."""
+    metals = [*METALS, "Y", "Nb", "Ru", "Rh", "Pd", "Ag"]
+    y_low = _random_low(metals, seed=3)
+    low = [Sample("melon", m, "", 0, "Li2S2", "top", y_low[m], (NAN, NAN), method="chgnet") for m in metals]
+    return [replace(s, e_ads=scale * s.e_ads + shift, method="gpaw") for s in low], low
+
+
+def test_auto_kind_is_the_one_that_cross_validates_better() -> None:
+    """A compressed scale needs the NARGP map; ``auto`` finds that from the fitting pairs alone,
+    and the built correction records the kind it chose."""
+    high, low = _scaled(0.5, -1.0)
+    assert choose_kind(twin_pairs(high, low)) == "nargp"
+    assert Correction.build(high, low, REFS).kind == "nargp"
+    assert choose_kind([]) == "nargp"  # nothing to score: the default
+
+
+def test_label_predictions_are_the_twins_labels_with_no_sigma() -> None:
+    high, low = _scaled(1.0, 0.3)
+    probe = [*high[:2], replace(high[2], m1="Au")]  # Au has no low-fidelity twin
+    out = label_predictions(probe, low)
+    np.testing.assert_allclose(out.e_ads[:2], [s.e_ads for s in low[:2]])
+    assert np.isnan(out.e_ads[2]) and not out.e_ads_std[:2].any()

@@ -15,8 +15,8 @@ from dacscreen.data.adsorbates import orientations
 from dacscreen.data.store import Store
 from dacscreen.featurize.samples import collect_samples
 from dacscreen.models.baseline import KINDS, DescriptorBaseline, best_baseline
-from dacscreen.models.crossval import metal_folds
 from dacscreen.models.metrics import regression_metrics, top_k_recall
+from dacscreen.models.splits import metal_folds
 from dacscreen.models.targets import TARGETS
 
 

@@ -124,3 +124,30 @@ def test_ml_plus_single_point_verification(tiny_store: Path, tmp_path: Path) -> 
     assert rates["compared"] == len(dft)
     assert rates["success_within_0.1_eV"] == pytest.approx(1 / len(dft))
     assert rates["success_within_0.2_eV"] == pytest.approx(1.0)
+
+
+def test_delta_ml_estimates_never_fit_on_the_candidates() -> None:
+    """The Δ-ML estimate of a candidate comes from its own low-fidelity label through a map of
+    the *other* sites: a wild high-fidelity label on the candidate itself changes nothing, and
+    with no other site carrying both labels there is no estimate."""
+    from dataclasses import replace
+
+    from dacscreen.featurize.samples import Sample
+    from dacscreen.screening.verify_dft import delta_ml_estimates
+
+    metals = ["Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Zr", "Mo", "Ru", "Pd"]
+    low = [
+        Sample("melon", m, "", 0, st, "top", -3.0 + 0.3 * k + (st == "Li2S"), (float("nan"),) * 2)
+        for k, m in enumerate(metals)
+        for st in ("Li2S2", "Li2S")
+    ]
+    high = [replace(s, e_ads=s.e_ads + 0.4) for s in low]
+    picks = {("melon", "Cu", "", 0)}
+    est = delta_ml_estimates(picks, high, low, {})
+    assert set(est) == {("melon", "Cu", "", 0, "Li2S2"), ("melon", "Cu", "", 0, "Li2S")}
+    truth = {(s.host, s.m1, s.m2, s.placement, s.state): s.e_ads for s in high}
+    for k, v in est.items():
+        assert v == pytest.approx(truth[k], abs=0.1)
+    wild = [replace(s, e_ads=100.0) if s.m1 == "Cu" else s for s in high]
+    assert delta_ml_estimates(picks, wild, low, {}) == pytest.approx(est)
+    assert delta_ml_estimates(picks, [s for s in high if s.m1 == "Cu"], low, {}) == {}

@@ -14,7 +14,13 @@ the d-band centres (eV vs E_F). Two kinds:
 * ``delta``: y_high = y_low + Δ(x), a Gaussian process on the descriptor for Δ (Ramakrishnan et
   al., J. Chem. Theory Comput. 11, 2087 (2015)); ρ fixed at 1.
 
-At prediction time y_low is the low-fidelity model's prediction, with its σ propagated.
+y_low is either the low-fidelity *model's* prediction, with its σ propagated (the screening
+tier: nothing is computed for the candidate), or the low-fidelity *label* of the candidate itself,
+from one labeller relaxation (:func:`label_predictions`; Δ-ML in its original sense, where the
+cheap calculation is run on every new system and only the correction is learned).
+
+``kind="auto"`` picks the kind by a leave-metal-out cross-validation over the fitting pairs
+(:func:`choose_kind`), so that no test site decides it.
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ import numpy as np
 from dacscreen.featurize.descriptors import site_descriptor
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import DescriptorBaseline, Regressor, metal_rows
+from dacscreen.models.splits import metal_folds
 from dacscreen.models.targets import Predictions
 
 Kind = Literal["nargp", "delta"]
 KINDS: tuple[Kind, ...] = ("nargp", "delta")
+KindChoice = Literal["nargp", "delta", "auto"]
+CHOICE_FOLDS = 5
 NAN = float("nan")
 
 
@@ -50,6 +59,16 @@ def delta_samples(high: Sequence[Sample], low: Sequence[Sample]) -> list[Sample]
     (graph-level value and d-band centres, eV); samples without a low-fidelity twin are left
     out."""
     return [_delta(h, lo) for h, lo in twin_pairs(high, low)]
+
+
+def label_predictions(samples: Sequence[Sample], low: Sequence[Sample]) -> Predictions:
+    """The low-fidelity labels of the twins of ``samples`` (same site and state) as predictions
+    with σ = 0: graph-level value and d-band centres (eV), NaN where a sample has no twin."""
+    twins = {_key(s): s for s in low}
+    found = [twins.get(_key(s)) for s in samples]
+    e = np.array([t.e_ads if t else NAN for t in found], dtype=float)
+    db = np.array([t.dband if t else (NAN, NAN) for t in found], dtype=float).reshape(-1, 2)
+    return Predictions(e, np.zeros_like(e), db, np.zeros_like(db))
 
 
 def _delta(h: Sample, lo: Sample) -> Sample:
@@ -160,6 +179,27 @@ def _propagated(
 MAPS = {"nargp": FidelityMap, "delta": DeltaMap}
 
 
+def choose_kind(pairs: Sequence[tuple[Sample, Sample]], k: int = CHOICE_FOLDS, seed: int = 0) -> Kind:
+    """The map kind with the lower graph-level MAE (eV) in a ``k``-fold leave-metal-out
+    cross-validation over ``pairs``: each fold's map is fitted on the pairs without its metals
+    and applied to the low-fidelity labels of the rest. ``nargp`` when no fold can be scored."""
+    pairs = [(h, lo) for h, lo in pairs if np.isfinite(h.e_ads) and np.isfinite(lo.e_ads)]
+    errors: dict[Kind, list[float]] = {kind: [] for kind in KINDS}
+    for held in metal_folds([h for h, _ in pairs], k, seed):
+        fit = [p for p in pairs if not set(held) & set(p[0].metals)]
+        test = [p for p in pairs if set(held) & set(p[0].metals)]
+        if len(fit) < 3 or not test:
+            continue
+        highs = [h for h, _ in test]
+        y = np.array([h.e_ads for h in highs])
+        low = label_predictions(highs, [lo for _, lo in test])
+        for kind in KINDS:
+            err = np.abs(MAPS[kind]().fit(fit).predict(highs, low).e_ads - y)
+            errors[kind] += err[np.isfinite(err)].tolist()
+    scored = {kind: float(np.mean(e)) for kind, e in errors.items() if e}
+    return min(scored, key=scored.__getitem__) if scored else "nargp"
+
+
 @dataclass
 class Correction:
     """The fidelity map a model ships: the pairs of higher-fidelity ``method`` samples and their
@@ -177,12 +217,19 @@ class Correction:
 
     @classmethod
     def build(
-        cls, high: Sequence[Sample], low: Sequence[Sample], references: dict[str, float], kind: Kind = "nargp"
+        cls,
+        high: Sequence[Sample],
+        low: Sequence[Sample],
+        references: dict[str, float],
+        kind: KindChoice = "auto",
     ) -> Correction:
-        """From the samples of the high- and low-fidelity method (ValueError without overlap)."""
+        """From the samples of the high- and low-fidelity method (ValueError without overlap);
+        ``kind="auto"``: :func:`choose_kind` on the pairs."""
         pairs = twin_pairs(high, low)
         if not pairs:
             raise ValueError("no site carries labels of both methods; nothing to learn a correction from")
+        if kind == "auto":
+            kind = choose_kind(pairs)
         return cls(
             high[0].method, low[0].method, [h for h, _ in pairs], references, [lo for _, lo in pairs], kind
         )

@@ -10,29 +10,19 @@ test split. A random split by site is reported next to it for reference.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dacscreen.config import TrainConfig
-from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import choose_baseline, fit_baselines
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
-from dacscreen.models.splits import leave_metal_out, random_split
+from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
 from dacscreen.models.targets import TARGETS, Predictions, score_table
 from dacscreen.models.train import train_member
-
-
-def metal_folds(samples: Sequence[Sample], k: int, seed: int = 0) -> list[list[str]]:
-    """The metals of ``samples`` in ``k`` seeded groups of (nearly) equal size."""
-    metals = sorted({m for s in samples for m in s.metals})
-    random.Random(seed).shuffle(metals)
-    k = max(1, min(k, len(metals)))
-    return [sorted(metals[j::k]) for j in range(k)]
 
 
 def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int], ckpt: Path) -> Ensemble:

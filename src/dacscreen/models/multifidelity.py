@@ -10,7 +10,9 @@ both labels (same site and state; the DFT single points sit on the CHGNet geomet
 
 Both apply to the graph-level targets (E_ads, E_bind) and the d-band centres alike, with the
 low-fidelity σ propagated (eV). A few dozen DFT sites fit a GP where they could never train a
-GNN.
+GNN. The same map applied to the CHGNet *label* of the candidate itself (one CHGNet relaxation,
+as ``export-dft`` runs before its DFT single points) is Δ-ML in its original sense: the cheap
+calculation is run on every new system, and only the correction is learned.
 
 Pretraining and fine-tuning (transfer learning, as in Smith et al., Nat. Commun. 10, 2903
 (2019)): each member of the low-fidelity ensemble trains further on the DFT graphs at a fraction
@@ -31,16 +33,20 @@ import numpy as np
 
 from dacscreen.config import TrainConfig
 from dacscreen.models.baseline import best_baseline
-from dacscreen.models.correction import KINDS, Correction
-from dacscreen.models.crossval import accumulate, averaged, fit_ensemble, metal_folds
+from dacscreen.models.correction import Correction, label_predictions
+from dacscreen.models.crossval import accumulate, averaged, fit_ensemble
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
-from dacscreen.models.splits import leave_metal_out
+from dacscreen.models.splits import leave_metal_out, metal_folds
 from dacscreen.models.targets import Predictions, score_table
 from dacscreen.models.train import train_member
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg5", "dband")
-MODELS = ("dft-only", "chgnet-only", "nargp", "delta", "fine-tuned", "baseline (dft)")
+SCREENING = ("dft-only", "chgnet-only", "gnn + map", "fine-tuned", "baseline (dft)")
+"""Models that see only the candidate's structure (what ``screen`` has)."""
+RELAXED = ("chgnet label", "label + map")
+"""Models that also see the candidate's own CHGNet label (one CHGNet relaxation per state)."""
+MODELS = SCREENING + RELAXED
 FINE_TUNE_LR = 0.2
 """Learning rate of fine-tuning, as a fraction of the config's ``lr``."""
 
@@ -66,7 +72,7 @@ def fine_tune(
 
 def _fold(
     cfg: TrainConfig, high: Prepared, low: Prepared, held: list[str], work: Path
-) -> tuple[list[int], dict[str, Predictions]] | None:
+) -> tuple[list[int], dict[str, Predictions], str] | None:
     """Every model's predictions for the high-fidelity test samples of one leave-metal-out
     fold; no sample with a held-out metal reaches any training or validation set."""
     h_tr, h_va, h_te = leave_metal_out(
@@ -83,19 +89,20 @@ def _fold(
     low_pred = blind_predictions(low_ens, test_s, cfg.input_mode)
     dft_ens = fit_ensemble(cfg, high, h_tr, h_va, work / "dft-only")
     base = best_baseline([high.samples[i] for i in h_tr], [high.samples[i] for i in h_va], cfg.split.seed)
+    fmap = Correction.build(seen, low.samples, high.references, "auto")
+    labels = label_predictions(test_s, low.samples)
     preds = {
         "dft-only": blind_predictions(dft_ens, test_s, cfg.input_mode),
         "chgnet-only": low_pred,
-        **{
-            kind: Correction.build(seen, low.samples, high.references, kind).apply(test_s, low_pred)
-            for kind in KINDS
-        },
+        "gnn + map": fmap.apply(test_s, low_pred),
         "fine-tuned": blind_predictions(
             fine_tune(low_ens, cfg, high, h_tr, h_va, work / "fine-tuned"), test_s, cfg.input_mode
         ),
         "baseline (dft)": baseline_predictions(base, test_s),
+        "chgnet label": labels,
+        "label + map": fmap.apply(test_s, labels),
     }
-    return h_te, preds
+    return h_te, preds, fmap.kind
 
 
 def compare_fidelities(
@@ -106,10 +113,11 @@ def compare_fidelities(
     work: Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """k-fold leave-metal-out over the metals of the DFT samples: DFT-only GNN, CHGNet-only GNN,
-    Δ-learning (CHGNet GNN + GP correction), the CHGNet GNN fine-tuned on DFT and the
-    descriptor baseline on DFT labels, all scored against the DFT labels. A pair whose metals
-    fall in two folds is averaged over both.
+    """k-fold leave-metal-out over the metals of the DFT samples, all scored against the DFT
+    labels: the models of :data:`SCREENING` (DFT-only GNN, CHGNet-only GNN, the CHGNet GNN with
+    the fidelity map, the CHGNet GNN fine-tuned on DFT, the descriptor baseline on DFT labels)
+    and of :data:`RELAXED` (the candidate's CHGNet label as is, and mapped: Δ-ML). A pair whose
+    metals fall in two folds is averaged over both.
 
     Returns ``{"folds": [...], target: {model: metrics}}`` with the targets of :data:`TARGETS`.
     """
@@ -121,9 +129,9 @@ def compare_fidelities(
     for j, held in enumerate(metal_folds(high.samples, k, cfg.split.seed)):
         result = _fold(cfg, high, low, held, work / f"fold-{j}")
         if result is not None:
-            idx, preds = result
+            idx, preds, kind = result
             accumulate(acc, count, idx, preds)
-            folds.append({"test_metals": held, "n_test": len(idx)})
+            folds.append({"test_metals": held, "n_test": len(idx), "map_kind": kind})
         if progress:
             progress(1)
     tested = [i for i in range(n) if count[i] > 0]
@@ -132,32 +140,30 @@ def compare_fidelities(
 
 
 def markdown(result: dict[str, Any]) -> str:
-    """MAE (eV) and Spearman ρ of every model per target, then its calibration: the fractions
-    of errors inside ±1σ and ±2σ (0.68 and 0.95 when calibrated) and the miscalibration area."""
+    """One row per target and model: its input tier, MAE (eV), Spearman ρ and calibration (the
+    fractions of errors inside ±1σ and ±2σ, 0.68 and 0.95 when calibrated, the miscalibration
+    area and the mean σ); a model without σ (a label) or a target without one (ΔG5) shows –."""
     lines = [
-        "| target | n | "
-        + " | ".join(f"{m} MAE" for m in MODELS)
-        + " | "
-        + " | ".join(f"{m} ρ" for m in MODELS)
-        + " |",
-        "|---|---|" + "---|" * (2 * len(MODELS)),
+        "| target | n | tier | model | MAE | ρ | ±1σ | ±2σ | miscalibration area | mean σ (eV) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in TARGETS:
         row = result.get(t, {})
-        mae = [f"{row.get(m, {}).get('mae', float('nan')):.3f}" for m in MODELS]
-        rho = [f"{row.get(m, {}).get('spearman', float('nan')):.2f}" for m in MODELS]
-        n = row.get(MODELS[0], {}).get("n", 0)
-        lines.append(f"| {t} | {n} | " + " | ".join(mae + rho) + " |")
-    lines += [
-        "",
-        "| target | model | ±1σ | ±2σ | miscalibration area | mean σ (eV) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for t in TARGETS:  # ΔG5 carries no σ here
-        for m, c in result.get(t, {}).items():
-            if "within_1sigma" in c:
-                lines.append(
-                    f"| {t} | {m} | {c['within_1sigma']:.2f} | {c['within_2sigma']:.2f} "
-                    f"| {c['miscalibration_area']:.3f} | {c['mean_std']:.3f} |"
-                )
+        for m in MODELS:
+            c = row.get(m, {})
+            tier = "structure" if m in SCREENING else "+ CHGNet relaxation"
+            lines.append(
+                f"| {t} | {c.get('n', 0)} | {tier} | {m} | {c.get('mae', float('nan')):.3f} "
+                f"| {c.get('spearman', float('nan')):.2f} | {_calibration(c)} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _calibration(c: dict[str, Any]) -> str:
+    """``±1σ | ±2σ | area | mean σ`` cells of one score, – where there is no σ."""
+    if not c.get("mean_std"):
+        return "– | – | – | –"
+    return (
+        f"{c['within_1sigma']:.2f} | {c['within_2sigma']:.2f} | {c['miscalibration_area']:.3f} "
+        f"| {c['mean_std']:.3f}"
+    )

@@ -8,6 +8,14 @@ from collections.abc import Sequence
 from dacscreen.featurize.samples import Sample
 
 
+def metal_folds(samples: Sequence[Sample], k: int, seed: int = 0) -> list[list[str]]:
+    """The metals of ``samples`` in ``k`` seeded groups of (nearly) equal size."""
+    metals = sorted({m for s in samples for m in s.metals})
+    random.Random(seed).shuffle(metals)
+    k = max(1, min(k, len(metals)))
+    return [sorted(metals[j::k]) for j in range(k)]
+
+
 def leave_metal_out(
     samples: Sequence[Sample],
     test_metals: Sequence[str],

@@ -5,6 +5,11 @@ then one single point per state is run with the DFT calculator on that geometry.
 success rate is the fraction of predicted adsorption energies within 0.1 eV and within 0.2 eV of
 the single-point value (E_ads of Li2S2 and Li2S against the isolated molecules, both in eV and
 both from the single-point method, so the comparison is on one energy scale).
+
+Next to the screening prediction it scores the Δ-ML estimate that the relaxation alone gives:
+the candidate's own ML label through the fidelity map (:mod:`dacscreen.models.correction`)
+fitted on the *other* sites of the store that carry labels of both methods, before the single
+points of the candidates are run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import pandas as pd
 from dacscreen.config import CalculatorConfig, LabelConfig
 from dacscreen.data.labelling import Labeller
 from dacscreen.data.store import Store
-from dacscreen.featurize.samples import collect_samples
+from dacscreen.featurize.samples import Sample, collect_samples, reference_table
+from dacscreen.models.correction import Correction, label_predictions
 from dacscreen.screening.loop import verify
 
 THRESHOLDS_EV = (0.1, 0.2)
@@ -45,29 +51,72 @@ def ml_sp_verify(
     )
     sp = Labeller(sp_cfg, store)
     ran = verify(sp, picks)
+    high, low = collect_samples(store, sp.method), collect_samples(store, relaxer.method)
+    estimates = delta_ml_estimates(_sites(picks), high, low, reference_table(store, sp.method))
     return {
         "relaxation_method": relaxer.method,
         "method": sp.method,
         "relaxations_run": relaxed,
         "single_points_run": ran,
         **success_rate(picks, store, sp.method),
+        "delta_ml": _rates(_truth(high), estimates) if estimates else None,
     }
+
+
+Key = tuple[str, str, str, int, str]
+
+
+def _key(s: Sample) -> Key:
+    return (s.host, s.m1, s.m2, s.placement, s.state)
+
+
+def _sites(picks: pd.DataFrame) -> set[tuple[str, str, str, int]]:
+    return {(str(r.host), str(r.m1), str(r.m2 or ""), int(r.placement)) for r in picks.itertuples()}
+
+
+def _truth(samples: list[Sample]) -> dict[Key, float]:
+    return {_key(s): s.e_ads for s in samples if s.state in COMPARED}
+
+
+def delta_ml_estimates(
+    sites: set[tuple[str, str, str, int]],
+    high: list[Sample],
+    low: list[Sample],
+    references: dict[str, float],
+) -> dict[Key, float]:
+    """High-fidelity E_ads (eV) of the ``sites``' compared states from their own low-fidelity
+    labels, through a fidelity map fitted on the sites *not* in ``sites`` that carry labels of
+    both methods (kind chosen by cross-validation). Empty when no other site has both."""
+    others = [s for s in high if _key(s)[:4] not in sites]
+    targets = [s for s in low if _key(s)[:4] in sites and s.state in COMPARED]
+    try:
+        corr = Correction.build(others, low, references, "auto")
+    except ValueError:
+        return {}
+    pred = corr.apply(targets, label_predictions(targets, low))
+    return {_key(s): float(e) for s, e in zip(targets, pred.e_ads, strict=True)}
 
 
 def success_rate(picks: pd.DataFrame, store: Store, method: str) -> dict[str, Any]:
     """AdsorbML success rates of the predicted E_ads in ``picks`` against ``method``'s labels."""
-    truth = {
-        (s.host, s.m1, s.m2, s.placement, s.state): s.e_ads
-        for s in collect_samples(store, method)
-        if s.state in COMPARED
+    predicted = {
+        (str(r.host), str(r.m1), str(r.m2 or ""), int(r.placement), state): float(
+            getattr(r, f"e_ads_{state.lower()}")
+        )
+        for r in picks.itertuples()
+        for state in COMPARED
     }
-    rows = []
-    for r in picks.itertuples():
-        for state in COMPARED:
-            y = truth.get((r.host, r.m1, r.m2 or "", int(r.placement), state), np.nan)
-            pred = float(getattr(r, f"e_ads_{state.lower()}"))
-            if np.isfinite(y) and np.isfinite(pred):
-                rows.append({"site": f"{r.m1}{r.m2}", "state": state, "predicted": pred, "dft": float(y)})
+    return _rates(_truth(collect_samples(store, method)), predicted)
+
+
+def _rates(truth: dict[Key, float], predicted: dict[Key, float]) -> dict[str, Any]:
+    """MAE (eV) and the fractions of |predicted − truth| within each of :data:`THRESHOLDS_EV`
+    over the keys with finite values of both, with the compared pairs."""
+    rows = [
+        {"site": f"{k[1]}{k[2]}", "state": k[4], "predicted": p, "dft": truth[k]}
+        for k, p in predicted.items()
+        if k in truth and np.isfinite(p) and np.isfinite(truth[k])
+    ]
     err = np.array([abs(x["predicted"] - x["dft"]) for x in rows])
     out: dict[str, Any] = {"compared": len(rows), "pairs": rows}
     out["mae"] = float(err.mean()) if len(err) else float("nan")
