@@ -63,3 +63,19 @@ def calibration_metrics(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dic
         "miscalibration_area": float(np.mean(np.abs(observed - expected))),
         "mean_std": float(np.mean(std)),
     }
+
+
+def mae_gap(
+    y: np.ndarray, a: np.ndarray, b: np.ndarray, n_boot: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """MAE(b) − MAE(a) (eV; positive when ``a`` is the better model) over the entries finite in
+    all three arrays, with the 2.5 and 97.5 percentiles of a paired bootstrap over those entries
+    (both models resampled together, so the interval reflects their difference, not each
+    model's own spread)."""
+    ok = np.isfinite(y) & np.isfinite(a) & np.isfinite(b)
+    d = np.abs(y[ok] - b[ok]) - np.abs(y[ok] - a[ok])
+    if len(d) == 0:
+        return {"n": 0, "gap": float("nan"), "low": float("nan"), "high": float("nan")}
+    boots = np.random.default_rng(seed).choice(d, (n_boot, len(d))).mean(1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return {"n": len(d), "gap": float(d.mean()), "low": float(lo), "high": float(hi)}
