@@ -38,7 +38,9 @@ def ml_sp_verify(
     states: list[str],
 ) -> dict[str, Any]:
     """Relax ``picks`` with ``relax``, run ``single_point`` on the relaxed geometries, and
-    return the tasks run, the single-point method and the success rates."""
+    return the tasks run, the single-point method, the success rates of the screening
+    prediction and those of the Δ-ML estimate (``delta_ml``; None when no other site of the
+    store carries labels of both methods)."""
     host = str(picks.host.iloc[0])
     relaxer = Labeller(LabelConfig(host=host, calculator=relax, states=states, max_orientations=2), store)
     relaxed = verify(relaxer, picks)
