@@ -60,7 +60,7 @@ def ml_sp_verify(
         "method": sp.method,
         "relaxations_run": relaxed,
         "single_points_run": ran,
-        **success_rate(picks, store, sp.method),
+        **_rates(_truth(high), _predicted(picks)),
         "delta_ml": _rates(_truth(high), estimates) if estimates else None,
     }
 
@@ -72,8 +72,13 @@ def _key(s: Sample) -> Key:
     return (s.host, s.m1, s.m2, s.placement, s.state)
 
 
+def _site(r: Any) -> tuple[str, str, str, int]:
+    """(host, m1, m2, placement) of a candidates row; m2 is "" for a single atom."""
+    return (str(r.host), str(r.m1), str(r.m2 or ""), int(r.placement))
+
+
 def _sites(picks: pd.DataFrame) -> set[tuple[str, str, str, int]]:
-    return {(str(r.host), str(r.m1), str(r.m2 or ""), int(r.placement)) for r in picks.itertuples()}
+    return {_site(r) for r in picks.itertuples()}
 
 
 def _truth(samples: list[Sample]) -> dict[Key, float]:
@@ -101,14 +106,16 @@ def delta_ml_estimates(
 
 def success_rate(picks: pd.DataFrame, store: Store, method: str) -> dict[str, Any]:
     """AdsorbML success rates of the predicted E_ads in ``picks`` against ``method``'s labels."""
-    predicted = {
-        (str(r.host), str(r.m1), str(r.m2 or ""), int(r.placement), state): float(
-            getattr(r, f"e_ads_{state.lower()}")
-        )
+    return _rates(_truth(collect_samples(store, method)), _predicted(picks))
+
+
+def _predicted(picks: pd.DataFrame) -> dict[Key, float]:
+    """The screening prediction of E_ads (eV) of each compared state of each candidate row."""
+    return {
+        (*_site(r), state): float(getattr(r, f"e_ads_{state.lower()}"))
         for r in picks.itertuples()
         for state in COMPARED
     }
-    return _rates(_truth(collect_samples(store, method)), predicted)
 
 
 def _rates(truth: dict[Key, float], predicted: dict[Key, float]) -> dict[str, Any]:
