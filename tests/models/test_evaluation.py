@@ -87,6 +87,10 @@ def test_evaluate_cli_writes_the_k_fold_report(
         g = report[target]["gnn"]
         assert {"mae", "rmse", "r2", "spearman", "within_1sigma"} <= set(g)
         assert g["n"] > 0 and np.isfinite(g["mae"])
+    for target in ("e_ads:Li2S2", "e_ads:Li2S"):  # the tiny store's baseline has no d-band fit
+        gap, g = report[target]["gap"], report[target]["gnn"]  # MAE(baseline) - MAE(gnn)
+        assert gap["n"] == g["n"] and gap["low"] <= gap["gap"] <= gap["high"]
+        assert gap["gap"] == pytest.approx(report[target]["baseline"]["mae"] - g["mae"], abs=1e-9)
     assert "top20_recall" in report["dg_rds"]["gnn"]
     assert "e_ads:Li2S" in report["random"]
     assert "test" in report["model"]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.metrics import calibration_metrics, regression_metrics, top_k_recall
+from dacscreen.models.metrics import calibration_metrics, mae_gap, regression_metrics, top_k_recall
 from dacscreen.thermo import SRR_SPECIES, SRR_STEPS, g_star, srr_from_adsorption, step_free_energy
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg_rds", "dband")
@@ -112,25 +112,36 @@ def score_table(
 
     Targets: ``e_ads:<state>`` (the graph-level value of that state), ``dg_rds`` and ``dg5``
     (derived per site with the thermodynamics module; ``dg_rds`` adds the top-20 recall of the
-    lowest-ΔG_RDS sites) and ``dband`` (both metals of the clean sites).
+    lowest-ΔG_RDS sites) and ``dband`` (both metals of the clean sites). When the models include
+    ``gnn`` and ``baseline``, the E_ads and d-band entries add ``gap``: MAE(baseline) − MAE(gnn)
+    with its paired-bootstrap 95 % interval (:func:`dacscreen.models.metrics.mae_gap`).
     """
     y = np.array([s.e_ads for s in samples])
     table: dict[str, dict[str, Any]] = {}
     for target in targets:
-        if target.startswith("e_ads:"):
-            i = np.array([k for k in idx if samples[k].state == target.split(":")[1]], dtype=int)
-            table[target] = {name: _scored(y[i], p.e_ads[i], p.e_ads_std[i]) for name, p in models.items()}
-        elif target in SITE_TARGETS:
+        if target in SITE_TARGETS:
             table[target] = {
                 name: _site_scored(target, samples, idx, y, p, refs) for name, p in models.items()
             }
-        elif target == "dband":
-            i = np.array([k for k in idx if samples[k].state == "clean"], dtype=int)
-            d = np.array([samples[k].dband for k in i]).reshape(-1, 2).ravel()
-            table[target] = {
-                name: _scored(d, p.dband[i].ravel(), p.dband_std[i].ravel()) for name, p in models.items()
-            }
+            continue
+        truth, preds = _sample_values(target, samples, idx, y, models)
+        table[target] = {name: _scored(truth, *pred) for name, pred in preds.items()}
+        if "gnn" in preds and "baseline" in preds:
+            table[target]["gap"] = mae_gap(truth, preds["gnn"][0], preds["baseline"][0])
     return table
+
+
+def _sample_values(
+    target: str, samples: Sequence[Sample], idx: Sequence[int], y: np.ndarray, models: dict[str, Predictions]
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The labels of a per-sample target (``e_ads:<state>`` or ``dband``) over ``idx`` and each
+    model's (mean, σ) aligned with them."""
+    if target == "dband":
+        i = np.array([k for k in idx if samples[k].state == "clean"], dtype=int)
+        truth = np.array([samples[k].dband for k in i]).reshape(-1, 2).ravel()
+        return truth, {name: (p.dband[i].ravel(), p.dband_std[i].ravel()) for name, p in models.items()}
+    i = np.array([k for k in idx if samples[k].state == target.split(":")[1]], dtype=int)
+    return y[i], {name: (p.e_ads[i], p.e_ads_std[i]) for name, p in models.items()}
 
 
 def _site_scored(
@@ -158,11 +169,13 @@ def target_table(
 
 
 def markdown(table: dict[str, dict[str, Any]], baseline_name: str = "baseline") -> list[str]:
-    """Rows of a Markdown table of :func:`target_table` (GNN and baseline side by side)."""
+    """Rows of a Markdown table of :func:`target_table` (GNN and baseline side by side; the last
+    column is MAE(baseline) − MAE(GNN) in eV with its paired-bootstrap 95 % interval, positive
+    when the GNN is better)."""
     lines = [
         f"| target | n | GNN MAE | {baseline_name} MAE | GNN R² | baseline R² | GNN ρ | baseline ρ | "
-        "GNN ±1σ | baseline ±1σ |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "GNN ±1σ | baseline ±1σ | gap [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for target, row in table.items():
         g, b = row.get("gnn", {}), row.get("baseline", {})
@@ -179,5 +192,12 @@ def markdown(table: dict[str, dict[str, Any]], baseline_name: str = "baseline") 
                 b.get("within_1sigma", np.nan),
             )
         ]
+        cells.append(_gap_cell(row.get("gap")))
         lines.append(f"| {target} | {g.get('n', 0)} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _gap_cell(gap: dict[str, float] | None) -> str:
+    if not gap or not gap.get("n"):
+        return ""
+    return f"{gap['gap']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}]"
