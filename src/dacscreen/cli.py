@@ -378,7 +378,8 @@ def evaluate(
         cfg.split = cfg.split.model_copy(update={"test_metals": ens.meta.get("test_metals")})
     target = out or Path(model) / "evaluation"
     with progress("cross-validation folds", folds + 1 if folds else 0) as advance:
-        report = evaluation_report(ens, cfg, prepare(cfg), folds, target, advance)
+        card = None if out else Path(model) / "model_card.md"  # a report elsewhere leaves the card
+        report = evaluation_report(ens, cfg, prepare(cfg), folds, target, advance, card)
     if json_file:
         json_file.write_text(json.dumps(report, indent=2, default=float))
     emit({"report": str(target / "evaluation.md"), **report}, "evaluation")

@@ -155,3 +155,15 @@ def test_training_on_every_orientation_adds_the_variants(tiny_store_path: Path) 
     assert len(p.training_graphs(list(range(len(p.samples))))) == len(p.samples) + n_variants
     labelled = prepare(cfg.model_copy(update={"orientations": "labelled"}))
     assert len(labelled.training_graphs(list(range(len(p.samples))))) == len(p.samples)
+
+
+def test_the_card_keeps_one_cross_validation_section(tmp_path: Path) -> None:
+    from dacscreen.models.crossval import CARD_SECTION, write_card_section
+
+    card = tmp_path / "model_card.md"
+    card.write_text("# dacscreen model card\n\n* data: 3 sites\n")
+    write_card_section(card, ["### 5-fold", "", "| e_ads:Li2S2 | 0.700 |"])
+    write_card_section(card, ["### 5-fold", "", "| e_ads:Li2S2 | 0.650 |"])
+    text = card.read_text()
+    assert text.startswith("# dacscreen model card\n\n* data: 3 sites\n")
+    assert text.count(CARD_SECTION) == 1 and "0.650" in text and "0.700" not in text

@@ -21,7 +21,7 @@ from dacscreen.models.baseline import choose_baseline, fit_baselines
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
-from dacscreen.models.targets import TARGETS, Predictions, score_table
+from dacscreen.models.targets import TARGETS, Predictions, markdown, score_table
 from dacscreen.models.train import train_member
 
 
@@ -150,8 +150,10 @@ def evaluation_report(
     folds: int,
     out: Path,
     progress: Callable[[int], None] | None = None,
+    card: Path | None = None,
 ) -> dict[str, Any]:
-    """The full evaluation of a trained model, logged to MLflow and written to ``out``.
+    """The full evaluation of a trained model, logged to MLflow and written to ``out`` (and its
+    cross-validation tables to the model card ``card``, when given).
 
     * ``model``: the trained ensemble itself on its own held-out metals;
     * top level (the spec of ``evaluate --json``): k-fold leave-metal-out, per target
@@ -165,7 +167,6 @@ def evaluation_report(
 
     from dacscreen import tracking
     from dacscreen.models.pipeline import evaluate, flatten
-    from dacscreen.models.targets import markdown
 
     cfg = cfg.model_copy(
         update={
@@ -185,24 +186,42 @@ def evaluation_report(
         report["model"] = own
         out.mkdir(parents=True, exist_ok=True)
         (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=float))
-        lines = [f"# Evaluation ({cfg.model.arch}, {cfg.input_mode})", ""]
-        if folds > 0:
-            names = sorted({f["baseline"] for f in report["folds"]})
-            lines += [f"## {folds}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
-            lines += [*markdown({t: report[t] for t in TARGETS if t in report}), ""]
-            if report["random"]:
-                lines += ["## Random split by site (reference)", ""]
-                lines += [*markdown({t: report["random"][t] for t in TARGETS}), ""]
+        cv = cv_markdown(report) if folds > 0 else []
+        lines = [f"# Evaluation ({cfg.model.arch}, {cfg.input_mode})", "", *cv]
         if "test" in own:
             lines += [f"## The model on its own held-out metals ({', '.join(own['test_metals'])})", ""]
             lines += [*markdown(own["test"]["targets"]), ""]
         (out / "evaluation.md").write_text("\n".join(lines))
+        if card is not None and cv and card.is_file():
+            write_card_section(card, [ln.replace("## ", "### ", 1) for ln in cv])
         metrics = flatten({k: v for k, v in report.items() if k in TARGETS or k == "random"})
         mlflow.log_metrics({k.replace(":", "_"): v for k, v in metrics.items() if _finite(v)})
         for name in ("evaluation.json", "evaluation.md", "parity_e_ads.png"):
             if (out / name).is_file():
                 mlflow.log_artifact(str(out / name))
     return report
+
+
+def cv_markdown(report: dict[str, Any]) -> list[str]:
+    """Markdown of the k-fold leave-metal-out and random-split tables of an evaluation report."""
+
+    names = sorted({f["baseline"] for f in report["folds"]})
+    lines = [f"## {report['k']}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
+    lines += [*markdown({t: report[t] for t in TARGETS if t in report}), ""]
+    if report.get("random"):
+        lines += ["## Random split by site (reference)", ""]
+        lines += [*markdown({t: report["random"][t] for t in TARGETS}), ""]
+    return lines
+
+
+CARD_SECTION = "## Leave-metal-out cross-validation (`dacscreen evaluate`)"
+
+
+def write_card_section(card: Path, lines: list[str]) -> None:
+    """Replace the cross-validation section at the end of a model card (or add it), so the card
+    carries the latest evaluation of the model next to its own held-out metrics."""
+    head = card.read_text().split(CARD_SECTION)[0].rstrip()
+    card.write_text("\n".join([head, "", CARD_SECTION, "", *lines]).rstrip() + "\n")
 
 
 def _finite(v: Any) -> bool:
