@@ -204,7 +204,6 @@ def evaluation_report(
 
 def cv_markdown(report: dict[str, Any]) -> list[str]:
     """Markdown of the k-fold leave-metal-out and random-split tables of an evaluation report."""
-
     names = sorted({f["baseline"] for f in report["folds"]})
     lines = [f"## {report['k']}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
     lines += [*markdown({t: report[t] for t in TARGETS if t in report}), ""]
