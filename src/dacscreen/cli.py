@@ -354,7 +354,8 @@ def evaluate(
 ) -> None:
     """Evaluate a model: k-fold leave-metal-out cross-validation of its architecture against the
     best descriptor baseline (MAE, RMSE, R², ρ, top-20 recall, calibration), a random split for
-    reference, and the trained model itself on its own held-out metals."""
+    reference, and the trained model itself on its own held-out metals. The folds are trained
+    with the model's own recipe (``train_config`` in its meta.json) unless --config is given."""
     import json
 
     from dacscreen.config import TrainConfig
@@ -366,6 +367,7 @@ def evaluate(
     if members:
         ens.config = ens.config.model_copy(update={"ensemble": members})
     overrides = {
+        **({} if config else ens.meta.get("train_config", {})),  # the model's own recipe by default
         "db": db,
         "input_mode": ens.meta.get("input_mode"),
         "orientations": ens.meta.get("orientations"),

@@ -18,6 +18,7 @@ from dacscreen.models.baseline import KINDS, DescriptorBaseline, best_baseline
 from dacscreen.models.metrics import regression_metrics, top_k_recall
 from dacscreen.models.splits import metal_folds
 from dacscreen.models.targets import TARGETS
+from tests.conftest import TINY_TRAIN
 
 
 def test_r2_and_top_k_recall() -> None:
@@ -167,3 +168,10 @@ def test_the_card_keeps_one_cross_validation_section(tmp_path: Path) -> None:
     text = card.read_text()
     assert text.startswith("# dacscreen model card\n\n* data: 3 sites\n")
     assert text.count(CARD_SECTION) == 1 and "0.650" in text and "0.700" not in text
+
+
+def test_a_model_stores_its_training_recipe_for_evaluate(tiny_model: Path) -> None:
+    recipe = json.loads((tiny_model / "meta.json").read_text())["train_config"]
+    assert recipe["epochs"] == TINY_TRAIN["epochs"] and recipe["targets"] == TINY_TRAIN["targets"]
+    assert recipe["split"]["test_metals"] == ["Zn"] and recipe["batch_size"] == 4
+    assert not {"db", "out", "device"} & set(recipe)  # where it ran is not part of the recipe

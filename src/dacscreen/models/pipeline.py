@@ -134,6 +134,11 @@ def _correction(store: Store, cfg: TrainConfig, low: list[Sample]) -> Correction
         raise DacscreenError(f"{store.url}: correction_method {cfg.correction_method!r}: {exc}") from exc
 
 
+# TrainConfig keys that say where and on what a run happens, not how the model is trained; they
+# are left out of the recipe stored with a model (``meta["train_config"]``).
+MACHINE_KEYS = {"db", "out", "device", "devices", "num_workers", "registered_model"}
+
+
 def train_ensemble(
     cfg: TrainConfig, prepared: Prepared | None = None, progress=None
 ) -> tuple[Ensemble, dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -197,6 +202,7 @@ def train_ensemble(
                 "trained": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "mlflow_run": active.info.run_id,
                 "references": p.references,
+                "train_config": cfg.model_dump(mode="json", exclude=MACHINE_KEYS),
                 **({"correction": p.correction.to_meta()} if p.correction else {}),
             },
         )
