@@ -81,7 +81,9 @@ def test_shards_round_trip_and_first_use(tmp_path: Path) -> None:
     first = export_shard(src, shards)
     assert first is not None and first.name.endswith(".extxyz.gz")
     assert export_shard(src, shards) is None  # nothing new: no empty shard
-    src.write_records([_rec("c#1", -3.5)])
+    cont = _rec("c#1", -3.5)
+    cont.keys |= {"continues": "a#1", "paw_generated": "Tc", "a_key_added_later": 0.25}
+    src.write_records([cont])
     assert src.claim("d")  # a live claim of another task is not a record: it is not shipped
     export_shard(src, shards, prefix="more")
     assert shipped_rids(shards) == {"a#1", "b#1", "c#1"}
@@ -92,7 +94,7 @@ def test_shards_round_trip_and_first_use(tmp_path: Path) -> None:
     assert list(rows["a#1"].toatoms().get_tags()) == [1, 2, 2]
     assert np.allclose(rows["a#1"].data["initial_positions"], rows["a#1"].positions + 0.05)
     assert import_shards(fresh, shards) == 0
-    # empty strings survive extxyz (which would otherwise merge 'm2=' with the next key)
+    # every key survives, empty strings too (extxyz would otherwise merge 'm2=' with the next key)
     original = {r.rid: r.key_value_pairs for r in src.rows("kind!=claim")}
     assert all(rows[rid].key_value_pairs == kv for rid, kv in original.items())
 

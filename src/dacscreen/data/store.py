@@ -60,7 +60,13 @@ KEYS = (
     "source",
     "optimizer",
     "spin_moment",
+    "continues",
+    "paw_generated",
 )
+"""The documented record keys (``data/README.md``); a shard restores every key it holds."""
+
+SHARD_ONLY = ("energy", "empty_keys")
+"""``info`` entries of a shard structure that are not record keys."""
 
 
 @dataclass
@@ -308,7 +314,7 @@ def _shard_safe(atoms: Atoms) -> Atoms:
 def _shard_keys(info: dict[str, Any]) -> dict[str, Any]:
     """Record keys from a shard's ``info``, restoring empty strings (and repairing shards
     written before ``empty_keys``, where ``m2= placement=0`` parsed as m2 = 'placement=0')."""
-    keys = {k: _scalar(info[k]) for k in KEYS if k in info}
+    keys = {k: _scalar(v) for k, v in info.items() if k not in SHARD_ONLY}
     for k in str(info.get("empty_keys", "")).split(","):
         if k:
             keys[k] = ""
