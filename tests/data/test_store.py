@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.build import molecule
 
+from dacscreen.data import store as store_module
 from dacscreen.data.store import Record, Store, export_shard, import_shards, open_store, shipped_rids
 from dacscreen.errors import DacscreenError
 
@@ -97,6 +100,34 @@ def test_shards_round_trip_and_first_use(tmp_path: Path) -> None:
     # every key survives, empty strings too (extxyz would otherwise merge 'm2=' with the next key)
     original = {r.rid: r.key_value_pairs for r in src.rows("kind!=claim")}
     assert all(rows[rid].key_value_pairs == kv for rid, kv in original.items())
+
+
+def test_concurrent_shard_writers_ship_each_record_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two labellers that shard the same store at the same moment: the second waits for the
+    first, so no record lands in two shards. The read of the shipped records is slowed to make
+    the race window wide."""
+    src = Store(tmp_path / "src.db")
+    src.write_records([_rec("a#1"), _rec("b#1")])
+    shards = tmp_path / "labels"
+    read_shipped = store_module.shipped_rids
+
+    def slow_shipped(shard_dir: Path) -> set[str]:
+        rids = read_shipped(shard_dir)
+        time.sleep(0.3)
+        return rids
+
+    monkeypatch.setattr(store_module, "shipped_rids", slow_shipped)
+    stores = [Store(tmp_path / "src.db") for _ in range(2)]
+    writers = [threading.Thread(target=export_shard, args=(store, shards)) for store in stores]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join()
+    rids = [str(a.info["rid"]) for a in store_module.iter_shards(shards)]
+    assert sorted(rids) == ["a#1", "b#1"]
+    assert len(list(shards.glob("*.extxyz.gz"))) == 1
 
 
 def test_a_later_best_record_supersedes_its_task_and_the_shards_replay_it(tmp_path: Path) -> None:

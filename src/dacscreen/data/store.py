@@ -19,6 +19,7 @@ import re
 import socket
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,25 +233,33 @@ class Store:
         return {row.ref: row.energy for row in self.db.select(kind="reference", method=method)}
 
 
+@contextmanager
+def file_lock(path: Path | str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) across processes. The kernel
+    releases it when its holder dies, so a killed process never leaves it held."""
+    import fcntl
+
+    with Path(path).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _init_sqlite(path: str) -> None:
     """Switch a SQLite file to write-ahead logging (readers never block the single writer) and
     create ASE's tables, once, under a file lock: two processes that open a new database at the
-    same moment would otherwise race to create the tables. ``flock`` is released by the kernel
-    when its holder dies, so a killed process never leaves the database locked."""
-    import fcntl
+    same moment would otherwise race to create the tables."""
     import sqlite3
 
-    with Path(f"{path}.init-lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(f"{path}.init-lock"):
+        con = sqlite3.connect(path, timeout=60)
         try:
-            con = sqlite3.connect(path, timeout=60)
-            try:
-                con.execute("PRAGMA journal_mode=WAL")
-            finally:
-                con.close()
-            ase.db.connect(path, use_lock_file=False).count()  # creates the tables if they are missing
+            con.execute("PRAGMA journal_mode=WAL")
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            con.close()
+        ase.db.connect(path, use_lock_file=False).count()  # creates the tables if they are missing
 
 
 def _claim_alive(row: Any, ttl: float) -> bool:
@@ -282,20 +291,24 @@ def record_to_atoms(row: Any) -> Atoms:
 
 
 def export_shard(store: Store, shard_dir: Path, prefix: str = "labels") -> Path | None:
-    """Append every record not yet in a shard to a new ``<prefix>-<time>.extxyz.gz`` shard."""
+    """Append every record not yet in a shard to a new ``<prefix>-<time>.extxyz.gz`` shard.
+
+    Runs under a lock on ``shard_dir/.shard-lock``: labellers that shard the same store at the
+    same moment would otherwise each write the records that neither had shipped."""
     shard_dir.mkdir(parents=True, exist_ok=True)
-    shipped = shipped_rids(shard_dir)
-    new = [_shard_safe(record_to_atoms(r)) for r in store.rows("kind!=claim") if r.rid not in shipped]
-    if not new:
-        return None
-    path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
-    while path.exists():  # a second shard within the same second: wait for a later name
-        time.sleep(0.2)
+    with file_lock(shard_dir / ".shard-lock"):
+        shipped = shipped_rids(shard_dir)
+        new = [_shard_safe(record_to_atoms(r)) for r in store.rows("kind!=claim") if r.rid not in shipped]
+        if not new:
+            return None
         path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
-    tmp = path.with_suffix(".tmp")
-    with gzip.open(tmp, "wt") as fh:
-        ase.io.write(fh, new, format="extxyz")
-    tmp.rename(path)
+        while path.exists():  # a second shard within the same second: wait for a later name
+            time.sleep(0.2)
+            path = shard_dir / f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}.extxyz.gz"
+        tmp = path.with_suffix(".tmp")
+        with gzip.open(tmp, "wt") as fh:
+            ase.io.write(fh, new, format="extxyz")
+        tmp.rename(path)
     log.info("wrote %d records to %s", len(new), path)
     return path
 
