@@ -50,7 +50,7 @@ def search(lab: Labeller, metals: tuple[str, ...], state: str) -> dict[str, Any]
     stored = list(lab.store.rows(kind="site", task=task.key))
     label = next(r for r in stored if r.get("best"))
     t0 = time.perf_counter()
-    new = lab.compute(task, TaskInputs(lab.clean_site(task), None, frozenset(lab.tried(task))))
+    new = lab.compute(task, TaskInputs(lab.clean_site(task), (), frozenset(lab.tried(task))))
     valid = [(str(r.orientation), float(r.energy)) for r in stored if not r.anomaly and r.converged]
     valid += [(r.keys["orientation"], r.energy) for r in new if not r.keys["anomaly"] and r.keys["converged"]]
     best_orientation, best = min(valid, key=lambda v: v[1])

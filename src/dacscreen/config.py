@@ -111,6 +111,9 @@ class LabelConfig(Strict):
     """ASE optimiser."""
     templates: bool = True
     """Start adsorbates from the relaxed geometry of the same state on an already labelled site."""
+    template_donors: int = Field(2, ge=0)
+    """Further template starts, from the valid records of other sites (either size), tried
+    after the first template while no start is valid; not for ``full_search_states``."""
     states: list[str] = Field(default_factory=lambda: ["clean", "Li2S2", "Li2S"])
     """States every site gets (clean and intermediates)."""
     all_states_sites: int = Field(120, ge=0)

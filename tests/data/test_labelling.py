@@ -114,6 +114,39 @@ def _relabel(store: Store, row, rid: str, orientation: str, energy: float) -> No
     store.write_records([Record(row.toatoms(), energy, keys)])
 
 
+def test_task_whose_every_start_dissociated_resumes_from_donor_templates(tiny_store: Path) -> None:
+    """Cu–Ni Li2S2 with every offered start anomalous: with ``template_donors`` it is pending
+    again and starts from the valid Li2S2 of other sites, those sharing a metal first, each
+    once; without donors, or for a full-search state, no donor start is offered."""
+    store = Store(tiny_store)
+    cfg = tiny_label_config(tiny_store, fallback_orientations=None, template_donors=2)
+    lab = Labeller(cfg, store)
+    tasks = plan(cfg, lab.method)
+    task = next(t for t in tasks if t.metals == ("Cu", "Ni") and t.state == "Li2S2")
+    first = _keep_first_start(store, task.key, best=False, anomaly="adsorbate dissociated")
+    for mode in orientations(2, "Li2S2"):
+        _relabel(store, first, f"{task.key}|{mode}", mode, first.energy)
+    with store.db:
+        for r in store.rows(kind="site", task=task.key):
+            store.db.update(r.id, best=False, anomaly="adsorbate dissociated")
+    for metals in (("Zn",), ("Ni",), ("Cu",)):  # valid Li2S2 labels on three other sites
+        other = next(t for t in tasks if t.metals == metals and t.state == "Li2S2")
+        row = next(store.rows(kind="site", task=other.key))
+        _relabel(store, row, f"{other.key}|valid", "top1", row.energy)
+    no_donors = Labeller(tiny_label_config(tiny_store, fallback_orientations=None, template_donors=0), store)
+    assert no_donors.pending([task]) == []
+    assert [name for name, _ in lab.template_rows(task)] == ["template:Ni", "template:Cu"]
+    assert lab.pending([task]) == [task]
+    assert lab.run_claimed(task)
+    starts = [r.orientation for r in store.rows(kind="site", task=task.key)]
+    assert sorted(s for s in starts if s.startswith("template:")) == ["template:Cu", "template:Ni"]
+    assert len(starts) == len(set(starts))
+    assert lab.pending([task]) == []
+    li2s = next(t for t in tasks if t.metals == ("Cu", "Ni") and t.state == "Li2S")
+    full = Labeller(tiny_label_config(tiny_store, full_search_states=["Li2S"], template_donors=2), store)
+    assert all(name == "template" for name, _ in full.template_rows(li2s))
+
+
 def test_full_search_state_relaxes_every_orientation_and_supersedes_a_higher_label(
     tiny_store: Path,
 ) -> None:

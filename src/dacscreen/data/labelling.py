@@ -50,8 +50,9 @@ class TaskInputs:
 
     clean: Atoms | None = None
     """The relaxed clean site (adsorbate tasks), or the source record (ML+SP)."""
-    template: Atoms | None = None
-    """A relaxed record of the same state on another site, the first start."""
+    templates: tuple[tuple[str, Atoms], ...] = ()
+    """Relaxed records of the same state on other sites, as (start name, record): the first
+    starts (:meth:`Labeller.templates`)."""
     tried: frozenset[str] = frozenset()
     """Orientations already relaxed and stored."""
     floor: float | None = None
@@ -225,7 +226,8 @@ class Labeller:
         """Whether a stored task goes on, adding records and never rewriting any:
 
         * an adsorbate relaxation without a valid record (every start anomalous or
-          unconverged) while an offered orientation is still untried, up to ``max_starts``;
+          unconverged) while an offered orientation or template is still untried, up to
+          ``max_starts``;
         * one of ``full_search_states`` with an untried orientation (a lower valid minimum
           supersedes its label);
         * an ML+SP single point whose source is no longer the best record of its method;
@@ -241,11 +243,15 @@ class Labeller:
             return src is not None and all(r.get("source") != src.rid for r in rows)
         if self.to_continue(rows):
             return True
-        untried = set(orientations(len(task.metals), task.state)) - {str(r.orientation) for r in rows}
+        tried = {str(r.orientation) for r in rows}
+        untried = set(orientations(len(task.metals), task.state)) - tried
         if task.state in self.cfg.full_search_states:
             return bool(untried)
+        if any(r.get("best") for r in rows):
+            return False
+        untried |= {name for name, _ in self.template_rows(task)} - tried
         cap = self.cfg.max_starts
-        return not any(r.get("best") for r in rows) and bool(untried) and (cap is None or len(rows) < cap)
+        return bool(untried) and (cap is None or len(rows) < cap)
 
     def to_continue(self, rows: list[Any]) -> list[Any]:
         """Stored rows of one task that hit the step cap without an anomaly and have no
@@ -339,12 +345,12 @@ class Labeller:
             return TaskInputs(self.source(task))
         if task.state == "clean":
             return TaskInputs()
-        template = self._template(task) if self.cfg.templates else None
         rows = list(self.store.rows(kind="site", task=task.key))
         floor = min((float(r.energy) for r in rows if r.get("best")), default=None)
         tried = frozenset(str(r.orientation) for r in rows)
         resume = tuple(record_to_atoms(r) for r in self.to_continue(rows))
-        return TaskInputs(self.clean_site(task), template, tried, floor, resume)
+        templates = tuple((name, record_to_atoms(row)) for name, row in self.template_rows(task))
+        return TaskInputs(self.clean_site(task), templates, tried, floor, resume)
 
     def compute(self, task: Task, inputs: TaskInputs | None = None) -> list[Record]:
         """Relax one task without touching the store (so that it can run on a Dask worker).
@@ -503,20 +509,38 @@ class Labeller:
         atoms.info = {"host": task.host}
         return atoms
 
-    def _template(self, task: Task) -> Atoms | None:
-        """Relaxed best record of the same state, host, placement and site size, if any."""
-        n_m2 = len(task.metals) > 1
-        for row in self.store.rows(
-            kind="site",
-            host=task.host,
-            adsorbate=task.state,
-            best=True,
-            placement=task.placement,
-            method=task.method,
-        ):
-            if bool(row.m2) == n_m2 and not row.anomaly:
-                return record_to_atoms(row)
-        return None
+    def template_rows(self, task: Task) -> list[tuple[str, Any]]:
+        """Valid relaxed records of ``task.state`` on other sites to start from, as (start name,
+        row); none if ``cfg.templates`` is off.
+
+        First ``template``: the first record on a site of the same size (single atom or pair).
+        Then, for a state outside ``full_search_states``, up to ``cfg.template_donors`` records
+        of other sites of either size, those sharing more metals with the task first, as
+        ``template:M1-M2``: a binding mode that stays intact on one site often does on another
+        (``benchmarks/results/template_donors.md``), where starts built from scratch dissociate."""
+        if not self.cfg.templates:
+            return []
+        rows = [
+            r
+            for r in self.store.rows(
+                kind="site",
+                host=task.host,
+                adsorbate=task.state,
+                best=True,
+                placement=task.placement,
+                method=task.method,
+            )
+            if not r.anomaly and not task.key.startswith(_site_prefix(r))
+        ]
+        same = next((r for r in rows if bool(r.m2) == (len(task.metals) > 1)), None)
+        out = [("template", same)] if same is not None else []
+        if task.state in self.cfg.full_search_states:
+            return out
+        donors = sorted(
+            (r for r in rows if r is not same),
+            key=lambda r: -len(set(task.metals) & {r.m1, r.m2}),
+        )
+        return out + [(f"template:{r.m1}-{r.m2}".rstrip("-"), r) for r in donors[: self.cfg.template_donors]]
 
     def _adsorbate(self, task: Task, site: Atoms, inputs: TaskInputs) -> list[Record]:
         """Relax ``max_orientations`` starts (the template first, then the offered orientations
@@ -527,9 +551,8 @@ class Labeller:
         ``inputs.resume``. The lowest valid start is ``best`` if it undercuts ``inputs.floor``, the
         stored label (the store then clears the old flag)."""
         starts: list[tuple[str, Callable[[], Atoms]]] = []
-        if inputs.template is not None:
-            template = inputs.template
-            starts.append(("template", lambda: transplant(site, template)))
+        for name, template in inputs.templates:
+            starts.append((name, lambda template=template: transplant(site, template)))
         for mode in orientations(len(task.metals), task.state):
             starts.append((mode, lambda mode=mode: place_adsorbate(site, task.state, mode)))
         records: list[Record] = []
@@ -574,6 +597,11 @@ class Labeller:
         keys = self._keys(task, res, anomaly, f"{stored.info['orientation']}+")
         keys |= {"continues": stored.info["rid"], "best": not anomaly and res.converged}
         return Record(res.final, res.energy, keys, start)
+
+
+def _site_prefix(row: Any) -> str:
+    """``host|M1|M2|placement|`` of a stored site record: the start of its task keys."""
+    return f"{row.host}|{row.m1}|{row.m2 or ''}|{row.placement}|"
 
 
 def _bare(atoms: Atoms, positions: np.ndarray) -> Atoms:
