@@ -52,7 +52,7 @@ class TaskInputs:
     """The relaxed clean site (adsorbate tasks), or the source record (ML+SP)."""
     templates: tuple[tuple[str, Atoms], ...] = ()
     """Relaxed records of the same state on other sites, as (start name, record): the first
-    starts (:meth:`Labeller.templates`)."""
+    starts (:meth:`Labeller.template_rows`)."""
     tried: frozenset[str] = frozenset()
     """Orientations already relaxed and stored."""
     floor: float | None = None
@@ -543,8 +543,8 @@ class Labeller:
         return out + [(f"template:{r.m1}-{r.m2}".rstrip("-"), r) for r in donors[: self.cfg.template_donors]]
 
     def _adsorbate(self, task: Task, site: Atoms, inputs: TaskInputs) -> list[Record]:
-        """Relax ``max_orientations`` starts (the template first, then the offered orientations
-        not in ``inputs.tried``); while none of them is valid (converged, no anomaly), go on with
+        """Relax ``max_orientations`` starts (the templates first, then the offered orientations;
+        none in ``inputs.tried``); while none of them is valid (converged, no anomaly), go on with
         the remaining orientations, up to ``max_starts`` starts in all. A state of
         ``full_search_states`` relaxes every start (AdsorbML: enough placements to find the
         minimum); a task of another state that has a valid label only continues
