@@ -160,7 +160,7 @@ def label(
 
             run_distributed(labeller, tasks, finished)
         else:
-            for task in todo:
+            for task in labeller.schedule(todo):
                 if labeller.run_claimed(task):
                     finished(task)
                 else:

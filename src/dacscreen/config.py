@@ -118,6 +118,14 @@ class LabelConfig(Strict):
     """States every site gets (clean and intermediates)."""
     all_states_sites: int = Field(120, ge=0)
     """How many sites (first in priority order) also get all six intermediates."""
+    fail_first: list[Literal["S8", "Li2S8", "Li2S6", "Li2S4", "Li2S2", "Li2S"]] = Field(default_factory=list)
+    """Intermediates each site tries first, in this order, once its core ``states`` are done
+    (the rest follow in SRR order): those least often valid, so that a site whose SRR profile
+    cannot be completed is known early (see ``defer_incomplete``)."""
+    defer_incomplete: bool = True
+    """Run the further intermediates of a site last once one of its states is exhausted (no
+    valid record and no start left): its SRR profile cannot be completed, so the compute goes
+    first to sites that can still get all seven states. Core ``states`` are never deferred."""
     placements: Literal["first", "all"] = "first"
     """Label the first placement only, or all symmetry-distinct ones."""
     max_orientations: int = Field(2, ge=1)

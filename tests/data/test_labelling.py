@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,35 @@ def test_start_that_hit_the_step_cap_is_continued_once(tiny_store: Path) -> None
     n = before["site_records"]
     expected = (before["converged_fraction"] * n + int(cont.converged)) / n  # the capped leg drops out
     assert info["converged_fraction"] == pytest.approx(expected)
+
+
+def _store_failed_start(store: Store, row, task) -> None:  # type: ignore[no-untyped-def]
+    """Store ``row``'s structure as the one start of ``task``, dissociated."""
+    keys = {**row.key_value_pairs, "rid": f"{task.key}|bridge", "task": task.key, "adsorbate": task.state}
+    keys |= {"orientation": "bridge", "best": False, "anomaly": "adsorbate dissociated"}
+    store.write_records([Record(row.toatoms(), row.energy, keys)])
+
+
+def test_sites_that_cannot_get_all_seven_states_run_their_intermediates_last(tiny_store: Path) -> None:
+    """Each site tries its ``fail_first`` intermediate first; once it is exhausted (a single
+    dissociated start under a one-start cap) the site's other intermediates are deferred behind
+    the other sites', decided when each task's turn comes; ``defer_incomplete: false`` keeps
+    the plan order."""
+    store = Store(tiny_store)
+    extra = {"all_states_sites": 4, "fallback_orientations": 0, "template_donors": 0, "fail_first": ["Li2S8"]}
+    lab = Labeller(tiny_label_config(tiny_store, **extra), store)
+    todo = lab.pending(plan(lab.cfg, lab.method))
+    assert [t.metals for t in todo[::4]] == [("Cu",), ("Ni",), ("Zn",)]
+    assert [t.state for t in todo[:4]] == ["Li2S8", "S8", "Li2S6", "Li2S4"]
+    run = lab.schedule(todo)
+    first = next(run)
+    assert first == todo[0]
+    cu_li2s2 = next(store.rows(kind="site", task=replace(first, state="Li2S2").key))
+    _store_failed_start(store, cu_li2s2, first)
+    assert lab.exhausted(first)
+    assert list(run) == todo[4:] + todo[1:4]
+    keep = Labeller(tiny_label_config(tiny_store, **extra, defer_incomplete=False), store)
+    assert list(keep.schedule(todo)) == todo
 
 
 @pytest.mark.parametrize(

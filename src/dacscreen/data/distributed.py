@@ -106,7 +106,7 @@ def run_distributed(
         futures.add(fut)
 
     try:
-        for task in pending:
+        for task in labeller.schedule(pending):
             clean_key = Task(task.host, task.metals, task.placement, "clean", task.method).key
             if task.state == "clean" or store.has_task(clean_key):
                 submit(task)

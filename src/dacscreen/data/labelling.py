@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import combinations_with_replacement
 from typing import Any
@@ -116,7 +116,8 @@ def plan(cfg: LabelConfig, method: str) -> list[Task]:
 
     Three phases, so that a partial run is as useful as possible: (A) all seven states for the
     first few sites (the reference sites first), (B) the core ``states`` for every site,
-    (C) the remaining intermediates for the first ``all_states_sites`` sites.
+    (C) the remaining intermediates for the first ``all_states_sites`` sites, ``fail_first``
+    first on each site (:meth:`Labeller.schedule` then defers the sites that cannot finish).
     """
     metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
     sc = cfg.supercell or default_supercell(cfg.host)
@@ -124,7 +125,7 @@ def plan(cfg: LabelConfig, method: str) -> list[Task]:
     if cfg.limit is not None:
         sites = sites[: cfg.limit]
     core = ["clean", *[s for s in cfg.states if s != "clean"]]
-    extra = [s for s in ALL_STATES if s not in core]
+    extra = [s for s in [*cfg.fail_first, *ALL_STATES] if s not in core]
     n_full = min(cfg.all_states_sites, EARLY_FULL_SITES)
     phases = [
         (sites[:n_full], core + extra),
@@ -217,6 +218,30 @@ class Labeller:
     def pending(self, tasks: list[Task]) -> list[Task]:
         """Tasks not yet in the store, and stored ones that :meth:`retryable` allows."""
         return [t for t in tasks if not self.store.has_task(t.key) or self.retryable(t)]
+
+    def schedule(self, todo: list[Task]) -> Iterator[Task]:
+        """``todo`` in order, each task checked when its turn comes: with ``defer_incomplete``, a
+        further intermediate of a site that cannot get all seven states (:meth:`incomplete`) is
+        put back and runs after the others."""
+        deferred = []
+        for task in todo:
+            if self.cfg.defer_incomplete and self.incomplete(task):
+                deferred.append(task)
+            else:
+                yield task
+        yield from deferred
+
+    def incomplete(self, task: Task) -> bool:
+        """Whether ``task`` is a further intermediate (not a core state) of a site on which some
+        state is :meth:`exhausted`."""
+        if task.state == "clean" or task.state in self.cfg.states:
+            return False
+        return any(self.exhausted(replace(task, state=st)) for st in ALL_STATES if st != task.state)
+
+    def exhausted(self, task: Task) -> bool:
+        """Whether ``task`` is stored without a valid (``best``) record and has no start left."""
+        rows = list(self.store.rows(kind="site", task=task.key))
+        return bool(rows) and not any(r.get("best") for r in rows) and not self.retryable(task)
 
     def tried(self, task: Task) -> set[str]:
         """Orientations of ``task`` already relaxed and stored."""
