@@ -125,7 +125,9 @@ class LabelConfig(Strict):
     defer_incomplete: bool = True
     """Run the further intermediates of a site last once one of its states is exhausted (no
     valid record and no start left): its SRR profile cannot be completed, so the compute goes
-    first to sites that can still get all seven states. Core ``states`` are never deferred."""
+    first to sites that can still get all seven states. While a site's ``fail_first`` state is
+    being relaxed by another process, its other intermediates wait and the process moves on to
+    the next site. Core ``states`` are never deferred."""
     placements: Literal["first", "all"] = "first"
     """Label the first placement only, or all symmetry-distinct ones."""
     max_orientations: int = Field(2, ge=1)

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -206,31 +205,33 @@ def test_start_that_hit_the_step_cap_is_continued_once(tiny_store: Path) -> None
     assert info["converged_fraction"] == pytest.approx(expected)
 
 
-def _store_failed_start(store: Store, row, task) -> None:  # type: ignore[no-untyped-def]
-    """Store ``row``'s structure as the one start of ``task``, dissociated."""
+def _store_start(store: Store, row, task, valid: bool) -> None:  # type: ignore[no-untyped-def]
+    """Store ``row``'s structure as the one start of ``task``: valid, or dissociated."""
     keys = {**row.key_value_pairs, "rid": f"{task.key}|bridge", "task": task.key, "adsorbate": task.state}
-    keys |= {"orientation": "bridge", "best": False, "anomaly": "adsorbate dissociated"}
+    keys |= {"orientation": "bridge", "best": valid, "converged": True}
+    keys["anomaly"] = "" if valid else "adsorbate dissociated"
     store.write_records([Record(row.toatoms(), row.energy, keys)])
 
 
-def test_sites_that_cannot_get_all_seven_states_run_their_intermediates_last(tiny_store: Path) -> None:
-    """Each site tries its ``fail_first`` intermediate first; once it is exhausted (a single
-    dissociated start under a one-start cap) the site's other intermediates are deferred behind
-    the other sites', decided when each task's turn comes; ``defer_incomplete: false`` keeps
-    the plan order."""
+def test_labellers_spread_over_sites_and_run_incomplete_sites_last(tiny_store: Path) -> None:
+    """Each site tries its ``fail_first`` intermediate first. While it is open (another process
+    relaxing it), the site's other intermediates wait and the next site goes ahead; they run
+    once it is valid. Once it is exhausted (one dissociated start under a one-start cap), they
+    run after every other task. ``defer_incomplete: false`` keeps the plan order."""
     store = Store(tiny_store)
     extra = {"all_states_sites": 4, "fallback_orientations": 0, "template_donors": 0, "fail_first": ["Li2S8"]}
     lab = Labeller(tiny_label_config(tiny_store, **extra), store)
     todo = lab.pending(plan(lab.cfg, lab.method))
     assert [t.metals for t in todo[::4]] == [("Cu",), ("Ni",), ("Zn",)]
     assert [t.state for t in todo[:4]] == ["Li2S8", "S8", "Li2S6", "Li2S4"]
+    row = next(store.rows(kind="site", adsorbate="Li2S2"))
     run = lab.schedule(todo)
-    first = next(run)
-    assert first == todo[0]
-    cu_li2s2 = next(store.rows(kind="site", task=replace(first, state="Li2S2").key))
-    _store_failed_start(store, cu_li2s2, first)
-    assert lab.exhausted(first)
-    assert list(run) == todo[4:] + todo[1:4]
+    assert [next(run), next(run)] == [todo[0], todo[4]]  # Cu's Li2S8 open: Ni's goes ahead
+    _store_start(store, row, todo[0], valid=True)
+    assert next(run) == todo[1]
+    _store_start(store, row, todo[4], valid=False)
+    assert lab.outcome(todo[4]) == "exhausted"
+    assert list(run) == todo[2:4] + todo[8:] + todo[5:8]
     keep = Labeller(tiny_label_config(tiny_store, **extra, defer_incomplete=False), store)
     assert list(keep.schedule(todo)) == todo
 

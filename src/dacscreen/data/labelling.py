@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import combinations_with_replacement
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
@@ -220,28 +221,62 @@ class Labeller:
         return [t for t in tasks if not self.store.has_task(t.key) or self.retryable(t)]
 
     def schedule(self, todo: list[Task]) -> Iterator[Task]:
-        """``todo`` in order, each task checked when its turn comes: with ``defer_incomplete``, a
-        further intermediate of a site that cannot get all seven states (:meth:`incomplete`) is
-        put back and runs after the others."""
-        deferred = []
-        for task in todo:
-            if self.cfg.defer_incomplete and self.incomplete(task):
-                deferred.append(task)
+        """``todo`` in order, each task checked when its turn comes (``defer_incomplete``):
+
+        * a further intermediate of a site that cannot get all seven states (:meth:`incomplete`)
+          runs after every other task;
+        * one whose site has an earlier ``fail_first`` state still open (:meth:`undecided`:
+          another process is relaxing it) waits and runs once that state is decided, so that
+          parallel labellers spread over sites instead of running ahead on one whose SRR profile
+          may not complete. With nothing else left, a waiting task runs anyway.
+        """
+        if not self.cfg.defer_incomplete:
+            yield from todo
+            return
+        queue, waiting, last = deque(todo), [], []
+        while queue or waiting:
+            task = next((t for t in waiting if not self.undecided(t)), None)
+            if task is None and queue:
+                task = queue.popleft()
+                if self.undecided(task):
+                    waiting.append(task)
+                    continue
+            elif task is None:
+                task = waiting[0]
+            if task in waiting:
+                waiting.remove(task)
+            if self.incomplete(task):
+                last.append(task)
             else:
                 yield task
-        yield from deferred
+        yield from last
 
     def incomplete(self, task: Task) -> bool:
         """Whether ``task`` is a further intermediate (not a core state) of a site on which some
-        state is :meth:`exhausted`."""
-        if task.state == "clean" or task.state in self.cfg.states:
+        state is exhausted (:meth:`outcome`)."""
+        if self._core(task):
             return False
-        return any(self.exhausted(replace(task, state=st)) for st in ALL_STATES if st != task.state)
+        states = (st for st in ALL_STATES if st != task.state)
+        return any(self.outcome(replace(task, state=st)) == "exhausted" for st in states)
 
-    def exhausted(self, task: Task) -> bool:
-        """Whether ``task`` is stored without a valid (``best``) record and has no start left."""
+    def undecided(self, task: Task) -> bool:
+        """Whether a ``fail_first`` state before ``task``'s on its site is still open."""
+        if self._core(task):
+            return False
+        order = self.cfg.fail_first
+        before = order[: order.index(task.state)] if task.state in order else order
+        return any(self.outcome(replace(task, state=st)) == "open" for st in before)
+
+    def outcome(self, task: Task) -> Literal["valid", "exhausted", "open"]:
+        """``valid``: the task has a ``best`` record; ``exhausted``: it is stored without one and
+        has no start left; ``open``: not stored yet, or starts remain."""
         rows = list(self.store.rows(kind="site", task=task.key))
-        return bool(rows) and not any(r.get("best") for r in rows) and not self.retryable(task)
+        if any(r.get("best") for r in rows):
+            return "valid"
+        return "exhausted" if rows and not self.retryable(task) else "open"
+
+    def _core(self, task: Task) -> bool:
+        return task.state == "clean" or task.state in self.cfg.states
 
     def tried(self, task: Task) -> set[str]:
         """Orientations of ``task`` already relaxed and stored."""
