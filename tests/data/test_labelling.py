@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from dacscreen.cli import app
 from dacscreen.data.adsorbates import orientations
-from dacscreen.data.labelling import Labeller, plan, site_order, spanning_first
+from dacscreen.data.labelling import Labeller, plan, site_order, spanning_first, uncovered_first
 from dacscreen.data.store import Record, Store
 from dacscreen.data.summary import summarize
 from dacscreen.elements import DEFAULT_METALS
@@ -47,6 +47,51 @@ def test_spanning_first_covers_every_metal_early() -> None:
         ("Cu", "Zn"),
         ("Cu", "Cu"),
     ]
+
+
+def test_uncovered_first_takes_each_new_metal_in_turn() -> None:
+    """Sites that bring a metal not yet on an all-seven site come first: round k takes each
+    such metal's k-th site, one new metal before two; the covered sites keep their order."""
+    sites = [
+        ("Cu",),
+        ("Ti",),
+        ("Cu", "Ti"),
+        ("Ti", "W"),
+        ("Ag", "Ti"),
+        ("Ag", "W"),
+        ("Cu", "Ag"),
+        ("Cu", "W"),
+    ]
+    assert uncovered_first(sites, {"Cu", "Ag"}) == [
+        ("Ti",),
+        ("Ti", "W"),
+        ("Cu", "Ti"),
+        ("Ag", "W"),
+        ("Cu", "W"),
+        ("Ag", "Ti"),
+        ("Cu",),
+        ("Cu", "Ag"),
+    ]
+
+
+def test_labeller_plan_puts_sites_with_metals_lacking_all_seven_states_first(tiny_store: Path) -> None:
+    """With a valid record of all seven states on Cu–Ni (the only site that has them all), the
+    labeller's plan runs the further intermediates of Zn–Zn, which brings a metal without
+    such a site, before those of Ni–Ni and Cu–Cu; the plan without a store keeps site order."""
+    store = Store(tiny_store)
+    lab = Labeller(tiny_label_config(tiny_store, limit=7, all_states_sites=7), store)
+    for task in plan(lab.cfg, lab.method)[:7]:
+        assert task.metals == ("Cu", "Ni")
+        row = next(store.rows(kind="site", task=task.key))
+        _relabel(store, row, f"{task.key}|valid", "valid", row.energy - 1.0)
+    assert lab.covered_metals() == {"Cu", "Ni"}
+
+    def phase_c(tasks: list) -> list:  # type: ignore[type-arg]
+        after_a = tasks[3 * 7 :]  # phase A: all seven states of Cu–Ni, Cu and Ni
+        return list(dict.fromkeys(t.metals for t in after_a if t.state not in lab.cfg.states))
+
+    assert phase_c(lab.plan()) == [("Zn",), ("Zn", "Zn"), ("Ni", "Ni"), ("Cu", "Cu")]
+    assert phase_c(plan(lab.cfg, lab.method)) == [("Zn",), ("Ni", "Ni"), ("Cu", "Cu"), ("Zn", "Zn")]
 
 
 def test_records_have_keys(tiny_store_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from itertools import combinations_with_replacement
@@ -112,13 +112,15 @@ def metal_rank(metal: str) -> tuple[int, int]:
     return (1, atomic_numbers[metal])
 
 
-def plan(cfg: LabelConfig, method: str) -> list[Task]:
+def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list[Task]:
     """The ordered task list for a config.
 
     Three phases, so that a partial run is as useful as possible: (A) all seven states for the
     first few sites (the reference sites first), (B) the core ``states`` for every site,
     (C) the remaining intermediates for the first ``all_states_sites`` sites, ``fail_first``
     first on each site (:meth:`Labeller.schedule` then defers the sites that cannot finish).
+    Given the ``covered`` metals (those already on an all-seven site), phase C takes first the
+    sites that bring the others (:func:`uncovered_first`).
     """
     metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
     sc = cfg.supercell or default_supercell(cfg.host)
@@ -128,11 +130,10 @@ def plan(cfg: LabelConfig, method: str) -> list[Task]:
     core = ["clean", *[s for s in cfg.states if s != "clean"]]
     extra = [s for s in [*cfg.fail_first, *ALL_STATES] if s not in core]
     n_full = min(cfg.all_states_sites, EARLY_FULL_SITES)
-    phases = [
-        (sites[:n_full], core + extra),
-        (sites, core),
-        (sites[: cfg.all_states_sites], extra),
-    ]
+    wide = sites[: cfg.all_states_sites]
+    if covered is not None:
+        wide = uncovered_first(wide, covered)
+    phases = [(sites[:n_full], core + extra), (sites, core), (wide, extra)]
     tasks: list[Task] = []
     for group, states in phases:
         for site in group:
@@ -160,6 +161,20 @@ def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task
     sites = spanning_first(sites)
     sites = sites[: cfg.limit] if cfg.limit is not None else sites
     return [Task(cfg.host, site, 0, st, method) for site in sites for st in cfg.states]
+
+
+def uncovered_first(sites: list[tuple[str, ...]], covered: set[str]) -> list[tuple[str, ...]]:
+    """``sites`` with those holding a metal not in ``covered`` first, one per such metal in
+    turn (round k takes each metal's k-th site, a site with one such metal before one with two,
+    else in the original order), then the others."""
+    seen: Counter[str] = Counter()
+    rank: dict[tuple[str, ...], tuple[int, int]] = {}
+    for site in sites:
+        new = set(site) - covered
+        if new:
+            rank[site] = (min(seen[m] for m in new), len(new))
+            seen.update(new)
+    return sorted(rank, key=rank.__getitem__) + [s for s in sites if s not in rank]
 
 
 def spanning_first(sites: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
@@ -214,7 +229,15 @@ class Labeller:
         """The task list: relaxations (:func:`plan`) or ML+SP single points."""
         if self.cfg.single_point_of:
             return plan_single_points(self.cfg, self.method, self.store)
-        return plan(self.cfg, self.method)
+        return plan(self.cfg, self.method, covered=self.covered_metals())
+
+    def covered_metals(self) -> set[str]:
+        """Metals on a site of ``cfg.host`` with a valid record of all seven states (this
+        labeller's method)."""
+        have: dict[tuple[str, str], set[str]] = {}
+        for r in self.store.rows(kind="site", best=True, host=self.cfg.host, method=self.method):
+            have.setdefault((r.m1, r.m2), set()).add(r.adsorbate)
+        return {m for site, states in have.items() if set(ALL_STATES) <= states for m in site if m}
 
     def pending(self, tasks: list[Task]) -> list[Task]:
         """Tasks not yet in the store, and stored ones that :meth:`retryable` allows."""
