@@ -258,15 +258,14 @@ class Labeller:
             return
         queue, waiting, last = deque(todo), [], []
         while queue or waiting:
-            task = next((t for t in waiting if not self.undecided(t)), None)
-            if task is None and queue:
+            ready = next((t for t in waiting if not self.undecided(t)), None)
+            if ready is None and queue:
                 task = queue.popleft()
                 if self.undecided(task):
                     waiting.append(task)
                     continue
-            elif task is None:
-                task = waiting[0]
-            if task in waiting:
+            else:
+                task = ready or waiting[0]
                 waiting.remove(task)
             if self.incomplete(task):
                 last.append(task)
