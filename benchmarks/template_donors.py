@@ -70,7 +70,7 @@ def try_donors(lab: Labeller, task: Task) -> list[dict[str, Any]]:
             lab.cfg.fix_radius,
             lab.cfg.optimizer,
         )
-        anomaly = anomalies.check(res.initial, res.final)
+        anomaly = anomalies.check(res.final)
         out.append(
             {
                 "site": "-".join(task.metals),

@@ -1,6 +1,14 @@
-"""Post-relaxation anomaly checks (SCIENCE.md §3). An anomalous record is never a valid label.
+"""Post-relaxation checks (SCIENCE.md §3): anomalies of the site, and the adsorbate's state class.
 
-Each check returns a short reason string, or "" when the structure is fine.
+An anomaly of the *site* (a metal out of the plane or off N, the pair separated or merged, the
+adsorbate desorbed) makes a record invalid: it is stored, flagged, and never a label. A changed
+bond graph of the *adsorbate* is chemistry, not an anomaly: Li2S2 that relaxes into two S on the
+metals with the Li on the host's N has broken its S–S bond, which is what the Li2S2 → Li2S step
+needs. Such a record keeps its energy as a valid relaxed state and carries its class
+(:func:`state_class`); the label of an intermediate is its lowest-energy valid state, whatever
+the class.
+
+Each anomaly check returns a short reason string, or "" when the structure is fine.
 """
 
 from __future__ import annotations
@@ -73,23 +81,42 @@ def _adsorbate_graph(atoms: Atoms) -> tuple[int, set[tuple[int, int]]]:
     return n_comp, ss
 
 
-def check_adsorbate(initial: Atoms, final: Atoms) -> str:
-    """Anomalies of the adsorbate: desorbed, or dissociated (S–S bonds or fragments changed)."""
+def check_adsorbate(final: Atoms) -> str:
+    """The adsorbate's anomaly: desorbed (no adsorbate atom within :data:`DESORB` of the host)."""
     tags = final.get_tags()
     if not (tags == 2).any():
         return ""
     ads = np.where(tags == 2)[0]
     sub = np.where(tags != 2)[0]
     d = final.get_all_distances(mic=True)[np.ix_(ads, sub)]
-    if d.min() > DESORB:
-        return "adsorbate desorbed"
+    return "adsorbate desorbed" if d.min() > DESORB else ""
+
+
+def check(final: Atoms) -> str:
+    """All anomaly checks; "" when the relaxed structure is a valid state."""
+    return check_site(final) or check_adsorbate(final)
+
+
+STATE_CLASSES = ("intact", "ss_cleaved", "li_detached", "other")
+"""The classes of a relaxed adsorbate state (stored as ``state_class``): ``intact`` (the bond
+graph of the start), ``ss_cleaved`` (an S–S bond of the start is broken: "S–S cleaved"),
+``li_detached`` (S–S bonds kept, but a Li left the adsorbate's S: "Li detached"), ``other``
+(any other change of the graph, e.g. a new S–S bond). A clean site is ``intact``."""
+
+LEGACY_ANOMALY = "adsorbate dissociated"
+"""The anomaly string that records labelled before the state classes carry for a changed
+adsorbate bond graph; the store migrates them to valid states (:mod:`dacscreen.data.label_rules`)."""
+
+
+def state_class(initial: Atoms, final: Atoms) -> str:
+    """The class (:data:`STATE_CLASSES`) of the relaxed adsorbate in ``final`` against its start
+    ``initial`` (same atoms, same order; tag 2 marks the adsorbate)."""
+    if not (final.get_tags() == 2).any():
+        return "intact"
     n0, ss0 = _adsorbate_graph(initial)
     n1, ss1 = _adsorbate_graph(final)
-    if n1 > n0 or ss1 != ss0:
-        return "adsorbate dissociated"
-    return ""
-
-
-def check(initial: Atoms, final: Atoms) -> str:
-    """All anomaly checks; "" when the relaxed structure is a valid label."""
-    return check_site(final) or check_adsorbate(initial, final)
+    if ss0 - ss1:
+        return "ss_cleaved"
+    if n1 > n0:
+        return "li_detached"
+    return "other" if ss1 != ss0 or n1 != n0 else "intact"

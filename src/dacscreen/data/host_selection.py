@@ -50,7 +50,7 @@ def measure(
                     p.label,
                     anomalies.metal_pair_distance(site),
                     anomalies.metal_pair_distance(res.final),
-                    anomalies.check(res.initial, res.final),
+                    anomalies.check(res.final),
                     res.energy,
                     res.converged,
                 )

@@ -476,6 +476,7 @@ class Labeller:
             "nsteps": res.nsteps,
             "fmax_final": res.fmax,
             "anomaly": anomaly,
+            "state_class": anomalies.state_class(res.initial, final),
             "mm_dist": anomalies.metal_pair_distance(final),
             "cn_m1": cn[0],
             "cn_m2": cn[1] if len(cn) > 1 else 0,
@@ -484,9 +485,7 @@ class Labeller:
     def _clean(self, task: Task) -> Record:
         site = build_site(task.host, list(task.metals), task.placement, self.cfg.supercell)
         res = relax(site, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer)
-        anomaly = anomalies.check(res.initial, res.final)
-        keys = self._keys(task, res, anomaly, "none")
-        keys["best"] = not anomaly and res.converged
+        keys = self._keys(task, res, anomalies.check(res.final), "none")
         if self.cfg.dband_calculator is not None:
             keys.update(self._dband(res.final))
         return Record(res.final, res.energy, keys, res.initial)
@@ -552,14 +551,14 @@ class Labeller:
                 a, a.calc, self.cfg.fmax, self.cfg.single_point_steps, self.cfg.fix_radius, self.cfg.optimizer
             )
             geometry, nsteps, fmax, mode = rx.final, rx.nsteps, rx.fmax, "rx"
-            anomaly = anomaly or anomalies.check(src, geometry)
+            anomaly = anomaly or anomalies.check(geometry)
         energy, extra = self.single_point_energy(geometry, dband=task.state == "clean")
         keys = self._keys(task, RelaxResult(src, geometry, energy, True, nsteps, fmax or 0.0), anomaly, mode)
         keys["rid"] = f"{task.key}|{mode}|{src.info['rid'].rsplit('|', 1)[-1]}"  # one per source record
         del keys["optimizer"]
         if fmax is None:
             del keys["fmax_final"]
-        keys |= {"best": True, "source": src.info["rid"], **extra}
+        keys |= {"state_class": src.info.get("state_class", "unknown"), "source": src.info["rid"], **extra}
         return Record(_bare(geometry, geometry.positions), energy, keys)
 
     def _dband(self, atoms: Atoms) -> dict[str, Any]:
@@ -630,8 +629,8 @@ class Labeller:
         the remaining orientations, up to ``max_starts`` starts in all. A state of
         ``full_search_states`` relaxes every start (AdsorbML: enough placements to find the
         minimum); a task of another state that has a valid label only continues
-        ``inputs.resume``. The lowest valid start is ``best`` if it undercuts ``inputs.floor``, the
-        stored label (the store then clears the old flag)."""
+        ``inputs.resume``. The store then makes the lowest valid record of the task its label
+        (:mod:`dacscreen.data.label_rules`)."""
         starts: list[tuple[str, Callable[[], Atoms]]] = []
         for name, template in inputs.templates:
             starts.append((name, lambda template=template: transplant(site, template)))
@@ -647,23 +646,15 @@ class Labeller:
             if (
                 not full
                 and len(records) >= self.cfg.max_orientations
-                and any(r.keys["best"] for r in records)
+                and any(_valid(r) for r in records)
             ):
                 break
             res = relax(
                 build(), self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer
             )
-            anomaly = anomalies.check(res.initial, res.final)
-            records.append(Record(res.final, res.energy, self._keys(task, res, anomaly, mode), res.initial))
-            records[-1].keys["best"] = not anomaly and res.converged  # valid, for now
-        records += [self._continue(task, stored) for stored in inputs.resume]
-        valid = [r for r in records if r.keys["best"]]
-        for r in records:
-            r.keys["best"] = False
-        if valid:
-            lowest = min(valid, key=lambda r: r.energy)
-            lowest.keys["best"] = inputs.floor is None or lowest.energy < inputs.floor
-        return records
+            keys = self._keys(task, res, anomalies.check(res.final), mode)
+            records.append(Record(res.final, res.energy, keys, res.initial))
+        return records + [self._continue(task, stored) for stored in inputs.resume]
 
     def _continue(self, task: Task, stored: Atoms) -> Record:
         """Resume ``stored`` (a start that hit the step cap) from its final geometry for
@@ -675,10 +666,15 @@ class Labeller:
             final, self.calc, self.cfg.fmax, self.cfg.continue_steps, self.cfg.fix_radius, self.cfg.optimizer
         )
         res = replace(res, initial=start, nsteps=int(stored.info["nsteps"]) + res.nsteps)
-        anomaly = anomalies.check(start, res.final)
-        keys = self._keys(task, res, anomaly, f"{stored.info['orientation']}+")
-        keys |= {"continues": stored.info["rid"], "best": not anomaly and res.converged}
+        keys = self._keys(task, res, anomalies.check(res.final), f"{stored.info['orientation']}+")
+        keys["continues"] = stored.info["rid"]
         return Record(res.final, res.energy, keys, start)
+
+
+def _valid(record: Record) -> bool:
+    """Converged and without an anomaly of the site: a candidate label
+    (:mod:`dacscreen.data.label_rules`; the store sets the ``best`` flag)."""
+    return bool(record.keys["converged"]) and not record.keys["anomaly"]
 
 
 def _site_prefix(row: Any) -> str:

@@ -30,6 +30,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from dacscreen.data import label_rules
 from dacscreen.errors import DacscreenError
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ KEYS = (
     "spin_moment",
     "continues",
     "paw_generated",
+    "state_class",
+    "best_intact",
 )
 """The documented record keys (``data/README.md``); a shard restores every key it holds."""
 
@@ -123,10 +126,12 @@ class Store:
     def write_records(self, records: list[Record]) -> list[int]:
         """Write ``records`` in one transaction; nothing is written if any record is invalid.
 
-        Records whose ``rid`` is already present are skipped (idempotent). A ``best`` site record
-        supersedes its task's earlier best (whose ``best`` flag is cleared in the same
-        transaction): a later placement search that finds a lower valid minimum adds a record
-        and never rewrites an energy. Loading the shards in order replays the same rule.
+        Records whose ``rid`` is already present are skipped (idempotent). Records of an older
+        labeller are migrated first (:func:`dacscreen.data.label_rules.migrate`). Then the label
+        rule (:mod:`dacscreen.data.label_rules`) sets ``best`` and ``best_intact`` over every
+        stored and new record of each task the write touches, in the same transaction: a later
+        start that finds a lower valid state adds a record and never rewrites an energy, and
+        loading the shards in order gives the same flags.
         """
         for r in records:
             r.validate()
@@ -136,12 +141,12 @@ class Store:
             try:
                 with self.db:
                     self._begin_write()
-                    for r in records:
-                        if self.db.count(rid=r.keys["rid"]):
-                            continue
-                        if r.keys.get("best") and r.keys.get("kind") == "site":
-                            self._supersede(r.keys["task"])
-                        ids.append(self._write_one(r))
+                    fresh = self._fresh(records)
+                    self._migrate(fresh)
+                    updates = self._label(fresh)
+                    ids = [self._write_one(r) for r in fresh]
+                    for row_id, kv in updates:
+                        self.db.update(row_id, **kv)
                 return ids
             except Exception as exc:
                 if "locked" not in str(exc).lower() or time.monotonic() > deadline:
@@ -150,6 +155,50 @@ class Store:
                     raise
                 ids = []
                 time.sleep(0.5)
+
+    def _fresh(self, records: list[Record]) -> list[Record]:
+        """``records`` less those whose rid is stored or repeated earlier in the list."""
+        seen: set[str] = set()
+        out = []
+        for r in records:
+            rid = r.keys["rid"]
+            if rid not in seen and not self.db.count(rid=rid):
+                out.append(r)
+            seen.add(rid)
+        return out
+
+    def _migrate(self, fresh: list[Record]) -> None:
+        """Classify the site records of an older labeller (inside the open transaction)."""
+        classes: dict[str, str] = {}
+        for r in fresh:
+            src = r.keys.get("source")
+            if src and not r.keys.get("state_class") and src not in classes:
+                row = next(iter(self.db.select(rid=src)), None)
+                classes[src] = row.get("state_class", label_rules.UNKNOWN) if row else label_rules.UNKNOWN
+            label_rules.migrate(r.keys, r.initial, r.atoms, classes)
+            if r.keys.get("state_class"):
+                classes[r.keys["rid"]] = r.keys["state_class"]
+
+    def _label(self, fresh: list[Record]) -> list[tuple[int, dict[str, bool]]]:
+        """Set ``best``/``best_intact`` on the new site records of each task they touch and
+        return the flag changes of that task's stored rows (inside the open transaction)."""
+        by_task: dict[str, list[Record]] = {}
+        for r in fresh:
+            if r.keys.get("kind") == "site":
+                by_task.setdefault(r.keys["task"], []).append(r)
+        updates = []
+        for task, new in by_task.items():
+            stored = list(self.db.select(kind="site", task=task))
+            cands = [label_rules.candidate(("row", row.id), row.key_value_pairs, row.energy) for row in stored]
+            cands += [label_rules.candidate(("new", i), r.keys, r.energy) for i, r in enumerate(new)]
+            flags = label_rules.flags(cands)
+            for i, r in enumerate(new):
+                r.keys.update(flags[("new", i)])
+            for row in stored:
+                f = flags[("row", row.id)]
+                if any(bool(row.get(k, False)) != v for k, v in f.items()):
+                    updates.append((row.id, f))
+        return updates
 
     def _begin_write(self) -> None:
         """Start the open transaction as the database's one writer, so that what it reads and
@@ -163,11 +212,6 @@ class Store:
             con.execute("BEGIN IMMEDIATE")
         else:  # PostgreSQL: one writer of the systems table at a time; readers go on
             con.cursor().execute("LOCK TABLE systems IN SHARE ROW EXCLUSIVE MODE")
-
-    def _supersede(self, task: str) -> None:
-        """Clear ``best`` on the stored records of ``task`` (inside the open transaction)."""
-        for row in list(self.db.select(kind="site", task=task, best=True)):
-            self.db.update(row.id, best=False)
 
     def _write_one(self, r: Record) -> int:
         atoms = r.atoms.copy()
@@ -220,7 +264,8 @@ class Store:
         yield from list(self.db.select(*query, **selection))
 
     def best_sites(self, method: str | None = None, host: str | None = None) -> Iterator[Any]:
-        """The best (lowest-energy, non-anomalous) record per site and state."""
+        """The label of each site and state: its lowest-energy valid record, whatever its
+        adsorbate's state class (:mod:`dacscreen.data.label_rules`)."""
         sel: dict[str, Any] = {"kind": "site", "best": True}
         if method:
             sel["method"] = method

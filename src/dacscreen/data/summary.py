@@ -21,7 +21,10 @@ def summarize(store: Store) -> dict[str, Any]:
     ``sites_with_states`` maps a '+'-joined sorted state list to how many distinct sites have
     a best (valid) record for each of those states under one method (a site labelled by two
     methods counts once; ``by_method`` has the count per method); ``all_seven`` counts sites
-    with all seven. ``converged_fraction`` counts a relaxation that was continued
+    with all seven. ``state_classes`` counts, per method and intermediate, the labels of each
+    adsorbate state class (``intact``, ``ss_cleaved``, ``li_detached``, ``other``), and
+    ``with_intact`` how many of those labels also have a valid intact state (``best_intact``).
+    ``converged_fraction`` counts a relaxation that was continued
     (``LabelConfig.continue_steps``) once, by its continuation.
     """
     rows = list(store.rows(kind="site"))
@@ -44,8 +47,22 @@ def summarize(store: Store) -> dict[str, Any]:
         "all_energies_finite": all(math.isfinite(r.energy) for r in store.rows("kind!=claim")),
         "methods": sorted({r.method for r in store.rows("kind!=claim")}),
         "by_method": _by_method(rows, relaxations, states),
+        "state_classes": _state_classes(rows),
         "metals": dict(sorted(metals.items())),
     }
+
+
+def _state_classes(rows: list[Any]) -> dict[str, dict[str, dict[str, int]]]:
+    """``{method: {intermediate: {class: labels, "with_intact": n}}}`` over the label records."""
+    out: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for r in rows:
+        if r.adsorbate == "clean":
+            continue
+        if r.get("best"):
+            out[r.method][r.adsorbate][str(r.get("state_class", "unknown"))] += 1
+        if r.get("best_intact"):
+            out[r.method][r.adsorbate]["with_intact"] += 1
+    return {m: {a: dict(sorted(c.items())) for a, c in sorted(v.items())} for m, v in sorted(out.items())}
 
 
 def _combos(state_sets: Iterable[set[str]]) -> dict[str, int]:

@@ -1,0 +1,90 @@
+"""Which record of a task is its label (SCIENCE.md §3), and the migration of older records.
+
+**The label** of a site × intermediate × method is the lowest-energy *valid* record of that task:
+converged, and without an anomaly of the site (metal out of the plane or off N, pair separated
+or merged, adsorbate desorbed). Its adsorbate may be intact, S–S cleaved, Li detached or other
+(``state_class``): a changed bond graph is chemistry, not an anomaly. The record is flagged
+``best``. The lowest valid *intact* record is flagged ``best_intact`` too, so that a user can
+compare with papers that report intact adsorption.
+
+The rule is applied by the store whenever records are written (:meth:`Store.write_records`), to
+every task the write touches, so the labeller, the shard import and the DFT tier share it.
+
+**Migration.** Records labelled before the state classes exist carry ``anomaly = "adsorbate
+dissociated"`` for a changed adsorbate graph and no ``state_class``. :func:`migrate` gives them
+their class from the stored start (``initial_positions``) and final geometry and clears that
+anomaly; a single point inherits the class of its source record. Energies and geometries are
+never touched: nothing is relabelled, the shards stay as they are, and the local store is
+migrated as it is built from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ase import Atoms
+
+from dacscreen.data.anomalies import LEGACY_ANOMALY, state_class
+
+UNKNOWN = "unknown"
+"""The class of an imported record with no start to compare with (e.g. a VASP CONTCAR)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the label rule needs of one record."""
+
+    key: Any
+    energy: float
+    converged: bool
+    anomaly: str
+    state_class: str
+
+    @property
+    def valid(self) -> bool:
+        """Converged and without an anomaly of the site."""
+        return bool(self.converged) and not self.anomaly
+
+
+def candidate(key: Any, keys: Mapping[str, Any], energy: float) -> Candidate:
+    """A :class:`Candidate` from a record's key-value pairs and energy (eV)."""
+    return Candidate(
+        key,
+        float(energy),
+        bool(keys.get("converged", True)),
+        str(keys.get("anomaly", "") or ""),
+        str(keys.get("state_class", UNKNOWN) or UNKNOWN),
+    )
+
+
+def choose(cands: Iterable[Candidate]) -> tuple[Any, Any]:
+    """(key of the label, key of the lowest valid intact record); None where there is none."""
+    valid = sorted((c for c in cands if c.valid), key=lambda c: c.energy)
+    intact = [c for c in valid if c.state_class == "intact"]
+    return (valid[0].key if valid else None), (intact[0].key if intact else None)
+
+
+def flags(cands: list[Candidate]) -> dict[Any, dict[str, bool]]:
+    """``{key: {"best": .., "best_intact": ..}}`` for every candidate of one task."""
+    best, intact = choose(cands)
+    return {c.key: {"best": c.key == best, "best_intact": c.key == intact} for c in cands}
+
+
+def migrate(keys: dict[str, Any], initial: Atoms | None, final: Atoms, classes: Mapping[str, str]) -> None:
+    """Give a site record of an older labeller its ``state_class`` (in place) and clear the
+    legacy dissociation anomaly. ``classes`` maps the rids of records already classified to
+    their class (the source of a single point is looked up there)."""
+    if keys.get("kind") != "site" or keys.get("state_class"):
+        return
+    if keys.get("source"):
+        keys["state_class"] = classes.get(str(keys["source"]), UNKNOWN)
+    elif keys.get("adsorbate") == "clean":
+        keys["state_class"] = "intact"
+    elif initial is not None and len(initial) == len(final):
+        keys["state_class"] = state_class(initial, final)
+    else:
+        keys["state_class"] = UNKNOWN
+    if keys.get("anomaly") == LEGACY_ANOMALY:
+        keys["anomaly"] = ""
