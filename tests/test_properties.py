@@ -17,7 +17,7 @@ energies = st.floats(min_value=-50, max_value=50, allow_nan=False)
 
 @given(st.fixed_dictionaries(dict.fromkeys(thermo.SRR_SPECIES, energies)), st.floats(-5, 0))
 def test_steps_sum_to_profile(gstar: dict[str, float], mu_li: float) -> None:
-    dgs = thermo.srr_free_energies(gstar, mu_li)
+    dgs = thermo.srr_free_energies(gstar, mu_li, "two-electron")
     profile = thermo.cumulative_profile(dgs)
     weighted = sum(w * d for w, d in zip(thermo.STEPS_PER_S8, dgs, strict=True))
     assert profile[-1] == pytest.approx(weighted, abs=1e-6)
@@ -25,7 +25,11 @@ def test_steps_sum_to_profile(gstar: dict[str, float], mu_li: float) -> None:
     assert profile[-1] == pytest.approx(8 * gstar["Li2S"] - gstar["S8"] - 16 * mu_li, abs=1e-6)
     rds, dg = thermo.rate_determining_step(dgs)
     assert dgs[rds - 1] == dg
-    assert dg == max(dgs) and thermo.limiting_potential(dgs) == pytest.approx(-dg / 2)
+    assert dg == max(dgs) and thermo.limiting_potential(dgs, "two-electron") == pytest.approx(-dg / 2)
+    per_product = thermo.srr_free_energies(gstar, mu_li)
+    assert thermo.limiting_potential(per_product) == pytest.approx(
+        thermo.limiting_potential(dgs, "two-electron"), abs=1e-6
+    )
 
 
 @settings(max_examples=25, deadline=None)

@@ -8,6 +8,7 @@ config values (:func:`load_config` takes them as ``overrides``). Environment var
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
@@ -369,30 +370,51 @@ class TuneConfig(Strict):
 
 
 class RankingConfig(Strict):
-    """Screening filters and score (SCIENCE.md §8). Energies in eV."""
+    """Screening filters and score (SCIENCE.md §8). Energies in eV. Pairs are ranked; single
+    atoms are reference rows (``docs/science.md``, "Ranking")."""
 
-    max_delta_chi: float = 0.3
+    max_delta_chi: float = Field(0.3, ge=0.0, allow_inf_nan=False)
     """Electronegativity-match filter |Δχ| ≤ this."""
-    li2s2_window: tuple[float, float] = (-4.0, -0.5)
-    """Accepted E_ads(Li2S2) window (eV)."""
-    li2s_window: tuple[float, float] = (-4.0, -0.5)
-    """Accepted E_ads(Li2S) window (eV)."""
-    max_e_bind: float | None = None
+    li2s2_window: tuple[float, float] | None = None
+    """Accepted E_ads(Li2S2) window (eV); None: derived from the data (``window_quantiles`` of
+    the screened pairs, widened to hold the reference pair ± ``window_margin``)."""
+    li2s_window: tuple[float, float] | None = None
+    """Accepted E_ads(Li2S) window (eV); None: derived from the data like ``li2s2_window``."""
+    window_quantiles: tuple[float, float] = (0.1, 0.9)
+    """Quantiles of the screened pairs' E_ads that bound a derived window: the strongest tenth
+    (Li2S hard to oxidise back) and the weakest tenth (too weak to anchor) fail by default."""
+    window_margin: float = Field(0.3, ge=0.0, allow_inf_nan=False)
+    """A derived window always holds the reference pair's value ± this (eV)."""
+    max_e_bind: float | None = Field(None, allow_inf_nan=False)
     """Absolute E_bind threshold (eV); None: E_bind ≤ E_bind(reference pair) + margin."""
     stability_reference: tuple[str, str] = ("Cu", "Ni")
     """The experimentally made pair that defines 'stable enough' (CHGNet E_bind vs bulk is > 0)."""
-    stability_margin: float = 0.5
+    stability_margin: float = Field(0.5, ge=0.0, allow_inf_nan=False)
     """Margin (eV) above the reference pair's E_bind."""
-    w_dg: float = 1.0
+    w_dg: float = Field(1.0, ge=0.0, allow_inf_nan=False)
     """Score weight of −ΔG_RDS."""
-    w_binding: float = 0.2
+    w_binding: float = Field(0.2, ge=0.0, allow_inf_nan=False)
     """Score penalty per eV of E_ads(Li2S) outside its window."""
-    w_uncertainty: float = 0.0
+    w_uncertainty: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     """Score penalty per eV of σ(ΔG_RDS)."""
     acquisition: Literal["ucb", "ei", "greedy"] = "ucb"
     """DFT-verification acquisition: ucb, ei or greedy."""
-    kappa: float = 1.0
+    kappa: float = Field(1.0, ge=0.0, allow_inf_nan=False)
     """UCB exploration weight κ."""
+
+    @field_validator("li2s2_window", "li2s_window", "window_quantiles")
+    @classmethod
+    def _ordered(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not (math.isfinite(v[0]) and math.isfinite(v[1]) and v[0] < v[1]):
+            raise ValueError(f"must be two finite numbers, low < high (got {list(v)})")
+        return v
+
+    @field_validator("window_quantiles")
+    @classmethod
+    def _quantiles(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 <= v[0] < v[1] <= 1.0:
+            raise ValueError(f"quantiles must satisfy 0 <= low < high <= 1 (got {list(v)})")
+        return v
 
 
 class ScreenConfig(Strict):
@@ -405,7 +427,10 @@ class ScreenConfig(Strict):
     allow_non_transition: bool = False
     """Allow non-transition metals."""
     include_single: bool = True
-    """Rank single-atom sites beside the pairs."""
+    """Screen the single-atom sites too, as reference rows beside the pairs (never ranked)."""
+    normalisation: Literal["per-product", "two-electron", "cumulative"] = "per-product"
+    """How the SRR steps are written (``docs/science.md``): per product (the Li–S literature's
+    form, default), two-electron, or cumulative per S8. Every output names it."""
     model: Path | None = None
     """Trained ensemble directory (default: the shipped model)."""
     ranking: RankingConfig = Field(default_factory=RankingConfig)

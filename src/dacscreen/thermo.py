@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from dacscreen.elements import delta_chi
 
 SRR_SPECIES: tuple[str, ...] = ("S8", "Li2S8", "Li2S6", "Li2S4", "Li2S2", "Li2S")
@@ -22,12 +24,18 @@ GIBBS_CORRECTION_NOTE = "ΔG ≈ ΔE (ZPE − TS correction = 0 eV)"
 LI_IN_OFFSET_V = 0.62
 """Potential of a Li–In anode versus Li/Li+ (V): U(vs Li-In) = U(vs Li/Li+) − 0.62."""
 
-Normalisation = Literal["two-electron", "per-product", "per-electron"]
+Normalisation = Literal["per-product", "two-electron", "cumulative"]
+NORMALISATIONS: tuple[str, ...] = ("per-product", "two-electron", "cumulative")
+"""How the SRR steps are written (SCIENCE.md §5). ``per-product`` (the default, the form of the
+Li–S literature): one adsorbed species per site, each step per formula unit of its product,
+e.g. ½ Li2S2* + Li → Li2S*. ``two-electron``: every step with 2 Li, e.g. Li2S2* + 2 Li → 2 Li2S*;
+it creates adsorbed complexes out of nothing, so each step carries an extra adsorption energy.
+``cumulative``: each two-electron step weighted by how often it occurs per S8 reduced."""
 
 
 @dataclass(frozen=True)
 class SRRStep:
-    """One SRR step: Σ ν_r X_r* + n_li (Li+ + e−) → Σ ν_p X_p*, in the two-electron form."""
+    """One SRR step in its two-electron form: Σ ν_r X_r* + n_li (Li+ + e−) → Σ ν_p X_p*."""
 
     index: int
     reactants: Mapping[str, float]
@@ -36,7 +44,7 @@ class SRRStep:
 
     @property
     def label(self) -> str:
-        """Human-readable equation, e.g. ``Li2S2* + 2 Li → 2 Li2S*``."""
+        """Human-readable two-electron equation, e.g. ``Li2S2* + 2 Li → 2 Li2S*``."""
 
         def side(terms: Mapping[str, float]) -> str:
             return " + ".join(f"{_fmt(n)}{x}*" for x, n in terms.items())
@@ -60,6 +68,25 @@ STEPS_PER_S8: tuple[float, ...] = (1.0, 1.0 / 3.0, 2.0 / 3.0, 2.0, 4.0)
 """How many times each two-electron step occurs when one S8 is reduced to 8 Li2S."""
 
 
+def step_factor(step: SRRStep, normalisation: Normalisation = "per-product") -> float:
+    """The multiple of the two-electron step that ``normalisation`` writes: 1/ν(product) for
+    ``per-product`` (¾ Li2S8* + ½ Li → Li2S6*), 1 for ``two-electron``, the occurrences per S8
+    for ``cumulative``."""
+    if normalisation == "per-product":
+        return 1.0 / next(iter(step.products.values()))
+    if normalisation == "two-electron":
+        return 1.0
+    if normalisation == "cumulative":
+        return STEPS_PER_S8[step.index - 1]
+    raise ValueError(f"unknown SRR normalisation {normalisation!r}; use one of {NORMALISATIONS}")
+
+
+def electrons(normalisation: Normalisation = "per-product") -> tuple[float, ...]:
+    """Electrons n_e,i transferred in each step as ``normalisation`` writes it: (2, ½, ⅔, 1, 1)
+    per product, 2 each in the two-electron form."""
+    return tuple(s.n_li * step_factor(s, normalisation) for s in SRR_STEPS)
+
+
 def adsorption_energy(e_complex: float, e_site: float, e_molecule: float) -> float:
     """E_ads(X) = E(X*) − E(*) − E(X), in eV; negative means X binds to the site."""
     return e_complex - e_site - e_molecule
@@ -74,25 +101,19 @@ def step_free_energy(
     step: SRRStep,
     gstar: Mapping[str, float],
     mu_li: float,
-    normalisation: Normalisation = "two-electron",
+    normalisation: Normalisation = "per-product",
 ) -> float:
-    """ΔG of one SRR step at 0 V vs Li/Li+ (eV).
-
-    ΔG = Σ ν_p G*(p) − Σ ν_r G*(r) − n_li μ_Li. ``normalisation`` rescales the two-electron
-    form: ``per-product`` divides by the product coefficient, ``per-electron`` by n_e.
-    """
+    """ΔG of one SRR step at 0 V vs Li/Li+ (eV), written in ``normalisation``:
+    ΔG = f·(Σ ν_p G*(p) − Σ ν_r G*(r) − n_li μ_Li), with f = :func:`step_factor`. Per product,
+    step 5 is ΔG5 = G*(Li2S) − ½ G*(Li2S2) − μ_Li."""
     dg = sum(n * gstar[x] for x, n in step.products.items())
     dg -= sum(n * gstar[x] for x, n in step.reactants.items())
     dg -= step.n_li * mu_li
-    if normalisation == "per-product":
-        return dg / next(iter(step.products.values()))
-    if normalisation == "per-electron":
-        return dg / step.n_li
-    return dg
+    return dg * step_factor(step, normalisation)
 
 
 def srr_free_energies(
-    gstar: Mapping[str, float], mu_li: float, normalisation: Normalisation = "two-electron"
+    gstar: Mapping[str, float], mu_li: float, normalisation: Normalisation = "per-product"
 ) -> list[float]:
     """The five SRR step free energies ΔG_1..ΔG_5 (eV) at 0 V vs Li/Li+."""
     return [step_free_energy(s, gstar, mu_li, normalisation) for s in SRR_STEPS]
@@ -116,14 +137,17 @@ def cumulative_profile(step_dgs_two_electron: list[float]) -> list[float]:
     return profile
 
 
-def shift_to_potential(step_dgs: list[float], potential_v: float, n_e: int = 2) -> list[float]:
-    """ΔG_i(U) = ΔG_i(0) + n_e·e·U for reduction steps at potential U (V vs Li/Li+)."""
-    return [dg + n_e * potential_v for dg in step_dgs]
+def shift_to_potential(
+    step_dgs: list[float], potential_v: float, normalisation: Normalisation = "per-product"
+) -> list[float]:
+    """ΔG_i(U) = ΔG_i(0) + n_e,i·e·U for reduction steps at potential U (V vs Li/Li+)."""
+    return [dg + n * potential_v for dg, n in zip(step_dgs, electrons(normalisation), strict=True)]
 
 
-def limiting_potential(step_dgs: list[float], n_e: int = 2) -> float:
-    """U_L = −max_i ΔG_i(0) / (n_e e), in V vs Li/Li+; all steps are downhill below U_L."""
-    return -max(step_dgs) / n_e
+def limiting_potential(step_dgs: list[float], normalisation: Normalisation = "per-product") -> float:
+    """U_L = −max_i(ΔG_i(0)/n_e,i), in V vs Li/Li+: every step is downhill below U_L. It does not
+    depend on the normalisation, as long as ``step_dgs`` and ``normalisation`` agree."""
+    return -max(dg / n for dg, n in zip(step_dgs, electrons(normalisation), strict=True))
 
 
 def to_li_in_scale(potential_vs_li: float, offset_v: float = LI_IN_OFFSET_V) -> float:
@@ -150,33 +174,86 @@ def binding_energy(
 
 
 @dataclass(frozen=True)
-class SRRResult:
-    """The SRR thermodynamics of one site, in eV and V vs Li/Li+."""
+class SRRProfile:
+    """The SRR thermodynamics of one site (eV; potentials in V vs Li/Li+), over ensemble members.
+
+    ``step_dgs``/``step_std``: mean and σ over members of ΔG_1..ΔG_5 (NaN for a step whose
+    species are missing); ``rds_step`` the step of the largest mean ΔG (0 when a step is
+    missing); ``dg_rds`` the mean over members of each member's largest ΔG; ``limiting_potential``
+    likewise of U_L. With one member every σ is 0."""
 
     step_dgs: list[float]
+    step_std: list[float]
     rds_step: int
     dg_rds: float
+    dg_rds_std: float
     limiting_potential: float
-    profile: list[float]
-    normalisation: str = "two-electron"
+    limiting_potential_std: float
+    normalisation: str = "per-product"
     correction: str = GIBBS_CORRECTION_NOTE
 
+    def columns(self) -> dict[str, float | int | str]:
+        """The screening columns: ``dg_1`` … ``dg_5`` with ``_std``, ``rds_step``, ``dg_rds``,
+        ``limiting_potential`` (each with ``_std``), ``normalisation`` and ``gibbs_correction``."""
+        out: dict[str, float | int | str] = {"normalisation": self.normalisation, "gibbs_correction": self.correction}
+        for i, (dg, sd) in enumerate(zip(self.step_dgs, self.step_std, strict=True), start=1):
+            out[f"dg_{i}"], out[f"dg_{i}_std"] = dg, sd
+        out |= {"rds_step": self.rds_step, "dg_rds": self.dg_rds, "dg_rds_std": self.dg_rds_std}
+        out |= {"limiting_potential": self.limiting_potential}
+        out["limiting_potential_std"] = self.limiting_potential_std
+        return out
 
-def srr_from_adsorption(
-    e_ads: Mapping[str, float], e_molecules: Mapping[str, float], mu_li: float
-) -> SRRResult:
-    """Compute the SRR profile from adsorption energies and isolated-molecule energies."""
-    gs = {x: g_star(e_ads[x], e_molecules[x]) for x in SRR_SPECIES}
-    dgs = srr_free_energies(gs, mu_li)
-    rds, dg = rate_determining_step(dgs)
-    return SRRResult(dgs, rds, dg, limiting_potential(dgs), cumulative_profile(dgs))
+
+def srr_profile(
+    e_ads: Mapping[str, float | np.ndarray],
+    molecules: Mapping[str, float],
+    mu_li: float,
+    normalisation: Normalisation = "per-product",
+    gibbs_correction: Mapping[str, float] | None = None,
+) -> SRRProfile:
+    """The one road from adsorption energies to the SRR free energies.
+
+    ``e_ads`` maps species to E_ads (eV): a number, or an array over ensemble members (each
+    member's profile is computed, so the spread is the uncertainty). Species may be missing:
+    the steps that need them are NaN (ΔG5 needs only Li2S2 and Li2S). ``molecules`` are the
+    isolated molecules' energies and ``mu_li`` bcc Li's energy per atom, of the same method.
+    G*(X) = E_ads(X) + E(X) + ΔG_corr(X); ΔG_i by :func:`step_free_energy`.
+    """
+    corr = gibbs_correction or {}
+    k = max((np.size(v) for v in e_ads.values()), default=1)
+    gstar = {
+        x: np.broadcast_to(np.asarray(e_ads[x], float), (k,)) + molecules[x] + corr.get(x, 0.0)
+        for x in SRR_SPECIES
+        if x in e_ads and x in molecules
+    }
+    nan = np.full(k, np.nan)
+    dgs = np.array(
+        [
+            step_free_energy(s, gstar, mu_li, normalisation) if set(s.reactants) | set(s.products) <= set(gstar) else nan
+            for s in SRR_STEPS
+        ]
+    ).T  # (k, 5)
+    complete = bool(np.isfinite(dgs).all())
+    worst = dgs.max(axis=1) if complete else nan
+    ul = -(dgs / np.array(electrons(normalisation))).max(axis=1) if complete else nan
+    return SRRProfile(
+        [float(v) for v in dgs.mean(0)],
+        [float(v) for v in dgs.std(0)],
+        int(np.argmax(dgs.mean(0))) + 1 if complete else 0,
+        float(worst.mean()),
+        float(worst.std()),
+        float(ul.mean()),
+        float(ul.std()),
+        normalisation,
+        GIBBS_CORRECTION_NOTE if not corr else "ΔG = ΔE + ZPE − TS (per species)",
+    )
 
 
 __all__ = [
     "GIBBS_CORRECTION_NOTE",
     "SRR_SPECIES",
     "SRR_STEPS",
-    "SRRResult",
+    "SRRProfile",
     "adsorption_energy",
     "binding_energy",
     "cumulative_profile",
@@ -185,5 +262,5 @@ __all__ = [
     "rate_determining_step",
     "shift_to_potential",
     "srr_free_energies",
-    "srr_from_adsorption",
+    "srr_profile",
 ]

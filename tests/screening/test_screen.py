@@ -26,6 +26,12 @@ REQUIRED = [
     "score",
     "rank",
     "passes_filters",
+    "failed_filters",
+    "reference_row",
+    "normalisation",
+    "beats_singles_dg_rds",
+    "beats_singles_li2s2",
+    "beats_singles_li2s",
     "fidelity",
     "d_band_fidelity",
 ]
@@ -42,7 +48,10 @@ def test_screen_outputs(tiny_model: Path, tmp_path: Path) -> None:
         assert f"{col}_std" in csv.columns
     assert (csv[csv.m2 == ""].shape[0]) == 3
     assert np.isfinite(df["dg_rds"]).all()
-    assert sorted(df["rank"]) == list(range(1, len(df) + 1))
+    pairs = df[~df.reference_row]
+    assert sorted(pairs["rank"]) == list(range(1, 7)) and df[df.reference_row]["rank"].isna().all()
+    assert (df.m2 == "").equals(df.reference_row) and list(df.reference_row) == [False] * 6 + [True] * 3
+    assert (df.normalisation == "per-product").all()
     assert pd.read_parquet(tmp_path / "candidates.parquet").shape[0] == len(df)
     page = (tmp_path / "report.html").read_text()
     assert 'id="heatmap"' in page and 'id="top-table"' in page and "http" not in page
@@ -86,11 +95,43 @@ def _frame() -> pd.DataFrame:
 
 
 def test_filters_and_rank_by_hand() -> None:
-    out = rank(_frame(), RankingConfig())
-    passing = out[out.passes_filters]
-    # C fails |Δχ| 0.5 > 0.3; D fails the Li2S2 window (−0.1 > −0.5)
-    assert set(passing.m1) == {"A", "B"}
-    assert out.iloc[0].m1 == "A"  # lowest ΔG_RDS among passing
+    out = rank(_frame(), RankingConfig(li2s2_window=(-4.0, -0.5), li2s_window=(-4.0, -0.5))).set_index("m1")
+    # C fails |Δχ| 0.5 > 0.3; D fails both windows (−0.1, −0.2 > −0.5); B is a single atom
+    assert set(out[out.passes_filters & ~out.reference_row].index) == {"A"}
+    assert out.loc["C", "failed_filters"] == "delta_chi"
+    assert out.loc["D", "failed_filters"] == "li2s2_window;li2s_window"
+    assert out.loc["A", "failed_filters"] == ""
+    # the passing pair, then by score (C: −0.1; D: −0.2 − 0.2·0.3 = −0.26); the single atom last
+    assert list(out.index) == ["A", "C", "D", "B"]
+    assert out.loc["A", "rank"] == 1 and pd.isna(out.loc["B", "rank"]) and out.loc["B", "reference_row"]
+
+
+def test_windows_derived_from_the_pairs_and_the_reference() -> None:
+    """An unset window spans the pairs' quantiles, widened to hold the reference pair ± margin."""
+    df = pd.DataFrame(
+        {
+            "m1": ["Cu", "Ni", "Cu", "Fe", "Co"] + [f"M{k}" for k in range(10)],
+            "m2": ["", "", "Ni", "Fe", "Co"] + ["X"] * 10,
+            "delta_chi": 0.0,
+            "e_ads_li2s2": [-2.0, -2.1, -2.5, -9.0, -1.0, *np.linspace(-4.0, -1.5, 10)],
+            "e_ads_li2s": -2.0,
+            "dg_rds": [0.6, 0.7, 0.4, 0.9, 0.8, *np.linspace(0.2, 1.0, 10)],
+            "dg_rds_std": 0.1,
+            "e_bind": 0.0,
+        }
+    )
+    cfg = RankingConfig(window_quantiles=(0.1, 0.9), window_margin=0.3)
+    out = rank(df, cfg).set_index(["m1", "m2"])
+    pairs = df[df.m2 != ""]["e_ads_li2s2"]
+    lo, hi = np.quantile(pairs, [0.1, 0.9])
+    assert out.loc[("Cu", "Ni"), "li2s2_window"] == f"{lo:.2f},{hi:.2f}"
+    assert "li2s2_window" in out.loc[("Fe", "Fe"), "failed_filters"]  # the strongest tenth
+    # Cu–Ni (−2.5) binds Li2S2 more strongly and has a lower ΔG than both Cu (−2.0) and Ni (−2.1)
+    assert out.loc[("Cu", "Ni"), "beats_singles_li2s2"] and out.loc[("Cu", "Ni"), "beats_singles_dg_rds"]
+    assert pd.isna(out.loc[("M0", "X"), "beats_singles_li2s2"])  # no single atoms screened
+    narrow = rank(df, RankingConfig(window_quantiles=(0.45, 0.55), window_margin=1.0)).set_index(["m1", "m2"])
+    w = [float(x) for x in narrow.loc[("Cu", "Ni"), "li2s2_window"].split(",")]
+    assert w[0] <= -3.5 and w[1] >= -1.5  # widened to the reference −2.5 ± 1
 
 
 def test_pareto_by_hand() -> None:

@@ -1,8 +1,9 @@
 """The evaluation table: per target, the GNN ensemble and the descriptor baseline side by side.
 
-Targets (eV): E_ads(Li2S2) and E_ads(Li2S) against the isolated molecules; ΔG_RDS of the SRR,
-computed with :mod:`dacscreen.thermo` from the six predicted adsorption energies of a site
-(only sites with all six labelled states have a true value); and the d-band centres of the
+Targets (eV): E_ads(Li2S2) and E_ads(Li2S) against the isolated molecules; ΔG_RDS and ΔG5 of the
+SRR in the per-product form, computed with :func:`dacscreen.thermo.srr_profile` (:func:`profile`)
+from the predicted adsorption energies of a site (ΔG_RDS only where all six intermediates are
+labelled); and the d-band centres of the
 metals of clean sites (vs E_F). Each entry holds MAE, RMSE, R², Spearman ρ and the
 calibration of the model's σ; ΔG_RDS adds the top-20 recall of the lowest-ΔG_RDS candidates.
 """
@@ -10,7 +11,7 @@ calibration of the model's σ; ΔG_RDS adds the top-20 recall of the lowest-ΔG_
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.metrics import calibration_metrics, mae_gap, regression_metrics, top_k_recall
-from dacscreen.thermo import SRR_SPECIES, SRR_STEPS, g_star, srr_from_adsorption, step_free_energy
+from dacscreen.thermo import SRR_SPECIES, Normalisation, SRRProfile, srr_profile
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg_rds", "dband")
 TOP_K = 20
@@ -61,40 +62,35 @@ def _site_values(
     return by_site
 
 
-def _dg_rds(
-    samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]
-) -> dict:
-    """ΔG_RDS (eV) per site whose six SRR states are all in ``idx`` with finite values."""
-    needed = ["Li_bcc"] + [f"mol_{x}" for x in SRR_SPECIES]
-    if not all(k in refs for k in needed):
-        return {}
-    molecules = {x: refs[f"mol_{x}"] for x in SRR_SPECIES}
-    return {
-        site: srr_from_adsorption(e, molecules, refs["Li_bcc"]).dg_rds
-        for site, e in _site_values(samples, idx, values, SRR_SPECIES).items()
-        if len(e) == len(SRR_SPECIES)
-    }
+def profile(
+    e_ads: Mapping[str, float | np.ndarray], refs: Mapping[str, float], normalisation: Normalisation = "per-product"
+) -> SRRProfile:
+    """:func:`dacscreen.thermo.srr_profile` with the references of one method (``Li_bcc``,
+    ``mol_<X>``); the steps whose references or species are missing are NaN."""
+    molecules = {x: refs[f"mol_{x}"] for x in SRR_SPECIES if f"mol_{x}" in refs}
+    return srr_profile(e_ads, molecules, refs.get("Li_bcc", np.nan), normalisation)
+
+
+def srr_columns(
+    e_ads: Mapping[str, float | np.ndarray], refs: Mapping[str, float], normalisation: Normalisation = "per-product"
+) -> dict[str, Any]:
+    """The screening columns of :meth:`SRRProfile.columns` for one site."""
+    return profile(e_ads, refs, normalisation).columns()
 
 
 DG5_REFS = ("Li_bcc", "mol_Li2S2", "mol_Li2S")
 
 
-def dg5_from_adsorption(e_li2s2: float, e_li2s: float, refs: dict[str, float]) -> float:
-    """ΔG5 (Li2S2* + 2 Li → 2 Li2S*, eV at 0 V vs Li/Li+) from the two adsorption energies and
-    the references ``DG5_REFS`` of the same method."""
-    gstar = {"Li2S2": g_star(e_li2s2, refs["mol_Li2S2"]), "Li2S": g_star(e_li2s, refs["mol_Li2S"])}
-    return step_free_energy(SRR_STEPS[4], gstar, refs["Li_bcc"])
+def _dg_rds(samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]) -> dict:
+    """ΔG_RDS (eV, per product) per site whose six SRR states are all in ``idx``."""
+    per_site = _site_values(samples, idx, values, SRR_SPECIES)
+    return {site: profile(e, refs).dg_rds for site, e in per_site.items() if len(e) == len(SRR_SPECIES)}
 
 
 def _dg5(samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]) -> dict:
-    """ΔG5 per site with both adsorbates."""
-    if not all(k in refs for k in DG5_REFS):
-        return {}
-    return {
-        site: dg5_from_adsorption(e["Li2S2"], e["Li2S"], refs)
-        for site, e in _site_values(samples, idx, values, ("Li2S2", "Li2S")).items()
-        if len(e) == 2
-    }
+    """ΔG5 (eV, per product) per site with both Li2S2 and Li2S."""
+    per_site = _site_values(samples, idx, values, ("Li2S2", "Li2S"))
+    return {site: profile(e, refs).step_dgs[4] for site, e in per_site.items() if len(e) == 2}
 
 
 SITE_TARGETS = {"dg_rds": _dg_rds, "dg5": _dg5}

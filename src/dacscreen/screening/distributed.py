@@ -23,12 +23,14 @@ def _worker_ensemble(model_dir: str) -> Ensemble:
     return Ensemble.load(Path(model_dir))
 
 
-def predict_remote(model_dir: str, specs: list[SiteSpec], threads: int) -> list[dict[str, Any]]:
+def predict_remote(
+    model_dir: str, specs: list[SiteSpec], threads: int, normalisation: str
+) -> list[dict[str, Any]]:
     """Worker side: predict one chunk with a per-process cached ensemble on ``threads`` threads."""
     import torch
 
     torch.set_num_threads(threads)
-    return predict_sites(specs, _worker_ensemble(model_dir))
+    return predict_sites(specs, _worker_ensemble(model_dir), normalisation=normalisation)  # type: ignore[arg-type]
 
 
 def predict_chunks(
@@ -38,7 +40,7 @@ def predict_chunks(
     chunks = [specs[i : i + cfg.chunk_size] for i in range(0, len(specs), cfg.chunk_size)]
     if cfg.workers == 1 and not cfg.scheduler:
         for chunk in chunks:
-            yield predict_sites(chunk, ens)
+            yield predict_sites(chunk, ens, normalisation=cfg.normalisation)
         return
     from dask.distributed import as_completed
 
@@ -47,7 +49,7 @@ def predict_chunks(
     client = dask_client(cfg.workers, cfg.scheduler)
     try:
         threads = threads_per_worker(client, cfg.workers)
-        futures = [client.submit(predict_remote, str(model_dir), c, threads, pure=False) for c in chunks]
+        futures = [client.submit(predict_remote, str(model_dir), c, threads, cfg.normalisation, pure=False) for c in chunks]
         for fut in as_completed(futures):
             yield fut.result()
     finally:

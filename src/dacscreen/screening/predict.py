@@ -30,9 +30,9 @@ from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.pipeline import orientation_weights, pool
-from dacscreen.models.targets import DG5_REFS, Predictions, dg5_from_adsorption
+from dacscreen.models.targets import DG5_REFS, Predictions, profile, srr_columns
 from dacscreen.screening.space import SiteSpec
-from dacscreen.thermo import GIBBS_CORRECTION_NOTE, SRR_SPECIES, limiting_potential, srr_free_energies
+from dacscreen.thermo import SRR_SPECIES, Normalisation
 
 MAX_ORIENTATIONS: int | None = None
 """Orientations per intermediate (None: every offered one), as in the model's evaluation."""
@@ -50,9 +50,14 @@ def site_graphs(spec: SiteSpec, ens: Ensemble) -> tuple[list[Any], list[tuple[st
 
 
 def predict_sites(
-    specs: list[SiteSpec], ens: Ensemble, device: str = "cpu", on_site=None
-) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """One row per site with every predicted quantity and its standard deviation."""
+    specs: list[SiteSpec],
+    ens: Ensemble,
+    device: str = "cpu",
+    on_site=None,  # type: ignore[no-untyped-def]
+    normalisation: Normalisation = "per-product",
+) -> list[dict[str, Any]]:
+    """One row per site with every predicted quantity and its standard deviation; the SRR
+    steps written in ``normalisation`` (:func:`dacscreen.thermo.srr_profile`)."""
     graphs, owners, labels = [], [], []
     for k, spec in enumerate(specs):
         g, lab = site_graphs(spec, ens)
@@ -63,7 +68,9 @@ def predict_sites(
             on_site(1)
     pred = ens.predict(graphs, device=device)
     owners_a = np.array(owners)
-    rows = [_row(spec, pred, np.where(owners_a == k)[0], labels, ens) for k, spec in enumerate(specs)]
+    rows = [
+        _row(spec, pred, np.where(owners_a == k)[0], labels, ens, normalisation) for k, spec in enumerate(specs)
+    ]
     if "correction" in ens.meta:
         corr = Correction.from_meta(ens.meta["correction"])
         for spec, row in zip(specs, rows, strict=True):
@@ -101,21 +108,25 @@ def corrected_columns(spec: SiteSpec, row: dict[str, Any], corr: Correction) -> 
 
 
 def _dg5(cols: dict[str, Any], refs: dict[str, float]) -> dict[str, float]:
-    """ΔG5 (eV at 0 V vs Li/Li+) and its σ from corrected E_ads (linear propagation, the two
-    errors taken as independent); empty without them."""
+    """ΔG5 in the per-product form (eV at 0 V vs Li/Li+) and its σ from corrected E_ads
+    (linear propagation, the two errors taken as independent); empty without them."""
     needed = ("e_ads_li2s2_dft", "e_ads_li2s_dft")
     if not all(k in cols for k in needed) or not all(k in refs for k in DG5_REFS):
         return {}
-    e1, e2 = (cols[k] for k in needed)
-    value = dg5_from_adsorption(e1, e2, refs)
-    slope1 = dg5_from_adsorption(e1 + 1.0, e2, refs) - value
-    slope2 = dg5_from_adsorption(e1, e2 + 1.0, refs) - value
-    std = float(np.hypot(slope1 * cols["e_ads_li2s2_dft_std"], slope2 * cols["e_ads_li2s_dft_std"]))
-    return {"dg_5_dft": value, "dg_5_dft_std": std}
+    e = np.array([cols[k] for k in needed])
+    sd = np.array([cols[f"{k}_std"] for k in needed])
+    probe = e + np.vstack([np.zeros(2), np.eye(2)])  # the value, then a 1 eV step in each
+    dg = np.array([profile({"Li2S2": a, "Li2S": b}, refs).step_dgs[4] for a, b in probe])
+    return {"dg_5_dft": float(dg[0]), "dg_5_dft_std": float(np.hypot(*((dg[1:] - dg[0]) * sd)))}
 
 
 def _row(
-    spec: SiteSpec, pred: dict[str, np.ndarray], idx: np.ndarray, labels: list[tuple[str, str]], ens: Ensemble
+    spec: SiteSpec,
+    pred: dict[str, np.ndarray],
+    idx: np.ndarray,
+    labels: list[tuple[str, str]],
+    ens: Ensemble,
+    normalisation: Normalisation,
 ) -> dict[str, Any]:
     members = pred["e_ads_members"]  # (K, n)
     clean = idx[0]
@@ -140,44 +151,5 @@ def _row(
         row[f"e_ads_{x.lower()}"] = float(pool(pred["e_ads"][cand], w))
         row[f"e_ads_{x.lower()}_std"] = float(pool(pred["e_ads_std"][cand], w))
         row[f"orientation_{x.lower()}"] = labels[cand[int(np.argmin(pred["e_ads"][cand]))]][1]
-    row.update(_thermo(per_member, ens.meta.get("references", {})))
+    row.update(srr_columns(per_member, ens.meta.get("references", {}), normalisation))
     return row
-
-
-def _thermo(per_member: dict[str, np.ndarray], refs: dict[str, float]) -> dict[str, Any]:
-    """ΔG_1..5, RDS, ΔG_RDS and U_L (mean ± std over members); NaN without references."""
-    needed = ["Li_bcc"] + [f"mol_{x}" for x in SRR_SPECIES]
-    out: dict[str, Any] = {"gibbs_correction": GIBBS_CORRECTION_NOTE, "normalisation": "two-electron"}
-    if not all(k in refs for k in needed):
-        return {
-            **out,
-            "dg_rds": float("nan"),
-            "dg_rds_std": float("nan"),
-            "rds_step": 0,
-            "limiting_potential": float("nan"),
-            "limiting_potential_std": float("nan"),
-        }
-    k = len(next(iter(per_member.values())))
-    dgs = np.array(
-        [
-            srr_free_energies({x: per_member[x][m] + refs[f"mol_{x}"] for x in SRR_SPECIES}, refs["Li_bcc"])
-            for m in range(k)
-        ]
-    )  # (K, 5)
-    mean = dgs.mean(0)
-    rds = int(np.argmax(mean)) + 1
-    rds_member = dgs.max(axis=1)
-    ul = np.array([limiting_potential(list(d)) for d in dgs])
-    for s in range(5):
-        out[f"dg_{s + 1}"] = float(mean[s])
-        out[f"dg_{s + 1}_std"] = float(dgs[:, s].std())
-    out.update(
-        {
-            "rds_step": rds,
-            "dg_rds": float(rds_member.mean()),
-            "dg_rds_std": float(rds_member.std()),
-            "limiting_potential": float(ul.mean()),
-            "limiting_potential_std": float(ul.std()),
-        }
-    )
-    return out

@@ -49,7 +49,7 @@ def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # 
         "method": ens.meta.get("method", "?"),
         "host": cfg.host,
         "sites": len(df),
-        "free energies": "ΔG ≈ ΔE (ZPE − TS = 0), two-electron steps, 0 V vs Li/Li+",
+        "free energies": f"ΔG ≈ ΔE (ZPE − TS = 0), {cfg.normalisation} SRR steps, 0 V vs Li/Li+",
         "anode": f"Li–In offset {cfg.mu_li_offset_v} V (potentials reported vs Li/Li+)",
         "acquisition": f"{cfg.ranking.acquisition} (κ = {cfg.ranking.kappa})",
     }
