@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> None:
     n = 0
     for state in STATES:
         pairs = lowest_by_class(store, state)
-        for site in order_sites(pairs, dft_by_source(store, lab.method))[: args.limit]:
+        sites = order_sites(pairs, dft_by_source(store, lab.method))[: args.limit]
+        for site in reversed(sites) if args.reverse else sites:
             for group in ("intact", "changed"):
                 row = pairs[site][group]
                 if row.rid in dft_by_source(store, lab.method):
@@ -183,6 +184,7 @@ def main() -> None:
     p.add_argument("--report", action="store_true", help="write results/dissociation.md")
     p.add_argument("--limit", type=int, default=40, help="sites per state")
     p.add_argument("--shard-every", type=int, default=4)
+    p.add_argument("--reverse", action="store_true", help="take the sites last first (a second process)")
     p.add_argument("--db", type=Path, default=Settings().db)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

@@ -195,7 +195,10 @@ class SRRProfile:
     def columns(self) -> dict[str, float | int | str]:
         """The screening columns: ``dg_1`` … ``dg_5`` with ``_std``, ``rds_step``, ``dg_rds``,
         ``limiting_potential`` (each with ``_std``), ``normalisation`` and ``gibbs_correction``."""
-        out: dict[str, float | int | str] = {"normalisation": self.normalisation, "gibbs_correction": self.correction}
+        out: dict[str, float | int | str] = {
+            "normalisation": self.normalisation,
+            "gibbs_correction": self.correction,
+        }
         for i, (dg, sd) in enumerate(zip(self.step_dgs, self.step_std, strict=True), start=1):
             out[f"dg_{i}"], out[f"dg_{i}_std"] = dg, sd
         out |= {"rds_step": self.rds_step, "dg_rds": self.dg_rds, "dg_rds_std": self.dg_rds_std}
@@ -229,7 +232,9 @@ def srr_profile(
     nan = np.full(k, np.nan)
     dgs = np.array(
         [
-            step_free_energy(s, gstar, mu_li, normalisation) if set(s.reactants) | set(s.products) <= set(gstar) else nan
+            step_free_energy(s, gstar, mu_li, normalisation)
+            if set(s.reactants) | set(s.products) <= set(gstar)
+            else nan
             for s in SRR_STEPS
         ]
     ).T  # (k, 5)

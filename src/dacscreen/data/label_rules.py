@@ -5,7 +5,9 @@ converged, and without an anomaly of the site (metal out of the plane or off N, 
 or merged, adsorbate desorbed). Its adsorbate may be intact, S–S cleaved, Li detached or other
 (``state_class``): a changed bond graph is chemistry, not an anomaly. The record is flagged
 ``best``. The lowest valid *intact* record is flagged ``best_intact`` too, so that a user can
-compare with papers that report intact adsorption.
+compare with papers that report intact adsorption. A single point of a higher-fidelity method
+(ML+SP) is a candidate only while its source is the label of the source method's task: the DFT
+label evaluates the MLIP's label geometry.
 
 The rule is applied by the store whenever records are written (:meth:`Store.write_records`), to
 every task the write touches, so the labeller, the shard import and the DFT tier share it.
@@ -41,11 +43,13 @@ class Candidate:
     converged: bool
     anomaly: str
     state_class: str
+    source_is_label: bool = True
+    """For a single point (ML+SP): whether its source record is the label of its own task."""
 
     @property
     def valid(self) -> bool:
-        """Converged and without an anomaly of the site."""
-        return bool(self.converged) and not self.anomaly
+        """Converged, without an anomaly of the site, and (a single point) on the label geometry."""
+        return bool(self.converged) and not self.anomaly and self.source_is_label
 
 
 def candidate(key: Any, keys: Mapping[str, Any], energy: float) -> Candidate:

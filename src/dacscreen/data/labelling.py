@@ -26,6 +26,7 @@ from dacscreen.data import anomalies
 from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.calculators import get_calculator, lowest_spin, method_string
 from dacscreen.data.dft import SCFConvergenceError
+from dacscreen.data.host_adsorption import reference_name, relax_on_bare_host
 from dacscreen.data.hosts import default_supercell
 from dacscreen.data.references import reference_structures
 from dacscreen.data.relax import RelaxResult, relax, relax_cell
@@ -361,6 +362,31 @@ class Labeller:
                 self._reference(key, name, atoms, cell)
             finally:
                 self.store.release(key)
+        for state in self.cfg.states:
+            if state != "clean":
+                self._bare_host(state)
+
+    def _bare_host(self, state: str) -> None:
+        """The host reference of ``state`` (:mod:`dacscreen.data.host_adsorption`): its lowest
+        valid relaxation on the metal-free host, stored as the reference ``bare_<host>_<X>``."""
+        name = reference_name(self.cfg.host, state)
+        key = f"ref|{name}|{self.method}"
+        if not self.store.claim(key):
+            return
+        try:
+            found = relax_on_bare_host(
+                self.cfg.host, state, self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.optimizer
+            )
+            if found is None:
+                log.warning("%s: no valid relaxation on the bare host", name)
+                return
+            mode, res = found
+            keys = {"rid": key, "task": key, "kind": "reference", "ref": name, "method": self.method}
+            keys |= {"adsorbate": state, "orientation": mode, "converged": True, "nsteps": res.nsteps}
+            keys |= {"fmax_final": res.fmax, "state_class": anomalies.state_class(res.initial, res.final)}
+            self.store.write_records([Record(res.final, res.energy, keys, res.initial)])
+        finally:
+            self.store.release(key)
 
     def _reference(self, key: str, name: str, atoms: Atoms, cell: bool) -> None:
         """Relax one reference (Li, a molecule, a bulk metal or the host) and store it."""

@@ -20,7 +20,7 @@ import socket
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,24 +181,67 @@ class Store:
 
     def _label(self, fresh: list[Record]) -> list[tuple[int, dict[str, bool]]]:
         """Set ``best``/``best_intact`` on the new site records of each task they touch and
-        return the flag changes of that task's stored rows (inside the open transaction)."""
+        return the flag changes of stored rows (inside the open transaction).
+
+        Relaxation tasks go first. A single point (a record with a ``source``) is a valid label
+        only while its source is the label of its own task (ML+SP evaluates the MLIP's label
+        geometry), so the single-point tasks whose sources gained or lost ``best`` in this write
+        are flagged again after them."""
         by_task: dict[str, list[Record]] = {}
         for r in fresh:
             if r.keys.get("kind") == "site":
                 by_task.setdefault(r.keys["task"], []).append(r)
-        updates = []
-        for task, new in by_task.items():
-            stored = list(self.db.select(kind="site", task=task))
-            cands = [label_rules.candidate(("row", row.id), row.key_value_pairs, row.energy) for row in stored]
-            cands += [label_rules.candidate(("new", i), r.keys, r.energy) for i, r in enumerate(new)]
-            flags = label_rules.flags(cands)
-            for i, r in enumerate(new):
-                r.keys.update(flags[("new", i)])
-            for row in stored:
-                f = flags[("row", row.id)]
-                if any(bool(row.get(k, False)) != v for k, v in f.items()):
-                    updates.append((row.id, f))
-        return updates
+        best_now: dict[str, bool] = {}
+        updates: dict[int, dict[str, bool]] = {}
+        relaxations = [t for t, recs in by_task.items() if not any(r.keys.get("source") for r in recs)]
+        changed: set[str] = set()
+        for task in relaxations:
+            changed |= self._flag_task(task, by_task[task], best_now, updates)
+        single_points = set(by_task) - set(relaxations)
+        for rid in changed:
+            single_points |= {str(row.task) for row in self.db.select(source=rid)}
+        for task in single_points:
+            self._flag_task(task, by_task.get(task, []), best_now, updates)
+        return list(updates.items())
+
+    def _flag_task(
+        self, task: str, new: list[Record], best_now: dict[str, bool], updates: dict[int, dict[str, bool]]
+    ) -> set[str]:
+        """Apply the label rule to one task's stored and new records; returns the rids whose
+        ``best`` flag changed. ``best_now`` collects the flags set so far in this write."""
+        stored = list(self.db.select(kind="site", task=task))
+        cands = [
+            self._candidate(("row", row.id), row.key_value_pairs, row.energy, best_now) for row in stored
+        ]
+        cands += [self._candidate(("new", i), r.keys, r.energy, best_now) for i, r in enumerate(new)]
+        flags = label_rules.flags(cands)
+        changed = set()
+        for i, r in enumerate(new):
+            r.keys.update(flags[("new", i)])
+            best_now[r.keys["rid"]] = r.keys["best"]
+            if r.keys["best"]:
+                changed.add(r.keys["rid"])
+        for row in stored:
+            f = flags[("row", row.id)]
+            best_now[row.rid] = f["best"]
+            if bool(row.get("best", False)) != f["best"]:
+                changed.add(row.rid)
+            if any(bool(row.get(k, False)) != v for k, v in f.items()):
+                updates[row.id] = f
+        return changed
+
+    def _candidate(self, key: Any, keys: dict[str, Any], energy: float, best_now: dict[str, bool]) -> Any:
+        """A label candidate; a single point whose source is not (or no longer) the label of its
+        task is not valid. A source missing from the store (imported data) does not count."""
+        cand = label_rules.candidate(key, keys, energy)
+        src = keys.get("source")
+        if not src or not cand.valid:
+            return cand
+        ok = best_now.get(src)
+        if ok is None:
+            row = next(iter(self.db.select(rid=src)), None)
+            ok = row is None or bool(row.get("best", False))
+        return replace(cand, source_is_label=ok)
 
     def _begin_write(self) -> None:
         """Start the open transaction as the database's one writer, so that what it reads and

@@ -63,7 +63,9 @@ def _site_values(
 
 
 def profile(
-    e_ads: Mapping[str, float | np.ndarray], refs: Mapping[str, float], normalisation: Normalisation = "per-product"
+    e_ads: Mapping[str, float | np.ndarray],
+    refs: Mapping[str, float],
+    normalisation: Normalisation = "per-product",
 ) -> SRRProfile:
     """:func:`dacscreen.thermo.srr_profile` with the references of one method (``Li_bcc``,
     ``mol_<X>``); the steps whose references or species are missing are NaN."""
@@ -72,7 +74,9 @@ def profile(
 
 
 def srr_columns(
-    e_ads: Mapping[str, float | np.ndarray], refs: Mapping[str, float], normalisation: Normalisation = "per-product"
+    e_ads: Mapping[str, float | np.ndarray],
+    refs: Mapping[str, float],
+    normalisation: Normalisation = "per-product",
 ) -> dict[str, Any]:
     """The screening columns of :meth:`SRRProfile.columns` for one site."""
     return profile(e_ads, refs, normalisation).columns()
@@ -81,7 +85,9 @@ def srr_columns(
 DG5_REFS = ("Li_bcc", "mol_Li2S2", "mol_Li2S")
 
 
-def _dg_rds(samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]) -> dict:
+def _dg_rds(
+    samples: Sequence[Sample], idx: Sequence[int], values: np.ndarray, refs: dict[str, float]
+) -> dict:
     """ΔG_RDS (eV, per product) per site whose six SRR states are all in ``idx``."""
     per_site = _site_values(samples, idx, values, SRR_SPECIES)
     return {site: profile(e, refs).dg_rds for site, e in per_site.items() if len(e) == len(SRR_SPECIES)}

@@ -49,7 +49,10 @@ def predict_chunks(
     client = dask_client(cfg.workers, cfg.scheduler)
     try:
         threads = threads_per_worker(client, cfg.workers)
-        futures = [client.submit(predict_remote, str(model_dir), c, threads, cfg.normalisation, pure=False) for c in chunks]
+        futures = [
+            client.submit(predict_remote, str(model_dir), c, threads, cfg.normalisation, pure=False)
+            for c in chunks
+        ]
         for fut in as_completed(futures):
             yield fut.result()
     finally:

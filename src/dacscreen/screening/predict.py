@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from dacscreen.data.adsorbates import orientations, place_adsorbate
+from dacscreen.data.host_adsorption import reference_name
 from dacscreen.data.sites import build_site
 from dacscreen.elements import delta_chi
 from dacscreen.featurize.graphs import atoms_to_graph
@@ -69,7 +70,8 @@ def predict_sites(
     pred = ens.predict(graphs, device=device)
     owners_a = np.array(owners)
     rows = [
-        _row(spec, pred, np.where(owners_a == k)[0], labels, ens, normalisation) for k, spec in enumerate(specs)
+        _row(spec, pred, np.where(owners_a == k)[0], labels, ens, normalisation)
+        for k, spec in enumerate(specs)
     ]
     if "correction" in ens.meta:
         corr = Correction.from_meta(ens.meta["correction"])
@@ -152,4 +154,20 @@ def _row(
         row[f"e_ads_{x.lower()}_std"] = float(pool(pred["e_ads_std"][cand], w))
         row[f"orientation_{x.lower()}"] = labels[cand[int(np.argmin(pred["e_ads"][cand]))]][1]
     row.update(srr_columns(per_member, ens.meta.get("references", {}), normalisation))
+    row.update(metal_share(row, ens.meta.get("references", {}), spec.host))
     return row
+
+
+def metal_share(row: dict[str, Any], refs: dict[str, float], host: str) -> dict[str, float]:
+    """For Li2S2 and Li2S: E_ads on the metal-free host (``e_ads_<x>_host``, eV, a reference of
+    the model's method; :mod:`dacscreen.data.host_adsorption`) and the metals' share of the
+    site's binding, ``metal_share_<x>`` = E_ads(site) − E_ads(bare host) (negative: the metals
+    bind it more strongly than the bare host does). Empty without the host references."""
+    out: dict[str, float] = {}
+    for x in ("Li2S2", "Li2S"):
+        names = (reference_name(host, x), f"host_{host}", f"mol_{x}")
+        if all(n in refs for n in names):
+            bare = refs[names[0]] - refs[names[1]] - refs[names[2]]
+            out[f"e_ads_{x.lower()}_host"] = bare
+            out[f"metal_share_{x.lower()}"] = row[f"e_ads_{x.lower()}"] - bare
+    return out

@@ -72,12 +72,16 @@ def stability_threshold(df: pd.DataFrame, cfg: RankingConfig) -> float:
         return cfg.max_e_bind
     ref = reference_row(df, cfg)
     if not len(ref):
-        log.warning("stability filter off: the reference pair %s is not screened", "-".join(cfg.stability_reference))
+        log.warning(
+            "stability filter off: the reference pair %s is not screened", "-".join(cfg.stability_reference)
+        )
         return float("inf")
     return float(ref["e_bind"].iloc[0]) + cfg.stability_margin
 
 
-def filter_checks(df: pd.DataFrame, cfg: RankingConfig) -> tuple[pd.DataFrame, dict[str, tuple[float, float]]]:
+def filter_checks(
+    df: pd.DataFrame, cfg: RankingConfig
+) -> tuple[pd.DataFrame, dict[str, tuple[float, float]]]:
     """One boolean column per filter (True: passes) and the E_ads windows used."""
     cols = basis(df)
     pairs, ref = df[df["m2"] != ""], reference_row(df, cfg)
@@ -159,7 +163,9 @@ def rank(df: pd.DataFrame, cfg: RankingConfig) -> pd.DataFrame:
     out = df.copy()
     checks, windows = filter_checks(out, cfg)
     out["passes_filters"] = checks.all(axis=1)
-    out["failed_filters"] = [";".join(c for c in checks.columns if not row[c]) for _, row in checks.iterrows()]
+    out["failed_filters"] = [
+        ";".join(c for c in checks.columns if not row[c]) for _, row in checks.iterrows()
+    ]
     out["li2s2_window"] = "{:.2f},{:.2f}".format(*windows["li2s2"])
     out["li2s_window"] = "{:.2f},{:.2f}".format(*windows["li2s"])
     out["score_basis"] = ",".join(dict.fromkeys(basis(out).values()))

@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from dacscreen.screening.trends import pair_trends
+
 TABLE_COLS = [
     "rank",
     "m1",
@@ -27,7 +29,22 @@ TABLE_COLS = [
     "d_band_m2",
     "e_bind",
     "acquisition",
+    "beats_singles_dg_rds",
+    "beats_singles_li2s2",
+    "beats_singles_li2s",
     "passes_filters",
+    "failed_filters",
+]
+SINGLE_COLS = [
+    "m1",
+    "dg_rds",
+    "dg_rds_std",
+    "rds_step",
+    "dg_5",
+    "e_ads_li2s2",
+    "e_ads_li2s",
+    "d_band_m1",
+    "e_bind",
 ]
 
 
@@ -97,6 +114,29 @@ def _img(path: Path, ident: str, alt: str) -> str:
     return f'<figure id="{ident}">{img}<figcaption>{alt}</figcaption></figure>'
 
 
+def _table(df: pd.DataFrame, cols: list[str], ident: str) -> str:
+    return df[[c for c in cols if c in df.columns]].to_html(
+        index=False, float_format=lambda v: f"{v:.3f}", table_id=ident, border=0, na_rep=""
+    )
+
+
+def _trends(df: pd.DataFrame) -> str:
+    """The Cu1Ni1 against Cu1 / Ni1 claims (:mod:`dacscreen.screening.trends`) as HTML tables,
+    at the model's fidelity and, where the model ships a fidelity map, at the DFT level."""
+    out = []
+    for suffix, title in (("", "training fidelity"), ("_dft", "DFT level (fidelity map)")):
+        rows = pair_trends(df, suffix=suffix)
+        if suffix and not any(r["holds"] is not None for r in rows[:3]):
+            continue
+        if rows:
+            frame = pd.DataFrame(rows).replace({"holds": {True: "yes", False: "no", None: "n/a"}})
+            out.append(
+                f"<h3>{title}</h3>"
+                + frame.to_html(index=False, float_format=lambda v: f"{v:+.2f}", border=0, na_rep="")
+            )
+    return "".join(out) or "<p>The reference pair or its single atoms are not in this screen.</p>"
+
+
 def write_report(df: pd.DataFrame, metals: list[str], out: Path, top: int, meta: dict[str, str]) -> Path:
     """Write the PNGs and ``report.html`` (images inlined, no external resources)."""
     figs = {
@@ -104,10 +144,10 @@ def write_report(df: pd.DataFrame, metals: list[str], out: Path, top: int, meta:
         "volcano": volcano(df, out / "volcano_dband.png"),
         "pareto": pareto_plot(df, out / "pareto.png"),
     }
-    cols = [c for c in TABLE_COLS if c in df.columns]
-    table = df.head(top)[cols].to_html(
-        index=False, float_format=lambda v: f"{v:.3f}", table_id="top-table", border=0
-    )
+    pairs, singles = df[~df["reference_row"]], df[df["reference_row"]]
+    table = _table(pairs.head(top), TABLE_COLS, "top-table")
+    single_table = _table(singles, SINGLE_COLS, "single-table")
+    trends = _trends(df)
     notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in meta.items())
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>dacscreen screening report</title>
@@ -115,7 +155,11 @@ def write_report(df: pd.DataFrame, metals: list[str], out: Path, top: int, meta:
 td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}img{{max-width:100%}}</style></head>
 <body><h1>Dual-atom catalysts on PCN for Li–S sulfur reduction</h1>
 <ul>{notes}</ul>
-<h2>Top {top} candidates</h2>{table}
+<h2>Top {top} candidates (pairs)</h2>
+<p>{int(pairs["passes_filters"].sum())} of {len(pairs)} pairs pass the filters; <code>failed_filters</code>
+names what a row fails. <code>beats_singles_*</code>: lower than both of the pair's single atoms.</p>{table}
+<h2>Reference study's trends</h2>{trends}
+<h2>Single atoms (reference rows, not ranked)</h2>{single_table}
 <h2>ΔG_RDS heat map</h2>{_img(figs["heatmap"], "heatmap", "metal × metal heat map of ΔG_RDS")}
 <h2>Volcano</h2>{_img(figs["volcano"], "volcano", "ΔG_RDS against the d-band centre")}
 <h2>Pareto front</h2>{_img(figs["pareto"], "pareto", "Pareto front of ΔG_RDS and Li2S2 binding")}
