@@ -2,10 +2,12 @@
 
 The d-projected density of states of metal m is built from Mulliken weights of the molecular
 orbitals, w_i = Σ_{μ∈d(m)} C_μi (S C)_μi, broadened by Gaussians of width ``sigma`` (eV). The
-centre ε_d = ∫E ρ_d(E) dE / ∫ρ_d(E) dE is taken over ``window`` (eV relative to the Fermi level,
-default [−10, 0]) and reported relative to E_F (eV). When a metal has no d weight inside the
-window (a filled, deep d shell such as Zn or Cd in GFN1-xTB) the full band is used and the
-window is recorded as (−inf, inf). Γ-point only.
+centre ε_d = ∫E ρ_d(E) dE / ∫ρ_d(E) dE is taken over a window (eV relative to the Fermi level)
+and reported relative to E_F (eV). Two windows are stored (SCIENCE.md §6): the occupied band
+:data:`OCCUPIED` [−10, 0] eV and the full band :data:`FULL` [−10, +10] eV, which papers and
+public data sets mostly quote. A metal with no d weight inside a window gets no value there
+(NaN): there is no fall-back to an unbounded window (that fall-back once gave −589.7 eV for
+single-atom Sc). GFN1-xTB has no d basis on Zn and Cd, so they get no xTB value. Γ-point only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,31 @@ from ase import Atoms
 from ase.units import Bohr, Hartree
 
 from dacscreen.data.calculators import requires
+
+OCCUPIED: tuple[float, float] = (-10.0, 0.0)
+"""The occupied d band, eV vs E_F (keys ``dband_m1``, ``dband_m2``, ``dband_window``)."""
+FULL: tuple[float, float] = (-10.0, 10.0)
+"""The full d band, eV vs E_F (keys ``dband_full_m1``, ``dband_full_m2``, ``dband_full_window``)."""
+
+
+def window_text(window: tuple[float, float]) -> str:
+    """A window as stored, e.g. ``-10,0``."""
+    return f"{window[0]:g},{window[1]:g}"
+
+
+def dband_keys(occupied: list[float], full: list[float], method: str) -> dict[str, object]:
+    """The record keys of both centres of the site's metals (first, last), each with its
+    window; a NaN centre (no d weight in the window) is left out."""
+    keys: dict[str, object] = {
+        "dband_method": method,
+        "dband_window": window_text(OCCUPIED),
+        "dband_full_window": window_text(FULL),
+    }
+    for prefix, vals in (("dband", occupied), ("dband_full", full)):
+        for name, value in zip((f"{prefix}_m1", f"{prefix}_m2"), (vals[0], vals[-1]), strict=True):
+            if np.isfinite(value):
+                keys[name] = float(value)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,14 @@ def d_band_centres(
     eps, _, weights, ef = d_weights(atoms)
     centres = {i: _centre(eps, weights[i], float(ef), window, sigma) for i in indices}
     return DBandResult(centres, float(ef), window)
+
+
+def d_band_both(atoms: Atoms, sigma: float = 0.2) -> dict[str, object]:
+    """:func:`dband_keys` of the metals (tag 1) from one GFN1-xTB run: occupied and full band."""
+    indices = [int(i) for i in np.where(atoms.get_tags() == 1)[0]]
+    eps, _, weights, ef = d_weights(atoms)
+    occ, full = ([_centre(eps, weights[i], float(ef), w, sigma) for i in indices] for w in (OCCUPIED, FULL))
+    return dband_keys(occ, full, DBandResult({}, 0.0, OCCUPIED).method)
 
 
 def _centre(eps: np.ndarray, w: np.ndarray, ef: float, window: tuple[float, float], sigma: float) -> float:

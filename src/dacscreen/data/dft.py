@@ -30,6 +30,7 @@ from pymatgen.core.periodic_table import Element
 
 from dacscreen.config import Settings
 from dacscreen.data.calculators import requires
+from dacscreen.data.dband import FULL, OCCUPIED, dband_keys
 from dacscreen.elements import valence_subshells
 from dacscreen.errors import ConfigError, DacscreenError
 
@@ -269,15 +270,12 @@ def gpaw_d_band_centres(
 def gpaw_energy(atoms: Atoms, settings: GPAWSettings, dband: bool = False) -> tuple[float, dict[str, Any]]:
     """ML+SP energy (eV) of ``atoms`` and the keys stored with it: the total moment (μ_B), the
     elements with a generated dataset (``paw_generated``, when any) and, with ``dband``, the
-    metals' ε_d (eV vs E_F, window [−10, 0] eV)."""
+    metals' ε_d (eV vs E_F) over the occupied and the full band (:func:`dband_keys`)."""
     sp = single_point(atoms, settings)
     keys: dict[str, Any] = {"spin_moment": sp.magmom}
     if sp.generated:
         keys["paw_generated"] = ",".join(sp.generated)
     if dband:
-        vals = list(gpaw_d_band_centres(sp).values())
-        keys |= {"dband_method": f"{settings.method()}-pdos", "dband_window": "-10,0"}
-        for name, value in zip(("dband_m1", "dband_m2"), (vals[0], vals[-1]), strict=True):
-            if np.isfinite(value):
-                keys[name] = value
+        occ, full = (list(gpaw_d_band_centres(sp, window=w).values()) for w in (OCCUPIED, FULL))
+        keys |= dband_keys(occ, full, f"{settings.method()}-pdos")
     return sp.energy, keys

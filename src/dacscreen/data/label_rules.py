@@ -92,3 +92,15 @@ def migrate(keys: dict[str, Any], initial: Atoms | None, final: Atoms, classes: 
         keys["state_class"] = UNKNOWN
     if keys.get("anomaly") == LEGACY_ANOMALY:
         keys["anomaly"] = ""
+    drop_unbounded_dband(keys)
+
+
+def drop_unbounded_dband(keys: dict[str, Any]) -> None:
+    """Remove d-band centres stored with an unbounded window (an early labeller's full-band
+    fall-back, e.g. −589.7 eV for single-atom Sc); the window key says why they are gone."""
+    window = str(keys.get("dband_window", ""))
+    if "inf" in window:
+        for k in ("dband_m1", "dband_m2"):
+            keys.pop(k, None)
+        keys["dband_window"] = "-10,0"
+        keys["dband_note"] = f"value over window {window} dropped"

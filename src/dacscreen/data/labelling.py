@@ -328,11 +328,12 @@ class Labeller:
             return True
         tried = {str(r.orientation) for r in rows}
         untried = set(orientations(len(task.metals), task.state)) - tried
-        if task.state in self.cfg.full_search_states:
+        valid = any(r.get("best") for r in rows)
+        if task.state in self.cfg.full_search_states and (untried or valid):
             return bool(untried)
-        if any(r.get("best") for r in rows):
+        if valid:
             return False
-        untried |= {name for name, _ in self.template_rows(task)} - tried
+        untried |= {name for name, _ in self.template_rows(task, valid=False)} - tried
         cap = self.cfg.max_starts
         return bool(untried) and (cap is None or len(rows) < cap)
 
@@ -457,7 +458,8 @@ class Labeller:
         floor = min((float(r.energy) for r in rows if r.get("best")), default=None)
         tried = frozenset(str(r.orientation) for r in rows)
         resume = tuple(record_to_atoms(r) for r in self.to_continue(rows))
-        templates = tuple((name, record_to_atoms(row)) for name, row in self.template_rows(task))
+        valid = any(r.get("best") for r in rows)
+        templates = tuple((name, record_to_atoms(row)) for name, row in self.template_rows(task, valid))
         return TaskInputs(self.clean_site(task), templates, tried, floor, resume)
 
     def compute(self, task: Task, inputs: TaskInputs | None = None) -> list[Record]:
@@ -588,22 +590,14 @@ class Labeller:
         return Record(_bare(geometry, geometry.positions), energy, keys)
 
     def _dband(self, atoms: Atoms) -> dict[str, Any]:
-        from dacscreen.data.dband import d_band_centres
+        """Both d-band centres of the metals (:func:`dacscreen.data.dband.d_band_both`)."""
+        from dacscreen.data.dband import d_band_both
 
         try:
-            out = d_band_centres(atoms)
+            return d_band_both(atoms)
         except Exception as exc:  # a failed SCF must not lose the relaxation
             log.warning("d-band calculation failed: %s", exc)
             return {}
-        vals = list(out.centres.values())
-        keys: dict[str, Any] = {
-            "dband_method": out.method,
-            "dband_window": f"{out.window[0]:g},{out.window[1]:g}",
-        }
-        for name, value in zip(("dband_m1", "dband_m2"), (vals[0], vals[-1]), strict=True):
-            if np.isfinite(value):  # no d basis (e.g. Zn in GFN1-xTB) leaves it unset
-                keys[name] = value
-        return keys
 
     def clean_site(self, task: Task) -> Atoms:
         """The relaxed clean site for ``task`` (labelled first if missing)."""
@@ -616,12 +610,13 @@ class Labeller:
         atoms.info = {"host": task.host}
         return atoms
 
-    def template_rows(self, task: Task) -> list[tuple[str, Any]]:
+    def template_rows(self, task: Task, valid: bool = True) -> list[tuple[str, Any]]:
         """Valid relaxed records of ``task.state`` on other sites to start from, as (start name,
         row); none if ``cfg.templates`` is off.
 
         First ``template``: the first record on a site of the same size (single atom or pair).
-        Then, for a state outside ``full_search_states``, up to ``cfg.template_donors`` records
+        Then, for a state outside ``full_search_states`` (or one of them whose task has no
+        ``valid`` record after every offered start), up to ``cfg.template_donors`` records
         of other sites of either size, those sharing more metals with the task first, as
         ``template:M1-M2``: a binding mode that stays intact on one site often does on another
         (``benchmarks/results/template_donors.md``), where starts built from scratch dissociate."""
@@ -641,7 +636,7 @@ class Labeller:
         ]
         same = next((r for r in rows if bool(r.m2) == (len(task.metals) > 1)), None)
         out = [("template", same)] if same is not None else []
-        if task.state in self.cfg.full_search_states:
+        if task.state in self.cfg.full_search_states and valid:
             return out
         donors = sorted(
             (r for r in rows if r is not same),
@@ -669,11 +664,7 @@ class Labeller:
         if not full and inputs.floor is not None:  # a valid label stands: only continuations
             todo = []
         for mode, build in todo if cap is None else todo[: max(0, cap - len(inputs.tried))]:
-            if (
-                not full
-                and len(records) >= self.cfg.max_orientations
-                and any(_valid(r) for r in records)
-            ):
+            if not full and len(records) >= self.cfg.max_orientations and any(_valid(r) for r in records):
                 break
             res = relax(
                 build(), self.calc, self.cfg.fmax, self.cfg.steps, self.cfg.fix_radius, self.cfg.optimizer
