@@ -52,6 +52,10 @@ def test_screen_outputs(tiny_model: Path, tmp_path: Path) -> None:
     assert sorted(pairs["rank"]) == list(range(1, 7)) and df[df.reference_row]["rank"].isna().all()
     assert (df.m2 == "").equals(df.reference_row) and list(df.reference_row) == [False] * 6 + [True] * 3
     assert (df.normalisation == "per-product").all()
+    # the tiny store carries the bare-host references: the metals' share is reported
+    share = df["e_ads_li2s2"] - df["e_ads_li2s2_host"]
+    np.testing.assert_allclose(df["metal_share_li2s2"], share)
+    assert 'id="single-table"' in (tmp_path / "report.html").read_text()
     assert pd.read_parquet(tmp_path / "candidates.parquet").shape[0] == len(df)
     page = (tmp_path / "report.html").read_text()
     assert 'id="heatmap"' in page and 'id="top-table"' in page and "http" not in page
@@ -185,3 +189,28 @@ def test_a_model_of_every_orientation_screens_with_the_mean(tiny_model: Path, tm
     assert (pair["e_ads_li2s_mean"] > pair["e_ads_li2s"] + 1e-6).all()
     assert (pair["orientation_li2s_mean"] == pair["orientation_li2s"]).all()
     np.testing.assert_allclose(merged["e_bind_mean"], merged["e_bind"], rtol=1e-6)
+
+
+def test_reference_study_trends_by_hand() -> None:
+    """Each claim of the reference study is checked on a table, and reported as it comes out."""
+    from dacscreen.screening.trends import markdown, pair_trends
+
+    df = pd.DataFrame(
+        {
+            "m1": ["Cu", "Cu", "Ni"],
+            "m2": ["Ni", "", ""],
+            "e_ads_li2s2": [-3.4, -2.7, -3.1],
+            "e_ads_li2s": [-4.0, -4.1, -4.3],
+            "dg_5": [-0.5, -0.3, -0.4],
+            "d_band_m1": [-1.4, -1.6, -0.9],
+            "d_band_m2": [-0.8, -1.6, -0.9],
+        }
+    )
+    trends = {t["claim"]: t["holds"] for t in pair_trends(df)}
+    assert trends["binds Li2S2 more strongly (E_ads lower)"] is True
+    assert trends["binds Li2S more strongly (E_ads lower)"] is False  # −4.0 is above Ni's −4.3
+    assert trends["lower ΔG5 (Li2S2 → Li2S)"] is True
+    assert trends["ε_d of Cu closer to E_F in the pair"] is True  # |−1.4| < |−1.6|
+    assert trends["ε_d of Ni closer to E_F in the pair"] is True  # |−0.8| < |−0.9|
+    assert pair_trends(df[df.m2 != ""]) == []  # no single atoms: nothing to compare
+    assert markdown(pair_trends(df))[2].endswith("| yes |")
