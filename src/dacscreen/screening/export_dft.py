@@ -67,7 +67,8 @@ def write_job(atoms: Atoms, folder: Path, meta: dict[str, object]) -> None:
 def export_candidates(
     candidates: Path, out: Path, top: int, all_states: bool = False, code: str = "vasp"
 ) -> list[Path]:
-    """Write jobs for the ``top`` candidates by acquisition value; returns the job folders."""
+    """Write jobs for the ``top`` candidates (pairs; a screen's single-atom reference rows are
+    left out) by acquisition value; returns the job folders."""
     if code != "vasp":
         raise DacscreenError(f"export code '{code}' is not supported; use vasp")
     if not candidates.is_file():
@@ -76,6 +77,8 @@ def export_candidates(
     missing = {"m1", "m2", "host", "acquisition"} - set(df.columns)
     if missing:
         raise DacscreenError(f"{candidates}: missing columns {sorted(missing)}")
+    if "reference_row" in df:  # single atoms are references, not candidates
+        df = df[df["reference_row"].astype(str) != "True"]
     return export_frame(df.sort_values("acquisition", ascending=False).head(top), out, all_states)
 
 

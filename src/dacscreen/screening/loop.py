@@ -22,7 +22,10 @@ from dacscreen.screening.runner import run_screen
 
 
 def pick_batch(df: pd.DataFrame, verified: set[tuple[str, str, str]], batch: int) -> pd.DataFrame:
-    """The ``batch`` unverified sites with the highest acquisition value."""
+    """The ``batch`` unverified pairs with the highest acquisition value (single atoms are the
+    screen's reference rows, not candidates)."""
+    if "reference_row" in df:
+        df = df[~df["reference_row"].astype(bool)]
     fresh = df[[(h, a, b) not in verified for h, a, b in zip(df.host, df.m1, df.m2, strict=True)]]
     return fresh.sort_values("acquisition", ascending=False).head(batch)
 
