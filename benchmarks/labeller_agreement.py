@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pymatgen.core.periodic_table import Element
 from scipy.stats import spearmanr
 
 from dacscreen.config import Settings
@@ -71,6 +73,37 @@ def compare(store_url: str | None, fast: str, dft: str) -> dict:
     return out
 
 
+GROUP_METHODS = {
+    "GFN1-xTB (tblite single points)": ("tblite-GFN1-xTB", ("dband_m1", "dband_full_m1")),
+    "GFN1-xTB (stored with CHGNet)": ("chgnet-0.4.2", ("dband_m1", "dband_full_m1")),
+    "GPAW PDOS": ("gpaw-lcao-pbe-d3", ("dband_m1", "dband_full_m1")),
+}
+"""Where each labeller's single-atom d-band centres are stored (occupied, full band)."""
+
+
+def group_trend(store: Any) -> list[dict[str, Any]]:
+    """SCIENCE.md §6's sanity check: Spearman ρ of the single atoms' ε_d against −(group number)
+    within each transition row (3d, 4d, 5d), per labeller and window; 1 when ε_d falls steadily
+    with the group, as every DFT data set shows for the full band."""
+    out = []
+    for name, (method, keys) in GROUP_METHODS.items():
+        rows = [r for r in store.rows(kind="site", adsorbate="clean", method=method, m2="") if r.get("best")]
+        for key in keys:
+            for period in (4, 5, 6):
+                pts = [
+                    (Element(r.m1).group, float(r[key]))
+                    for r in rows
+                    if Element(r.m1).row == period and key in r and np.isfinite(r[key])
+                ]
+                rho = (
+                    spearmanr([-g for g, _ in pts], [e for _, e in pts]).statistic if len(pts) > 2 else np.nan
+                )
+                out.append(
+                    {"labeller": name, "window": key, "row": f"{period - 1}d", "n": len(pts), "spearman": rho}
+                )
+    return out
+
+
 def markdown(r: dict) -> str:
     """The table as markdown."""
     lines = [
@@ -88,6 +121,25 @@ def markdown(r: dict) -> str:
             f"| {name} | {m['n']} | {m['mae']:.3f} | {m['mean_signed_error']:+.3f} | {m['spearman']:.2f} "
             f"| {m['slope']:.2f} |"
         )
+    lines += [
+        "",
+        "Labels on the session-17 definition: the lowest valid state of each site, and a GPAW",
+        "single point only where its source is that CHGNet label (`docs/science.md` §3).",
+        "",
+        "## Single-atom ε_d against the group number (SCIENCE.md §6)",
+        "",
+        "Spearman ρ of ε_d against −(group number) within each transition row (+1: ε_d falls",
+        "with the group, as DFT data sets show for the full band). `dband_m1`: occupied band",
+        "[E_F − 10, E_F]; `dband_full_m1`: full band E_F ± 10 eV. n = 0: the labeller stores no",
+        "such value (GFN1-xTB has no d basis on Zn and Cd).",
+        "",
+        "| labeller | window | row | n | ρ |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {g['labeller']} | {g['window']} | {g['row']} | {g['n']} | {g['spearman']:.2f} |"
+        for g in r.get("group_trend", [])
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +150,8 @@ def main() -> None:
     ap.add_argument("--dft", default="gpaw-lcao-pbe-d3")
     args = ap.parse_args()
     res = compare(args.db, args.fast, args.dft)
+    s = Settings()
+    res["group_trend"] = group_trend(open_store(args.db or s.db, s.shards))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "labeller_agreement.json").write_text(json.dumps(res, indent=2))
     (RESULTS / "labeller_agreement.md").write_text(markdown(res))

@@ -161,3 +161,22 @@ def test_state_class_ignores_small_motion(shift: float) -> None:
     moved = _li2s2()
     moved.positions[moved.get_tags() == 2] += np.array([shift, 0.0, 0.0])
     assert anomalies.state_class(_li2s2(), moved) == "intact"
+
+
+def test_label_table_of_a_labelled_store(tiny_store: Path) -> None:
+    """The labels of one method in the screen's columns: E_ads of the label and of the lowest
+    intact state, the class, ΔG5 per product from the same method's references, and the host
+    reference that the labeller relaxed on the metal-free host."""
+    from dacscreen.data.label_table import label_table
+    from dacscreen.thermo import srr_profile
+
+    store = Store(tiny_store)
+    method = next(store.rows(kind="site")).method
+    df = label_table(store, method).set_index(["m1", "m2"])
+    cuni = df.loc[("Cu", "Ni")]
+    refs = store.references(method)
+    molecules = {x: refs[f"mol_{x}"] for x in ("Li2S2", "Li2S")}
+    expected = srr_profile({"Li2S2": cuni.e_ads_li2s2, "Li2S": cuni.e_ads_li2s}, molecules, refs["Li_bcc"])
+    assert cuni.dg_5 == pytest.approx(expected.step_dgs[4])
+    assert cuni.class_li2s2 in anomalies.STATE_CLASSES and (df["normalisation"] == "per-product").all()
+    assert {"bare_melon_Li2S2", "bare_melon_Li2S"} <= set(refs)
