@@ -91,9 +91,9 @@ def group_trend(store: Any) -> list[dict[str, Any]]:
         for key in keys:
             for period in (4, 5, 6):
                 pts = [
-                    (Element(r.m1).group, float(r[key]))
+                    (Element(r.m1).group, float(r.get(key, np.nan)))
                     for r in rows
-                    if Element(r.m1).row == period and key in r and np.isfinite(r[key])
+                    if Element(r.m1).row == period and np.isfinite(float(r.get(key, np.nan)))
                 ]
                 rho = (
                     spearmanr([-g for g, _ in pts], [e for _, e in pts]).statistic if len(pts) > 2 else np.nan
