@@ -151,3 +151,18 @@ def test_delta_ml_estimates_never_fit_on_the_candidates() -> None:
     wild = [replace(s, e_ads=100.0) if s.m1 == "Cu" else s for s in high]
     assert delta_ml_estimates(picks, wild, low, {}) == pytest.approx(est)
     assert delta_ml_estimates(picks, [s for s in high if s.m1 == "Cu"], low, {}) == {}
+
+
+def test_export_leaves_out_the_single_atom_reference_rows(tmp_path: Path) -> None:
+    """A screen's single atoms are references: export-dft takes the top *pairs*."""
+    cand = tmp_path / "candidates.csv"
+    rows = [
+        {"host": "melon", "m1": "Fe", "m2": "", "placement": 0, "acquisition": 9.0, "reference_row": True},
+        {"host": "melon", "m1": "Cu", "m2": "Ni", "placement": 0, "acquisition": 1.0, "reference_row": False},
+    ]
+    pd.DataFrame(rows).to_csv(cand, index=False)
+    res = runner.invoke(
+        app, ["export-dft", "--candidates", str(cand), "--top", "1", "--out", str(tmp_path / "jobs")]
+    )
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in (tmp_path / "jobs").iterdir() if p.is_dir()] == ["melon_CuNi_p0"]
