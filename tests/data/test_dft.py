@@ -44,6 +44,9 @@ def test_gpaw_single_point_and_d_band_centre(tmp_path: Path) -> None:
     # filled Cu d lies deeper below E_F than the open Ni d shell
     assert -6.0 < keys["dband_m1"] < keys["dband_m2"] < 0.0
     assert keys["dband_method"] == "gpaw-lcao-pbe-d3-pdos"
+    # both windows: the full band adds the empty d states above E_F, so its centre is higher
+    assert (keys["dband_window"], keys["dband_full_window"]) == ("-10,0", "-10,10")
+    assert keys["dband_full_m2"] > keys["dband_m2"] and -6.0 < keys["dband_full_m1"] < 5.0
     store = Store(tmp_path / "dft.db")  # every key is storable in the ASE database
     store.write_records([Record(dimer, energy, {"rid": "x", "task": "x", "kind": "site", **keys})])
     assert next(store.rows()).spin_moment == pytest.approx(keys["spin_moment"])
