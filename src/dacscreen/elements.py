@@ -93,3 +93,11 @@ def element_features(symbol: str) -> tuple[float, ...]:
 
 
 ELEMENT_FEATURE_NAMES = ("chi", "group", "period", "d_electrons", "cov_radius", "ie1", "mass")
+
+
+def metal_rank(metal: str) -> tuple[int, int]:
+    """Canonical metal order: the default metal set's order (Sc–Zn, Y–Cd, Hf–Au), then any
+    other element by atomic number."""
+    if metal in DEFAULT_METALS:
+        return (0, DEFAULT_METALS.index(metal))
+    return (1, atomic_numbers[metal])

@@ -214,3 +214,16 @@ def test_reference_study_trends_by_hand() -> None:
     assert trends["ε_d of Ni closer to E_F in the pair"] is True  # |−0.8| < |−0.9|
     assert pair_trends(df[df.m2 != ""]) == []  # no single atoms: nothing to compare
     assert markdown(pair_trends(df))[2].endswith("| yes |")
+
+
+def test_screen_and_label_name_the_same_sites_whatever_the_metal_order() -> None:
+    """``--metals Ta Cu``: the screen builds (Cu, Ta), as the labeller does (issue: two
+    enumerators disagreed, and build_site puts the first metal on the first anchor)."""
+    from dacscreen.config import LabelConfig
+    from dacscreen.data.labelling import plan
+    from dacscreen.screening.space import site_space
+
+    screened = {tuple(s.metals) for s in site_space("melon", ["Ta", "Cu"])}
+    cfg = LabelConfig.model_validate({"metals": ["Ta", "Cu"], "states": ["clean"], "all_states_sites": 0})
+    labelled = {t.metals for t in plan(cfg, "m")}
+    assert screened == labelled == {("Cu",), ("Ta",), ("Cu", "Cu"), ("Ta", "Ta"), ("Cu", "Ta")}

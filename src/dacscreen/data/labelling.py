@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers
 
 from dacscreen.config import LabelConfig
 from dacscreen.data import anomalies
@@ -32,7 +31,7 @@ from dacscreen.data.references import reference_structures
 from dacscreen.data.relax import RelaxResult, relax, relax_cell
 from dacscreen.data.sites import build_site, placements_for
 from dacscreen.data.store import Record, Store, record_to_atoms
-from dacscreen.elements import DEFAULT_METALS, check_metals
+from dacscreen.elements import check_metals, metal_rank
 from dacscreen.thermo import SRR_SPECIES
 
 log = logging.getLogger(__name__)
@@ -103,14 +102,6 @@ def site_order(
         sites += homo + hetero
     first = [p for p in PRIORITY if any(sorted(p) == sorted(s) for s in sites)]
     return first + [s for s in sites if sorted(s) not in [sorted(p) for p in first]]
-
-
-def metal_rank(metal: str) -> tuple[int, int]:
-    """Canonical metal order: the default metal set's order (Sc–Zn, Y–Cd, Hf–Au), then any
-    other element by atomic number."""
-    if metal in DEFAULT_METALS:
-        return (0, DEFAULT_METALS.index(metal))
-    return (1, atomic_numbers[metal])
 
 
 def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list[Task]:

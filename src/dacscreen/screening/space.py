@@ -9,7 +9,7 @@ from itertools import combinations_with_replacement
 from dacscreen.config import ScreenConfig
 from dacscreen.data.hosts import default_supercell
 from dacscreen.data.sites import placements_for
-from dacscreen.elements import check_metals
+from dacscreen.elements import check_metals, metal_rank
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,14 @@ def site_space(
     placements: str = "first",
 ) -> Iterator[SiteSpec]:
     """All n(n+1)/2 pairs (homo and hetero) and, optionally, the n single atoms; with
-    ``placements="all"`` every symmetry-distinct placement of each.
+    ``placements="all"`` every symmetry-distinct placement of each. Each pair is (M1, M2) in
+    :func:`dacscreen.elements.metal_rank` order whatever the order of ``metals``, as the
+    labeller builds it, so that ``screen --metals Ta Cu`` and ``label --metals Ta Cu`` name and
+    build the same structures.
 
     The default 28 metals give 406 pairs + 28 single atoms = 434 sites (first placement).
     """
-    metals = check_metals(metals, allow_non_transition=allow_non_transition)
+    metals = sorted(check_metals(metals, allow_non_transition=allow_non_transition), key=metal_rank)
     sites = [[m] for m in metals] if include_single else []
     sites += [[a, b] for a, b in combinations_with_replacement(metals, 2)]
     sc = default_supercell(host)
