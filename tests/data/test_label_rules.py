@@ -176,7 +176,9 @@ def test_label_table_of_a_labelled_store(tiny_store: Path) -> None:
     cuni = df.loc[("Cu", "Ni")]
     refs = store.references(method)
     molecules = {x: refs[f"mol_{x}"] for x in ("Li2S2", "Li2S")}
-    expected = srr_profile({"Li2S2": cuni.e_ads_li2s2, "Li2S": cuni.e_ads_li2s}, molecules, refs["Li_bcc"])
+    li = next(store.rows(kind="reference", ref="Li_bcc"))
+    mu_li = li.energy / li.natoms  # μ_Li per atom, not the cell's energy
+    expected = srr_profile({"Li2S2": cuni.e_ads_li2s2, "Li2S": cuni.e_ads_li2s}, molecules, mu_li)
     assert cuni.dg_5 == pytest.approx(expected.step_dgs[4])
     assert cuni.class_li2s2 in anomalies.STATE_CLASSES and (df["normalisation"] == "per-product").all()
     assert {"bare_melon_Li2S2", "bare_melon_Li2S"} <= set(refs)

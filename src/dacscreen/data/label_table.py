@@ -16,13 +16,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dacscreen.data.references import reference_value
 from dacscreen.data.store import Store
 from dacscreen.thermo import SRR_SPECIES, Normalisation, srr_profile
 
 
 def label_table(store: Store, method: str, normalisation: Normalisation = "per-product") -> pd.DataFrame:
     """One row per site with a clean label of ``method`` (see the module docstring)."""
-    refs = store.references(method)
+    refs = {
+        r.ref: reference_value(r.ref, r.energy, r.natoms) for r in store.rows(kind="reference", method=method)
+    }  # per atom for bcc Li and the bulk metals (chemical potentials)
     sites: dict[tuple, dict[str, Any]] = defaultdict(dict)
     for r in store.rows(kind="site", method=method):
         slot = sites[(r.host, r.m1, r.m2, r.placement)].setdefault(r.adsorbate, {})
