@@ -131,10 +131,10 @@ def test_screen_columns_add_the_correction_and_name_its_fidelity() -> None:
     np.testing.assert_allclose(out["e_ads_li2s_dft"], -2.1, atol=0.05)
     np.testing.assert_allclose(out["d_band_m1_dft"], -1.1, atol=0.05)
     assert out["e_ads_li2s2_dft_std"] >= row["e_ads_li2s2_std"]
-    # ΔG5 = 2 G*(Li2S) − G*(Li2S2) − 2 μ_Li, with G* = E_ads + E(molecule)
-    expected = 2 * (out["e_ads_li2s_dft"] + REFS["mol_Li2S"]) - (out["e_ads_li2s2_dft"] + REFS["mol_Li2S2"])
-    np.testing.assert_allclose(out["dg_5_dft"], expected - 2 * REFS["Li_bcc"], atol=1e-9)
-    sd = np.hypot(out["e_ads_li2s2_dft_std"], 2 * out["e_ads_li2s_dft_std"])
+    # per product: ΔG5 = G*(Li2S) − ½ G*(Li2S2) − μ_Li, with G* = E_ads + E(molecule)
+    expected = (out["e_ads_li2s_dft"] + REFS["mol_Li2S"]) - 0.5 * (out["e_ads_li2s2_dft"] + REFS["mol_Li2S2"])
+    np.testing.assert_allclose(out["dg_5_dft"], expected - REFS["Li_bcc"], atol=1e-9)
+    sd = np.hypot(0.5 * out["e_ads_li2s2_dft_std"], out["e_ads_li2s_dft_std"])
     np.testing.assert_allclose(out["dg_5_dft_std"], sd, rtol=1e-6)
 
 
