@@ -72,9 +72,11 @@ def order_sites(pairs: dict[tuple, dict], done: dict[str, Any]) -> list[tuple]:
 
 
 def run(args: argparse.Namespace) -> None:
-    cfg = LabelConfig.model_validate(
-        {**_yaml(ROOT / "configs/label_dft.yaml"), "db": str(args.db), "limit": None}
-    )
+    raw = _yaml(ROOT / "configs/label_dft.yaml")
+    raw["calculator"]["kwargs"]["maxiter"] = args.maxiter
+    cfg = LabelConfig.model_validate({**raw, "db": str(args.db), "limit": None})
+    failed_file = args.db.with_suffix(".scf_failed")
+    failed = set(failed_file.read_text().split()) if failed_file.exists() else set()
     settings = Settings()
     store = open_store(args.db, settings.shards)
     lab = Labeller(cfg, store)
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> None:
         for site in reversed(sites) if args.reverse else sites:
             for group in ("intact", "changed"):
                 row = pairs[site][group]
-                if row.rid in dft_by_source(store, lab.method):
+                if row.rid in dft_by_source(store, lab.method) or row.rid in failed:
                     continue
                 metals = tuple(m for m in site[1:3] if m)
                 task = Task(site[0], metals, site[3], state, lab.method)
@@ -94,6 +96,10 @@ def run(args: argparse.Namespace) -> None:
                 records = lab.compute(task, TaskInputs(record_to_atoms(row)))
                 if records:
                     store.write_records(records)
+                else:  # the SCF did not converge within --maxiter: skip it from now on
+                    failed.add(row.rid)
+                    with failed_file.open("a") as fh:
+                        fh.write(row.rid + "\n")
                 n += 1
                 log.info("%s %s %s: %.0f s", state, "-".join(metals), group, time.perf_counter() - t0)
                 if n % args.shard_every == 0:
@@ -184,6 +190,12 @@ def main() -> None:
     p.add_argument("--report", action="store_true", help="write results/dissociation.md")
     p.add_argument("--limit", type=int, default=40, help="sites per state")
     p.add_argument("--shard-every", type=int, default=4)
+    p.add_argument(
+        "--maxiter",
+        type=int,
+        default=120,
+        help="SCF iterations before a state is skipped (listed in <db>.scf_failed)",
+    )
     p.add_argument("--reverse", action="store_true", help="take the sites last first (a second process)")
     p.add_argument("--db", type=Path, default=Settings().db)
     args = p.parse_args()

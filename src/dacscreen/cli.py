@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dacscreen.allocator import tune_allocator
-from dacscreen.cli_common import State, console, emit, progress, reports_errors, setup_logging
+from dacscreen.cli_common import (
+    State,
+    check_output_dir,
+    check_output_format,
+    console,
+    emit,
+    progress,
+    reports_errors,
+    setup_logging,
+)
 from dacscreen.config import BuildConfig, LabelConfig, Settings, load_config
 from dacscreen.errors import DacscreenError
 
@@ -16,8 +27,11 @@ app = typer.Typer(
     help="Screen dual-atom catalysts on polymeric carbon nitride for Li–S sulfur reduction.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # usage errors as click's one "Error: ..." line, not a wrapped panel
 )
-dataset_app = typer.Typer(help="Inspect, export and import the labelled dataset.", no_args_is_help=True)
+dataset_app = typer.Typer(
+    help="Inspect, export and import the labelled dataset.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(dataset_app, name="dataset")
 
 EXTRA = {"allow_extra_args": True}
@@ -37,11 +51,16 @@ def main(
     """Global options."""
     State.quiet, State.json = quiet, json_out
     setup_logging(log_level)
+    # SIGTERM unwinds like Ctrl-C, so that staged outputs are cleaned up (dacscreen.atomic)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     tune_allocator()
 
 
 def metal_list(ctx: typer.Context, metals: list[str] | None) -> list[str] | None:
-    """Metals from ``--metals A --metals B`` or ``--metals A B`` (extra words)."""
+    """Metals from ``--metals A --metals B`` or ``--metals A B`` (extra words); an option
+    name where a metal should be (``--metals --out x``) is a usage error."""
+    if any(m.startswith("-") for m in metals or []):
+        raise typer.BadParameter("needs one or more element symbols", param_hint="--metals")
     extra = [a for a in ctx.args if not a.startswith("-")]
     if ctx.args and len(extra) != len(ctx.args):
         raise typer.BadParameter(f"unexpected arguments {ctx.args}")
@@ -54,7 +73,9 @@ def metal_list(ctx: typer.Context, metals: list[str] | None) -> list[str] | None
 @reports_errors
 def build(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file; format from its extension.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output file; format from its extension.")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="heptazine or melon.")] = None,
     metals: Annotated[list[str] | None, typer.Option(help="One (single atom) or two metals.")] = None,
     adsorbate: Annotated[str | None, typer.Option(help="S8, Li2S8, Li2S6, Li2S4, Li2S2 or Li2S.")] = None,
@@ -75,12 +96,15 @@ def build(
     from dacscreen.data.validate import validate_site
     from dacscreen.elements import check_metals
 
+    chosen = metal_list(ctx, metals)
+    if out is None:
+        raise typer.BadParameter("give the output file, e.g. --out site.xyz", param_hint="--out")
     cfg = load_config(
         BuildConfig,
         config,
         {
             "host": host,
-            "metals": metal_list(ctx, metals),
+            "metals": chosen,
             "adsorbate": adsorbate,
             "placement": placement,
             "orientation": orientation,
@@ -89,6 +113,7 @@ def build(
         },
     )
     check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
+    check_output_format(out)
     atoms = build_site(cfg.host, cfg.metals, cfg.placement, cfg.supercell)
     validate_site(atoms, cfg.host)
     if cfg.adsorbate:
@@ -258,7 +283,7 @@ def dataset_import(
     store = open_store(cfg.db or settings.db, settings.shards)
     report = run_import(store, cfg)
     for e in report.errors:
-        console.print(f"[yellow]skipped:[/] {e}")
+        console.print(f"[yellow]skipped:[/] {e}", soft_wrap=True)
     emit(
         {
             "written": report.written,
@@ -269,6 +294,8 @@ def dataset_import(
         },
         "import",
     )
+    if not report.written and not report.skipped_existing:
+        raise DacscreenError(f"{cfg.source}: nothing imported ({len(report.errors)} errors)")
 
 
 @dataset_app.command("shard")
@@ -423,6 +450,7 @@ def screen(
             "scheduler": scheduler,
         },
     )
+    check_output_dir(out)
     n = sum(1 for _ in space_from_config(cfg))
     with progress("screening sites", n) as advance:
         df = run_screen(cfg, out, advance)
@@ -458,7 +486,7 @@ def screen(
 def export_dft(
     candidates: Annotated[Path, typer.Option(help="candidates.csv from dacscreen screen.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the job folders and reports.")],
-    top: Annotated[int, typer.Option(help="Number of candidates (by acquisition value).")] = 10,
+    top: Annotated[int, typer.Option(help="Number of candidates (by acquisition value).", min=1)] = 10,
     code: Annotated[
         str, typer.Option(help="vasp (write inputs), gpaw (ML+SP with GPAW now) or ase (run now).")
     ] = "vasp",
@@ -468,13 +496,18 @@ def export_dft(
     ] = None,
     db: DbOpt = None,
     all_states: Annotated[bool, typer.Option(help="All seven states, not only clean/Li2S2/Li2S.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="--code vasp: overwrite the inputs of job folders that hold VASP output.")
+    ] = False,
 ) -> None:
-    """Verify candidates with DFT. --code vasp writes VASP input sets (POSCAR, INCAR, KPOINTS,
-    POTCAR.spec, manifest, SLURM array); --code gpaw relaxes them with --calculator and runs GPAW
-    PBE+D3 single points on those geometries (ML+SP) and reports the AdsorbML success rate of
-    the screening prediction and of the Δ-ML estimate (the relaxation's own label through the
-    fidelity map of the store's other sites); --code ase runs the relaxations (and
-    --single-point, if given) with any ASE calculator."""
+    """Verify candidates with DFT. --code vasp writes VASP input sets (POSCAR with selective
+    dynamics, INCAR, KPOINTS, POTCAR.spec; the store's relaxed geometries where it has them) and
+    the reference jobs (bcc Li, gas molecules, bare host), a manifest and a SLURM array;
+    --code gpaw relaxes them with --calculator and runs GPAW PBE+D3 single points on those
+    geometries (ML+SP) and reports the AdsorbML success rate of the screening prediction and of
+    the Δ-ML estimate (the relaxation's own label through the fidelity map of the store's other
+    sites); --code ase runs the relaxations (and --single-point, if given) with any ASE
+    calculator."""
     import json
 
     import pandas as pd
@@ -489,11 +522,13 @@ def export_dft(
 
     if code not in {"vasp", "gpaw", "ase"}:
         raise DacscreenError(f"--code {code!r}: choose vasp, gpaw or ase")
+    check_output_dir(out)
+    settings = Settings()
     if code == "vasp":
-        folders = export_candidates(candidates, out, top, all_states, code)
+        store = open_store(db or settings.db, settings.shards)
+        folders = export_candidates(candidates, out, top, all_states, code, store, force)
         emit({"jobs": len(folders), "out": str(out)}, "DFT export")
         return
-    settings = Settings()
     if not candidates.is_file():
         raise DacscreenError(f"{candidates}: candidates file not found (run dacscreen screen first)")
     picks = (
@@ -535,14 +570,17 @@ def ingest(
     from dacscreen.data.store import open_store
     from dacscreen.data.vasp_io import ingest_vasp
 
+    if not root.is_dir():
+        raise DacscreenError(f"{root}: not a folder (give the top folder of finished VASP runs)")
     settings = Settings()
     store = open_store(db or settings.db, settings.shards)
     written, errors = ingest_vasp(store, root, method, allow_unconverged)
     for e in errors:
-        console.print(f"[yellow]skipped:[/] {e}")
+        console.print(f"[yellow]skipped:[/] {e}", soft_wrap=True)
     emit({"written": written, "skipped": len(errors), "db": store.url}, "ingest")
-    if errors and not written:
-        raise typer.Exit(2)
+    if not written:
+        why = f"all {len(errors)} runs were skipped" if errors else "no VASP run (OUTCAR, vasprun.xml) found"
+        raise DacscreenError(f"{root}: nothing ingested: {why}")
 
 
 @app.command()

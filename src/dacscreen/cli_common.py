@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -35,8 +36,15 @@ class State:
     json: bool = False
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def setup_logging(level: str) -> None:
-    """Route logging through rich at ``level``."""
+    """Route logging through rich at ``level`` (one of :data:`LOG_LEVELS`, any case)."""
+    if level.upper() not in LOG_LEVELS:
+        raise typer.BadParameter(
+            f"{level!r}: choose one of {', '.join(LOG_LEVELS)}", param_hint="--log-level"
+        )
     logging.basicConfig(
         level=level.upper(),
         format="%(message)s",
@@ -53,18 +61,46 @@ def reports_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DacscreenError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-            raise typer.Exit(2) from exc
-        except PermissionError as exc:
-            console.print(f"[bold red]error:[/] cannot write {exc.filename}: permission denied")
+            console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from exc
         except OSError as exc:
-            if exc.errno == 28:
-                console.print(f"[bold red]error:[/] no space left on device writing {exc.filename}")
-                raise typer.Exit(2) from exc
-            raise
+            if exc.filename is None and exc.errno is None:
+                raise
+            why = exc.strerror.lower() if exc.strerror else str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                why = "a file stands where a folder is needed"
+            console.print(
+                f"[bold red]error:[/] {exc.filename or 'output'}: {why}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(2) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_output_dir(path: Path) -> None:
+    """Raise a one-line error when the output folder ``path`` (or a folder above it) is a file."""
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise DacscreenError(f"{p}: is a file; --out needs a folder")
+            return
+
+
+def check_output_format(path: Path) -> None:
+    """Raise a one-line error when ASE cannot write a structure file named ``path`` (an
+    unknown or read-only extension), before anything is computed."""
+    from ase.io.formats import UnknownFileTypeError, filetype, ioformats
+
+    try:
+        fmt = filetype(path, read=False)
+    except (UnknownFileTypeError, ValueError) as exc:
+        raise DacscreenError(
+            f"{path}: unknown structure format {path.suffix!r} (e.g. .xyz, .cif, .vasp)"
+        ) from exc
+    if fmt not in ioformats:
+        raise DacscreenError(f"{path}: unknown structure format {path.suffix!r} (e.g. .xyz, .cif, .vasp)")
+    if not ioformats[fmt].can_write:
+        raise DacscreenError(f"{path}: ASE cannot write the {fmt!r} format")
 
 
 @contextmanager

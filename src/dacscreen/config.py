@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dacscreen.elements import DEFAULT_METALS, check_element
@@ -43,6 +43,33 @@ class Settings(BaseSettings):
     """The shipped default model (ensemble directory)."""
     cache_dir: Path = Path("data/cache")
     """Featurised-graph cache."""
+    home: Path | None = None
+    """Folder that holds the shipped ``data/`` (default: the working folder when it has
+    ``data/labels``, else the checkout the package was installed from with ``pip install -e``).
+    The defaults of ``db``, ``shards``, ``model`` and ``cache_dir`` are relative to it, so that
+    ``dacscreen`` run from any folder finds the shipped data and model; a value set through the
+    environment is taken as given."""
+
+    @model_validator(mode="after")
+    def _anchor_defaults(self) -> Settings:
+        home = self.home or shipped_home()
+        for name in ("shards", "model", "cache_dir"):
+            if name not in self.model_fields_set:
+                setattr(self, name, home / getattr(self, name))
+        if "db" not in self.model_fields_set:
+            self.db = str(home / self.db)
+        return self
+
+
+def shipped_home() -> Path:
+    """The working folder when it holds ``data/labels``, else the source checkout of the
+    installed package when that holds it, else the working folder."""
+    cwd = Path.cwd()
+    checkout = Path(__file__).resolve().parents[2]
+    for root in (cwd, checkout):
+        if (root / "data" / "labels").is_dir():
+            return root
+    return cwd
 
 
 class CalculatorConfig(Strict):
@@ -58,8 +85,8 @@ class CalculatorConfig(Strict):
 class BuildConfig(Strict):
     """``dacscreen build``: one structure."""
 
-    host: Literal["heptazine", "melon"] = "heptazine"
-    """Host sheet: heptazine g-C3N4 or melon PCN."""
+    host: Literal["heptazine", "melon"] = "melon"
+    """Host sheet: melon PCN (the shipped dataset's host) or heptazine g-C3N4."""
     metals: list[str] = Field(default_factory=lambda: ["Cu", "Ni"])
     """One metal (single-atom site) or two (M1, M2)."""
     adsorbate: str | None = None
@@ -76,6 +103,10 @@ class BuildConfig(Strict):
     @field_validator("metals")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("the metal list is empty: give one metal (single atom) or two (a pair)")
+        if len(v) > 2:
+            raise ValueError(f"{len(v)} metals {v}: a site holds one metal (single atom) or two (a pair)")
         for s in v:
             check_element(s)
         return v
@@ -435,7 +466,7 @@ class ScreenConfig(Strict):
     """Trained ensemble directory (default: the shipped model)."""
     ranking: RankingConfig = Field(default_factory=RankingConfig)
     """Filters, score and acquisition."""
-    top: int = 15
+    top: int = Field(15, ge=1)
     """Rows of the top-K table."""
     mu_li_offset_v: float = 0.0
     """Anode offset (V) reported alongside potentials vs Li/Li+ (Li–In: 0.62)."""
@@ -471,6 +502,22 @@ class LoopConfig(Strict):
 M = TypeVar("M", bound=BaseModel)
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that rejects a key given twice in one mapping (where plain YAML
+    loaders silently keep the last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(model: type[M], path: Path | str | None, overrides: dict[str, Any] | None = None) -> M:
     """Load ``path`` (YAML) into ``model``; non-None ``overrides`` (CLI flags) win.
 
@@ -484,9 +531,11 @@ def load_config(model: type[M], path: Path | str | None, overrides: dict[str, An
         if not p.is_file():
             raise ConfigError(f"{where}: config file not found")
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            loaded = yaml.load(p.read_text(), Loader=UniqueKeyLoader)  # a SafeLoader
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}: malformed YAML: {exc}") from exc
+            raise ConfigError(f"{where}: malformed YAML: {' '.join(str(exc).split())}") from exc
+        if loaded is None:
+            raise ConfigError(f"{where}: the config file is empty (leave out --config for the defaults)")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{where}: top level must be a mapping of keys")
         data = loaded
@@ -496,14 +545,20 @@ def load_config(model: type[M], path: Path | str | None, overrides: dict[str, An
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, where)) from exc
+        flags = {k for k, v in (overrides or {}).items() if v is not None}
+        raise ConfigError(_describe(exc, where, flags)) from exc
 
 
-def _describe(exc: ValidationError, where: str) -> str:
+def _describe(exc: ValidationError, where: str, flags: set[str] = frozenset()) -> str:
+    """One line per error, naming the file and key, or the command-line option in ``flags``."""
     lines = []
     for err in exc.errors():
         key = ".".join(str(x) for x in err["loc"]) or "<root>"
-        if err["type"] == "extra_forbidden":
+        if err["loc"] and err["loc"][0] in flags:
+            lines.append(
+                f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg'].removeprefix('Value error, ')}"
+            )
+        elif err["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key '{key}'")
         else:
             lines.append(f"{where}: key '{key}': {err['msg']}")

@@ -25,3 +25,7 @@ class DFTInputError(DacscreenError):
 
 class ModelError(DacscreenError):
     """A model file that is missing, corrupt or incompatible with the featuriser."""
+
+
+class StoreError(DacscreenError):
+    """A dataset store that cannot be opened: not a database, a missing backend, no server."""

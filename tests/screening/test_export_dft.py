@@ -50,7 +50,7 @@ def test_export_top_candidates(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     jobs = sorted(p.parent for p in (tmp_path / "jobs").rglob("INCAR"))
-    assert len(jobs) == 6  # 2 candidates × clean, Li2S2, Li2S
+    assert len(jobs) == 10  # 2 candidates × clean, Li2S2, Li2S + 4 references
     cuni = tmp_path / "jobs" / "melon_CuNi_p0" / "Li2S2"
     incar = (cuni / "INCAR").read_text()
     for setting in ("ENCUT = 400", "IVDW = 11", "ISPIN = 2", "LORBIT = 11", "EDIFFG = -0.01", "MAGMOM"):
@@ -61,8 +61,89 @@ def test_export_top_candidates(tmp_path: Path) -> None:
     assert (cuni / "POTCAR.spec").read_text().split() == list(dict.fromkeys(atoms.get_chemical_symbols()))
     assert not list((tmp_path / "jobs").rglob("POTCAR"))
     manifest = json.loads((tmp_path / "jobs" / "manifest.json").read_text())
-    assert len(manifest["jobs"]) == 6 and manifest["settings"]["ENCUT"] == 400
-    assert "--array=0-5" in (tmp_path / "jobs" / "submit_array.slurm").read_text()
+    assert len(manifest["jobs"]) == 10 and manifest["settings"]["ENCUT"] == 400
+    assert "--array=0-9" in (tmp_path / "jobs" / "submit_array.slurm").read_text()
+    assert not list((tmp_path / "jobs").glob(".staging-*"))
+
+
+def _one_candidate(tmp_path: Path) -> Path:
+    cand = tmp_path / "candidates.csv"
+    cand.write_text("host,m1,m2,placement,acquisition\nmelon,Cu,Ni,0,1.0\n")
+    return cand
+
+
+def test_export_references_and_selective_dynamics(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    res = runner.invoke(app, ["export-dft", "--candidates", str(_one_candidate(tmp_path)), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    refs = out / "references"
+    assert sorted(p.name for p in refs.iterdir()) == ["Li_bcc", "host_melon", "mol_Li2S", "mol_Li2S2"]
+    assert "12 12 12" in (refs / "Li_bcc" / "KPOINTS").read_text()
+    assert "ISIF = 3" in (refs / "Li_bcc" / "INCAR").read_text()
+    site = ase.io.read(out / "melon_CuNi_p0" / "Li2S2" / "POSCAR")
+    fixed = site.constraints[0].index
+    assert 0 < len(fixed) < len(site)  # far host atoms fixed, the site and adsorbate free
+    assert not set(fixed) & {i for i, a in enumerate(site) if a.symbol in {"Cu", "Ni", "Li", "S"}}
+    job = json.loads((out / "melon_CuNi_p0" / "Li2S2" / "job.json").read_text())
+    assert job["geometry"] == "built (unrelaxed)"  # the store is empty
+
+
+def test_export_uses_relaxed_labels(tmp_path: Path, tiny_store: Path) -> None:
+    from dacscreen.data.store import Store, record_to_atoms
+
+    out = tmp_path / "jobs"
+    args = [
+        "export-dft",
+        "--candidates",
+        str(_one_candidate(tmp_path)),
+        "--out",
+        str(out),
+        "--db",
+        str(tiny_store),
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    job = json.loads((out / "melon_CuNi_p0" / "clean" / "job.json").read_text())
+    assert job["geometry"].startswith("relaxed (chgnet")
+    label = next(Store(tiny_store).rows(kind="site", m1="Cu", m2="Ni", adsorbate="clean", best=True))
+    written = ase.io.read(out / "melon_CuNi_p0" / "clean" / "POSCAR")
+    assert sorted(written.positions[:, 2].round(3)) == sorted(record_to_atoms(label).positions[:, 2].round(3))
+
+
+def test_export_refuses_to_overwrite_a_run_job(tmp_path: Path) -> None:
+    out = tmp_path / "jobs"
+    args = ["export-dft", "--candidates", str(_one_candidate(tmp_path)), "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    job = out / "melon_CuNi_p0" / "Li2S2"
+    (job / "OUTCAR").write_text("finished run\n")
+    (job / "INCAR").write_text("ENCUT = 520  # edited by hand\n")
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2 and "OUTCAR" not in res.output.split(":")[0]
+    assert "holds VASP output" in res.output and "melon_CuNi_p0" in res.output
+    assert (job / "INCAR").read_text().startswith("ENCUT = 520")
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+    assert "ENCUT = 400" in (job / "INCAR").read_text() and (job / "OUTCAR").exists()
+
+
+def test_interrupted_export_keeps_the_previous_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dacscreen.screening import export_dft
+
+    out = tmp_path / "jobs"
+    args = ["export-dft", "--candidates", str(_one_candidate(tmp_path)), "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    calls = []
+
+    def interrupted(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(a)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return write_job(*a, **k)
+
+    write_job = export_dft.write_job
+    monkeypatch.setattr(export_dft, "write_job", interrupted)
+    runner.invoke(app, args)
+    assert len(calls) == 3
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_export_missing_candidates(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from dacscreen.allocator import tune_allocator
 from dacscreen.config import LabelConfig
 from dacscreen.data.labelling import Labeller, Task, TaskInputs
 from dacscreen.data.store import Record, Store
+from dacscreen.errors import DacscreenError
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,20 @@ def compute_remote(cfg_json: str, task: Task, inputs: TaskInputs, threads: int) 
     return _worker_labeller(cfg_json).compute(task, inputs)
 
 
+SCHEDULER_TIMEOUT = "10s"
+"""How long to try to reach a Dask scheduler given by address before giving up."""
+
+
 def dask_client(workers: int, scheduler: str | None = None) -> Any:
     """A client of the cluster at ``scheduler``, else of a new LocalCluster of ``workers``
     single-threaded processes (``workers`` ≤ 0: one per CPU core)."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler)
+        try:
+            return Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise DacscreenError(f"--scheduler {scheduler}: no Dask scheduler reachable ({exc})") from exc
     n = workers if workers > 0 else os.cpu_count() or 1
     cluster = LocalCluster(
         n_workers=n,

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import CalculationFailed
 
 from dacscreen.config import LabelConfig
 from dacscreen.data import anomalies
@@ -540,7 +541,10 @@ class Labeller:
             return gpaw_energy(atoms, gpaw_settings(self.cfg.calculator.kwargs), dband)
         a = self._with_calculator(atoms)
         extra = self._dband(atoms) if dband and self.cfg.dband_calculator is not None else {}
-        return float(a.get_potential_energy()), extra
+        try:
+            return float(a.get_potential_energy()), extra
+        except CalculationFailed as exc:  # e.g. a GFN1-xTB SCF that does not converge
+            raise SCFConvergenceError(f"{a.get_chemical_formula()}: {exc}") from exc
 
     def _with_calculator(self, atoms: Atoms) -> Atoms:
         """A bare copy of ``atoms`` with the labeller's calculator attached and the initial

@@ -31,7 +31,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from dacscreen.data import label_rules
-from dacscreen.errors import DacscreenError
+from dacscreen.errors import DacscreenError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +110,7 @@ class Store:
 
     def __init__(self, url: str | Path, timeout: float = 60.0) -> None:
         self.url = str(url)
-        sqlite = "://" not in self.url
-        if sqlite:
-            Path(self.url).parent.mkdir(parents=True, exist_ok=True)
-            _init_sqlite(self.url)
-        # SQLite locks itself; ASE's extra ``<db>.lock`` file is left behind by a killed writer
-        # and then blocks every later write forever, so it is switched off.
-        self.db = ase.db.connect(self.url, use_lock_file=not sqlite)
+        self.db = _connect(self.url)
         self.timeout = timeout
 
     def count(self, *query: Any, **selection: Any) -> int:
@@ -337,6 +331,77 @@ def file_lock(path: Path | str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _connect(url: str) -> Any:
+    """The ASE database at ``url``: a SQLite path (created when missing) or a
+    ``postgresql://`` URL (the ``postgresql`` extra). A file that is not a SQLite database, a
+    missing backend and an unreachable server are :class:`StoreError` naming the store."""
+    import sqlite3
+
+    if url.startswith(("postgresql://", "postgres://")):
+        return _connect_postgresql(url)
+    if "://" in url:
+        raise StoreError(f"{url}: unknown database URL (a SQLite path or postgresql://...)")
+    if Path(url).is_dir():
+        raise StoreError(f"{url}: is a folder, not a SQLite database file")
+    _check_not_truncated(Path(url))
+    try:
+        Path(url).parent.mkdir(parents=True, exist_ok=True)
+        _init_sqlite(url)
+        # SQLite locks itself; ASE's extra ``<db>.lock`` file is left behind by a killed writer
+        # and then blocks every later write forever, so it is switched off.
+        db = ase.db.connect(url, use_lock_file=False)
+        db.count()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(
+            f"{url}: not a readable SQLite database ({exc}); move it aside and the store is rebuilt "
+            "from the shards"
+        ) from exc
+    return db
+
+
+def _check_not_truncated(path: Path) -> None:
+    """Raise :class:`StoreError` when the SQLite file ``path`` is shorter than the page count
+    its header declares (a copy or download cut short); SQLite itself notices only when it
+    reads a missing page, possibly halfway through a command."""
+    if not path.is_file():
+        return
+    with path.open("rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00") or head[24:28] != head[92:96]:
+        return  # not a database (SQLite says so), or a header whose page count is not current
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(head[28:32], "big")
+    if path.stat().st_size < page * pages:
+        raise StoreError(
+            f"{path}: truncated SQLite database ({path.stat().st_size} of {page * pages} bytes); "
+            "move it aside and the store is rebuilt from the shards"
+        )
+
+
+def _connect_postgresql(url: str) -> Any:
+    import importlib.util
+
+    if importlib.util.find_spec("ase_db_backends") is None or importlib.util.find_spec("psycopg2") is None:
+        raise StoreError(
+            f"{_safe_url(url)}: the PostgreSQL backend is not installed: pip install 'dacscreen[postgresql]'"
+        )
+    import psycopg2
+
+    db = ase.db.connect(url, use_lock_file=True)
+    try:
+        db.count()
+    except psycopg2.Error as exc:
+        reason = " ".join(str(exc).split())
+        raise StoreError(f"{_safe_url(url)}: cannot connect to PostgreSQL ({reason})") from exc
+    return db
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its password."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def _init_sqlite(path: str) -> None:

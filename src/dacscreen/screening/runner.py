@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dacscreen.atomic import staged
 from dacscreen.config import ScreenConfig, Settings
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.distributed import predict_chunks
@@ -20,12 +21,21 @@ def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # 
     """Screen every site of ``cfg`` with the ensemble and write the outputs into ``out``.
 
     Predictions are streamed chunk by chunk into ``predictions.parquet`` (memory stays bounded
-    by the chunk size, whatever the size of the space), then ranked into ``candidates.*``.
+    by the chunk size, whatever the size of the space), then ranked into ``candidates.*``. All
+    files are written in a staging folder and replace those in ``out`` only when all are done
+    (:func:`dacscreen.atomic.staged`): an interrupted screen leaves the previous outputs intact.
     """
     model_dir = cfg.model or Settings().model
     ens = Ensemble.load(model_dir)
     specs = list(space_from_config(cfg))
-    out.mkdir(parents=True, exist_ok=True)
+    with staged(out) as stage:
+        return _screen_into(stage, cfg, ens, model_dir, specs, progress)
+
+
+def _screen_into(  # type: ignore[no-untyped-def]
+    out: Path, cfg: ScreenConfig, ens: Ensemble, model_dir: Path, specs: list, progress
+) -> pd.DataFrame:
+    """The screen's files, written into ``out`` (the staging folder)."""
     raw = out / "predictions.parquet"
     writer = None
     try:
