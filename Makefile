@@ -15,7 +15,7 @@ $(BIN)/python:
 # Debian's libxc and OpenBLAS with configs/gpaw_siteconfig.py; set DFT=0 to skip it.
 DFT ?= 1
 comma := ,
-EXTRAS := $(if $(filter 1,$(DFT)),dev$(comma)dft,dev)
+EXTRAS := $(if $(filter 1,$(DFT)),dev$(comma)postgresql$(comma)dft,dev$(comma)postgresql)
 $(STAMP): pyproject.toml | $(BIN)/python $(if $(filter 1,$(DFT)),dft-libs)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
 	GPAW_CONFIG=$(CURDIR)/configs/gpaw_siteconfig.py $(BIN)/pip install -q -e ".[$(EXTRAS)]"
@@ -47,6 +47,7 @@ test-all: install
 # 434 sites (406 pairs + 28 single atoms) with the shipped model.
 demo: install
 	$(BIN)/dacscreen dataset info
+	$(BIN)/dacscreen register
 	$(BIN)/dacscreen screen --config configs/screen.yaml --out out/screen
 	@echo "report: out/screen/report.html  table: out/screen/candidates.csv"
 

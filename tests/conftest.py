@@ -26,9 +26,11 @@ TINY_LABEL = {
 @pytest.fixture(autouse=True)
 def _no_shipped_shards(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests build their own stores; the shipped shards are not loaded into them, and the
-    default store is a fresh one per test (never the checkout's data/cache)."""
+    default store and MLflow store are fresh ones per test (never the checkout's)."""
     monkeypatch.setenv("DACSCREEN_SHARDS", str(tmp_path / "no-shards"))
     monkeypatch.setenv("DACSCREEN_DB", str(tmp_path / "default-store.db"))
+    monkeypatch.setenv("DACSCREEN_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("DACSCREEN_ARTIFACT_ROOT", str(tmp_path / "mlartifacts"))
 
 
 def tiny_label_config(db: Path, **extra: object):  # type: ignore[no-untyped-def]

@@ -67,3 +67,50 @@ def test_dashboard_shows_training_run(tiny_model: Path) -> None:
         proc.wait(timeout=30)
     with pytest.raises(OSError):  # the server went with it
         _get(f"{base}/experiments/search", {"max_results": 10})
+
+
+def test_after_the_demo_the_dashboard_lists_a_run_and_the_registered_model(tmp_path: Path) -> None:
+    """`make demo`'s steps (register the shipped model, screen) leave an MLflow run and a
+    registered model that the dashboard serves over REST; the README's models:/ example works."""
+    import mlflow
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from dacscreen.cli import app
+
+    runner = CliRunner()
+    first = runner.invoke(app, ["--json", "register"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["--json", "register"])
+    assert json.loads(again.stdout)["version"] == json.loads(first.stdout)["version"]
+    assert not json.loads(again.stdout)["new"]  # the same weights are registered once
+    screen = runner.invoke(app, ["--json", "screen", "--metals", "Cu", "Ni", "--out", str(tmp_path / "out")])
+    assert screen.exit_code == 0, screen.output
+    run_id = json.loads(screen.stdout)["mlflow_run"]
+
+    mlflow.set_tracking_uri(os.environ["DACSCREEN_TRACKING_URI"])
+    rows = mlflow.pyfunc.load_model("models:/dacscreen@shipped").predict(
+        pd.DataFrame({"m1": ["Cu"], "m2": ["Ni"]})
+    )
+    assert len(rows) == 1 and "e_ads_li2s2" in rows.columns
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "dacscreen.cli", "dashboard", "--port", str(port)])
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        deadline, exps = time.time() + 90, None
+        while time.time() < deadline and exps is None:
+            try:
+                exps = _get(f"{base}/experiments/search", {"max_results": 10})
+            except OSError:
+                time.sleep(1)
+        assert exps is not None, "MLflow server did not come up"
+        ids = [e["experiment_id"] for e in exps["experiments"] if e["name"] == "screening"]
+        runs = _get(f"{base}/runs/search", {"experiment_ids": ids})["runs"]
+        assert [r["info"]["run_id"] for r in runs] == [run_id]
+        models = _get(f"{base}/registered-models/search")["registered_models"]
+        shipped = next(m for m in models if m["name"] == "dacscreen")
+        assert any(a["alias"] == "shipped" for a in shipped.get("aliases", []))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)

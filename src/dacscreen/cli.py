@@ -435,7 +435,7 @@ def screen(
     from rich.table import Table
 
     from dacscreen.config import ScreenConfig
-    from dacscreen.screening.runner import run_screen
+    from dacscreen.screening.runner import log_screen, run_screen
     from dacscreen.screening.space import space_from_config
 
     cfg = load_config(
@@ -454,6 +454,7 @@ def screen(
     n = sum(1 for _ in space_from_config(cfg))
     with progress("screening sites", n) as advance:
         df = run_screen(cfg, out, advance)
+    run_id = log_screen(df, cfg, out) if cfg.track else None
     if not (State.quiet or State.json):
         table = Table(title=f"top {cfg.top} candidates (ΔG in eV, 0 V vs Li/Li+)")
         for c in ("rank", "site", "|Δχ|", "ΔG_RDS ± σ", "RDS", "E_ads Li2S2", "E_ads Li2S", "pass"):
@@ -476,6 +477,7 @@ def screen(
             "passing": int(df["passes_filters"].sum()),
             "out": str(out),
             "best": f"{df.iloc[0].m1}{df.iloc[0].m2}",
+            "mlflow_run": run_id,
         },
         "screening",
     )
@@ -600,6 +602,27 @@ def tune(
     with progress("trials", cfg.n_trials) as advance:
         summary = run_study(cfg, advance)
     emit(summary, "tuning")
+
+
+@app.command()
+@reports_errors
+def register(
+    model: Annotated[
+        Path | None, typer.Option(help="Ensemble directory (default: the shipped model).")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Registered model name.")] = "dacscreen",
+    alias: Annotated[
+        str | None, typer.Option(help="Alias for the version, as in models:/NAME@ALIAS.")
+    ] = "shipped",
+) -> None:
+    """Register a trained ensemble in the project's MLflow registry (once per set of weights), so
+    that ``--model models:/dacscreen@shipped`` and ``mlflow.pyfunc.load_model`` find it."""
+    from dacscreen.models.registry import register_once
+
+    model_dir = model or Settings().model
+    version, new = register_once(model_dir, name, alias)
+    uri = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
+    emit({"model": str(model_dir), "version": version, "new": new, "uri": uri}, "registry")
 
 
 @app.command()

@@ -478,6 +478,9 @@ class ScreenConfig(Strict):
     """Dask LocalCluster worker processes (1: in this process; 0: one per CPU core)."""
     scheduler: str | None = None
     """Address of an existing Dask scheduler (tcp://HOST:PORT) to screen on."""
+    track: bool = True
+    """Log each ``dacscreen screen`` as an MLflow run (experiment ``screening``: the config,
+    the counts, candidates.csv and report.html), viewable with ``dacscreen dashboard``."""
 
 
 class LoopConfig(Strict):

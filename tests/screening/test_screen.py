@@ -227,3 +227,25 @@ def test_screen_and_label_name_the_same_sites_whatever_the_metal_order() -> None
     cfg = LabelConfig.model_validate({"metals": ["Ta", "Cu"], "states": ["clean"], "all_states_sites": 0})
     labelled = {t.metals for t in plan(cfg, "m")}
     assert screened == labelled == {("Cu",), ("Ta",), ("Cu", "Cu"), ("Ta", "Ta"), ("Cu", "Ta")}
+
+
+def test_interrupted_screen_keeps_the_previous_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outputs are staged and renamed: a screen stopped before the end (Ctrl-C here) leaves
+    the previous candidates, predictions and report as they were, and no staging folder."""
+    from dacscreen.screening import runner
+
+    cfg = ScreenConfig(metals=["Cu", "Ni"], top=3)  # the shipped model
+    run_screen(cfg, tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {"candidates.csv", "predictions.parquet", "report.html"} <= {p.name for p in before}
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "write_report", stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_screen(ScreenConfig(metals=["Cu", "Ni", "Co"], top=3), tmp_path)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.glob(".staging-*"))

@@ -39,6 +39,36 @@ def register(model_dir: Path, name: str) -> str:
     return str(info.registered_model_version)
 
 
+def register_once(model_dir: Path, name: str, alias: str | None = None) -> tuple[str, bool]:
+    """Register ``model_dir`` under ``name`` unless a version of the same weights (SHA-256 of
+    ``weights.pt``, the version's ``weights_sha256`` tag) is registered already; point ``alias``
+    at that version. Returns (version, newly registered). Idempotent, so ``make demo`` can run it
+    every time and ``models:/NAME@ALIAS`` always names the shipped model."""
+    import hashlib
+
+    import mlflow
+
+    from dacscreen import tracking
+
+    weights = model_dir / "weights.pt"
+    if not weights.is_file():
+        raise ModelError(f"{model_dir}: no trained ensemble here (weights.pt missing)")
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    tracking.configure()
+    client = mlflow.MlflowClient()
+    found = client.search_model_versions(f"name = '{name}' and tag.weights_sha256 = '{sha}'")
+    new = not found
+    if new:
+        with tracking.run("registry", f"register {model_dir.name}", {"model_dir": str(model_dir)}):
+            version = register(model_dir, name)
+        client.set_model_version_tag(name, version, "weights_sha256", sha)
+    else:
+        version = str(found[0].version)
+    if alias:
+        client.set_registered_model_alias(name, alias, version)
+    return version, new
+
+
 def is_registry_uri(model: str | Path) -> bool:
     """Whether ``model`` names a registry or run model rather than a directory."""
     return str(model).startswith(("models:/", "runs:/"))

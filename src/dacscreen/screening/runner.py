@@ -65,3 +65,33 @@ def _screen_into(  # type: ignore[no-untyped-def]
     }
     write_report(df, cfg.metals, out, cfg.top, meta)
     return df
+
+
+def log_screen(df: pd.DataFrame, cfg: ScreenConfig, out: Path) -> str:
+    """Log a finished screen as an MLflow run of experiment ``screening`` (parameters, counts,
+    the candidate table and the report); returns the run id."""
+    import mlflow
+
+    from dacscreen import tracking
+
+    pairs = df[~df["reference_row"]]
+    params = {
+        "model": str(cfg.model or Settings().model),
+        "host": cfg.host,
+        "metals": ",".join(cfg.metals),
+        "normalisation": cfg.normalisation,
+        "acquisition": cfg.ranking.acquisition,
+        "out": str(out),
+    }
+    with tracking.run("screening", out.name, params) as active:
+        mlflow.log_metrics(
+            {
+                "sites": len(df),
+                "pairs": len(pairs),
+                "passing": int(pairs["passes_filters"].sum()),
+                "best_dg_rds": float(pairs["dg_rds"].min()),
+            }
+        )
+        for name in ("candidates.csv", "report.html"):
+            mlflow.log_artifact(str(out / name))
+        return str(active.info.run_id)
