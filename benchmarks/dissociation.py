@@ -6,7 +6,8 @@ PBE+D3, LCAO dzp, spin-polarised, Γ) evaluates the lowest record of each class 
 single point. Both states have the same atoms on the same site, so their total-energy difference
 needs no reference: ΔE = E(changed) − E(intact) (negative: the changed state is lower).
 
-``--run`` computes the missing single points in order (sites with an intact GPAW record first,
+``--run`` computes the missing single points (an SCF that has not converged after ``--maxiter``
+iterations is skipped for good and listed in ``<db>.scf_failed``) in order (sites with an intact GPAW record first,
 spread over metals), writes each as a GPAW record of the store through the labeller's own
 single-point recipe (rid ``task|sp|<orientation>``, ``source`` = the CHGNet record), and appends
 a shard every ``--shard-every`` points; it resumes where it stopped. ``--report`` writes
@@ -133,6 +134,8 @@ def report(args: argparse.Namespace) -> None:
         LabelConfig.model_validate({**_yaml(ROOT / "configs/label_dft.yaml"), "db": str(args.db)}), store
     ).method
     rows, metals = table(store, method)
+    failed_file = args.db.with_suffix(".scf_failed")
+    skipped = len(failed_file.read_text().split()) if failed_file.exists() else 0
     lines = [
         "# Intact against changed adsorbate states: GPAW against CHGNet",
         "",
@@ -141,6 +144,8 @@ def report(args: argparse.Namespace) -> None:
         f"class was evaluated with GPAW ({method}: PBE+D3, LCAO dzp, spin-polarised, Γ) as an ML+SP",
         "single point. ΔE = E(changed) − E(intact) in eV on the same site and atoms (negative: the",
         "changed state is lower). *Agree* means both methods put the same state lower.",
+        "",
+        f"GPAW states whose SCF did not converge within `--maxiter` iterations (120) were skipped: {skipped}.",
         "",
     ]
     for state in STATES:

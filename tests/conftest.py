@@ -26,11 +26,12 @@ TINY_LABEL = {
 @pytest.fixture(autouse=True)
 def _no_shipped_shards(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests build their own stores; the shipped shards are not loaded into them, and the
-    default store and MLflow store are fresh ones per test (never the checkout's)."""
+    default store, MLflow store and caches are fresh ones per test (never the checkout's)."""
     monkeypatch.setenv("DACSCREEN_SHARDS", str(tmp_path / "no-shards"))
     monkeypatch.setenv("DACSCREEN_DB", str(tmp_path / "default-store.db"))
     monkeypatch.setenv("DACSCREEN_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.setenv("DACSCREEN_ARTIFACT_ROOT", str(tmp_path / "mlartifacts"))
+    monkeypatch.setenv("DACSCREEN_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def tiny_label_config(db: Path, **extra: object):  # type: ignore[no-untyped-def]

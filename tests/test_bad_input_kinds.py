@@ -113,6 +113,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ),
     ("screen-unknown-metal", ["screen", "--metals", "Cu", "Qq", "--out", "{t}/o"], "Qq"),
     ("screen-unknown-host", ["screen", "--host", "graphene", "--out", "{t}/o"], "host"),
+    (
+        "host-outside-model",
+        ["screen", "--host", "heptazine", "--metals", "Cu", "--out", "{t}/o"],
+        "not heptazine",
+    ),
     ("host-in-config", ["screen", "-c", "{t}/host.yaml", "--out", "{t}/o"], "host"),
     ("normalisation", ["screen", "-c", "{t}/norm.yaml", "--out", "{t}/o"], "normalisation"),
     ("metal-in-config", ["screen", "-c", "{t}/metal.yaml", "--out", "{t}/o"], "Qq"),

@@ -79,7 +79,9 @@ def build(
     host: Annotated[str | None, typer.Option(help="heptazine or melon.")] = None,
     metals: Annotated[list[str] | None, typer.Option(help="One (single atom) or two metals.")] = None,
     adsorbate: Annotated[str | None, typer.Option(help="S8, Li2S8, Li2S6, Li2S4, Li2S2 or Li2S.")] = None,
-    placement: Annotated[int | None, typer.Option(help="Placement index (see --list-placements).")] = None,
+    placement: Annotated[
+        int | None, typer.Option(help="Symmetry-distinct metal placement (0: the first).")
+    ] = None,
     orientation: Annotated[str | None, typer.Option(help="bridge, top1, top2, flat or li_n.")] = None,
     supercell: Annotated[tuple[int, int] | None, typer.Option(help="Supercell nx ny.")] = None,
     allow_non_transition: Annotated[bool, typer.Option(help="Allow non-transition metals.")] = False,
@@ -271,6 +273,9 @@ def dataset_import(
     config: ConfigOpt = None,
     source: Annotated[Path | None, typer.Option(help="VASP folder tree or extxyz file.")] = None,
     method: Annotated[str | None, typer.Option(help="Method string, e.g. vasp-pbe-d2.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="vasp-tree, extxyz or csv (default: from --source).")
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Import your own DFT data (VASP folders with CONTCAR + energies CSV/OSZICAR/vasprun, or extxyz)."""
@@ -279,7 +284,9 @@ def dataset_import(
     from dacscreen.data.store import open_store
 
     settings = Settings()
-    cfg = load_config(ImportConfig, config, {"source": source, "method": method, "db": db})
+    if fmt is None and source is not None and source.is_file():
+        fmt = {".extxyz": "extxyz", ".xyz": "extxyz", ".csv": "csv"}.get(source.suffix.lower())
+    cfg = load_config(ImportConfig, config, {"source": source, "method": method, "db": db, "format": fmt})
     store = open_store(cfg.db or settings.db, settings.shards)
     report = run_import(store, cfg)
     for e in report.errors:

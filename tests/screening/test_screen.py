@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,11 @@ def test_screen_outputs(tiny_model: Path, tmp_path: Path) -> None:
     assert 'id="single-table"' in (tmp_path / "report.html").read_text()
     assert pd.read_parquet(tmp_path / "candidates.parquet").shape[0] == len(df)
     page = (tmp_path / "report.html").read_text()
-    assert 'id="heatmap"' in page and 'id="top-table"' in page and "http" not in page
+    assert 'id="heatmap"' in page and 'id="top-table"' in page and 'id="heatmap-plot"' in page
+    # offline: plotly.js is inlined, and nothing is loaded from the network
+    assert not re.search(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']https?:", page)
+    pair = df[~df.reference_row].iloc[0]
+    assert f"{pair.m1}–{pair.m2}" in page  # hover text of a pair
     for png in ("heatmap_dg_rds.png", "volcano_dband.png", "pareto.png"):
         assert (tmp_path / png).stat().st_size > 1000
 

@@ -345,7 +345,6 @@ def _connect(url: str) -> Any:
         raise StoreError(f"{url}: unknown database URL (a SQLite path or postgresql://...)")
     if Path(url).is_dir():
         raise StoreError(f"{url}: is a folder, not a SQLite database file")
-    _check_not_truncated(Path(url))
     try:
         Path(url).parent.mkdir(parents=True, exist_ok=True)
         _init_sqlite(url)
@@ -359,26 +358,6 @@ def _connect(url: str) -> Any:
             "from the shards"
         ) from exc
     return db
-
-
-def _check_not_truncated(path: Path) -> None:
-    """Raise :class:`StoreError` when the SQLite file ``path`` is shorter than the page count
-    its header declares (a copy or download cut short); SQLite itself notices only when it
-    reads a missing page, possibly halfway through a command."""
-    if not path.is_file():
-        return
-    with path.open("rb") as fh:
-        head = fh.read(100)
-    if len(head) < 100 or not head.startswith(b"SQLite format 3\x00") or head[24:28] != head[92:96]:
-        return  # not a database (SQLite says so), or a header whose page count is not current
-    page = int.from_bytes(head[16:18], "big")
-    page = 65536 if page == 1 else page
-    pages = int.from_bytes(head[28:32], "big")
-    if path.stat().st_size < page * pages:
-        raise StoreError(
-            f"{path}: truncated SQLite database ({path.stat().st_size} of {page * pages} bytes); "
-            "move it aside and the store is rebuilt from the shards"
-        )
 
 
 def _connect_postgresql(url: str) -> Any:
@@ -414,9 +393,26 @@ def _init_sqlite(path: str) -> None:
         con = sqlite3.connect(path, timeout=60)
         try:
             con.execute("PRAGMA journal_mode=WAL")
+            _check_not_truncated(con, Path(path))
         finally:
             con.close()
         ase.db.connect(path, use_lock_file=False).count()  # creates the tables if they are missing
+
+
+def _check_not_truncated(con: Any, path: Path) -> None:
+    """Raise :class:`StoreError` when the SQLite file ``path`` is shorter than the page count its
+    header declares and no write-ahead log holds the rest (a copy cut short); SQLite itself
+    notices only when it reads a missing page, possibly halfway through a command. The file is
+    measured with ``stat`` only: opening and closing it here would drop SQLite's POSIX locks of
+    this process."""
+    pages = con.execute("PRAGMA page_count").fetchone()[0]
+    size = con.execute("PRAGMA page_size").fetchone()[0]
+    wal = Path(f"{path}-wal")
+    if pages * size > path.stat().st_size and not (wal.exists() and wal.stat().st_size > 0):
+        raise StoreError(
+            f"{path}: truncated SQLite database ({path.stat().st_size} of {pages * size} bytes); "
+            "move it aside and the store is rebuilt from the shards"
+        )
 
 
 def _claim_alive(row: Any, ttl: float) -> bool:

@@ -1,10 +1,15 @@
-"""Screening figures (PNG) and a self-contained, offline ``report.html``."""
+"""Screening figures (PNG) and a self-contained, offline, interactive ``report.html``.
+
+The report's figures are plotly charts (plotly.js inlined once, so the page needs no network):
+hovering a heat-map cell or a point shows the site and its numbers. The candidate table sorts
+by any column (click its header) and filters by text. The PNGs are written beside it for papers.
+"""
 
 from __future__ import annotations
 
-import base64
 import html
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -107,17 +112,126 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _img(path: Path, ident: str, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    alt = html.escape(alt)
-    img = f'<img alt="{alt}" src="data:image/png;base64,{data}">'
-    return f'<figure id="{ident}">{img}<figcaption>{alt}</figcaption></figure>'
+def _hover(df: pd.DataFrame) -> list[str]:
+    """Hover text of each site: its name and the numbers a reader compares."""
+    return [
+        f"<b>{r.m1}{('–' + r.m2) if r.m2 else ' (single atom)'}</b><br>"
+        f"ΔG_RDS {r.dg_rds:+.2f} ± {r.dg_rds_std:.2f} eV (step {r.rds_step})<br>"
+        f"E_ads Li2S2 {r.e_ads_li2s2:+.2f} eV, Li2S {r.e_ads_li2s:+.2f} eV<br>"
+        f"|Δχ| {r.delta_chi:.2f}, rank {'—' if pd.isna(r['rank']) else int(r['rank'])}"
+        for _, r in df.iterrows()
+    ]
+
+
+def interactive_figures(df: pd.DataFrame, metals: list[str]) -> dict[str, Any]:
+    """Plotly figures of the heat map, the volcano and the Pareto front, with hover text."""
+    import plotly.graph_objects as go
+
+    eps = (df["d_band_m1"] + df["d_band_m2"]) / 2.0
+    single = df["m2"] == ""
+    volcano_fig = go.Figure(
+        [
+            _points(df[mask], eps[mask], name, error_y={"array": df["dg_rds_std"][mask], "thickness": 0.5})
+            for mask, name in ((~single, "pairs"), (single, "single atoms"))
+        ]
+    )
+    volcano_fig.update_layout(xaxis_title="mean d-band centre ε_d (eV vs E_F)", yaxis_title="ΔG_RDS (eV)")
+    front = df[df["pareto"]].sort_values("e_ads_li2s2")
+    pareto_fig = go.Figure(
+        [
+            _points(df, df["e_ads_li2s2"], "all sites", opacity=0.5),
+            _points(front, front["e_ads_li2s2"], "Pareto front", mode="lines+markers"),
+        ]
+    )
+    pareto_fig.update_layout(xaxis_title="E_ads(Li2S2) (eV)", yaxis_title="ΔG_RDS (eV)")
+    return {"heatmap": _heatmap_figure(df, metals), "volcano": volcano_fig, "pareto": pareto_fig}
+
+
+def _points(df: pd.DataFrame, x: pd.Series, name: str, mode: str = "markers", **kw: Any) -> Any:
+    """A scatter trace of ΔG_RDS against ``x``, each point hovering its site."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(x=x, y=df["dg_rds"], mode=mode, name=name, text=_hover(df), hoverinfo="text", **kw)
+
+
+def _heatmap_figure(df: pd.DataFrame, metals: list[str]) -> Any:
+    """Metal × metal ΔG_RDS, each cell hovering its pair."""
+    import plotly.graph_objects as go
+
+    pairs = df[df["m2"] != ""]
+    idx = {m: k for k, m in enumerate(metals)}
+    grid = np.full((len(metals), len(metals)), np.nan)
+    text = np.full((len(metals), len(metals)), "", dtype=object)
+    for (_, r), hover in zip(pairs.iterrows(), _hover(pairs), strict=True):
+        if r.m1 in idx and r.m2 in idx:
+            for i, j in ((idx[r.m1], idx[r.m2]), (idx[r.m2], idx[r.m1])):
+                grid[i, j], text[i, j] = r.dg_rds, hover
+    heat = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=metals,
+            y=metals,
+            text=text,
+            hoverinfo="text",
+            colorscale="Viridis_r",
+            colorbar={"title": "ΔG_RDS (eV)"},
+        )
+    )
+    heat.update_layout(title="ΔG of the rate-determining SRR step (0 V vs Li/Li+)", height=700)
+    return heat
+
+
+def _figure(fig: Any, ident: str, caption: str, png: Path, first: bool) -> str:
+    """One interactive figure (plotly.js inlined with the first one) and a link to its PNG."""
+    div = fig.to_html(
+        full_html=False, include_plotlyjs=first, div_id=f"{ident}-plot", config={"responsive": True}
+    )
+    link = f'<a href="{html.escape(png.name)}">PNG</a>'
+    return f'<figure id="{ident}">{div}<figcaption>{html.escape(caption)} ({link})</figcaption></figure>'
 
 
 def _table(df: pd.DataFrame, cols: list[str], ident: str) -> str:
     return df[[c for c in cols if c in df.columns]].to_html(
-        index=False, float_format=lambda v: f"{v:.3f}", table_id=ident, border=0, na_rep=""
+        index=False,
+        float_format=lambda v: f"{v:.3f}",
+        table_id=ident,
+        border=0,
+        na_rep="",
+        classes="sortable",
     )
+
+
+TABLE_SCRIPT = """<script>
+// Sort a table.sortable by the clicked header (numbers numerically, blanks last; click again to
+// reverse), and filter #top-table's rows by the text in #filter.
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("thead th").forEach(function (th, col) {
+    th.style.cursor = "pointer";
+    th.title = "sort";
+    th.addEventListener("click", function () {
+      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var up = th.dataset.order !== "asc";
+      table.querySelectorAll("thead th").forEach(function (h) { delete h.dataset.order; });
+      th.dataset.order = up ? "asc" : "desc";
+      function key(r) { var t = r.cells[col].textContent.trim(), v = parseFloat(t);
+        return t === "" ? null : (isNaN(v) ? t : v); }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x === null) return 1; if (y === null) return -1;
+        var c = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
+        return up ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+document.getElementById("filter").addEventListener("input", function (e) {
+  var q = e.target.value.toLowerCase();
+  Array.from(document.getElementById("top-table").tBodies[0].rows).forEach(function (r) {
+    r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? "" : "none";
+  });
+});
+</script>"""
 
 
 def _trends(df: pd.DataFrame) -> str:
@@ -138,14 +252,22 @@ def _trends(df: pd.DataFrame) -> str:
 
 
 def write_report(df: pd.DataFrame, metals: list[str], out: Path, top: int, meta: dict[str, str]) -> Path:
-    """Write the PNGs and ``report.html`` (images inlined, no external resources)."""
-    figs = {
+    """Write the PNGs and ``report.html`` (interactive, everything inlined, no network needed).
+    The candidate table holds every pair (ranked; sortable and filterable), the top ``top`` first."""
+    pngs = {
         "heatmap": heatmap(df, metals, out / "heatmap_dg_rds.png"),
         "volcano": volcano(df, out / "volcano_dband.png"),
         "pareto": pareto_plot(df, out / "pareto.png"),
     }
+    figs = interactive_figures(df, metals)
+    captions = {
+        "heatmap": "metal × metal heat map of ΔG_RDS (hover a cell for the pair)",
+        "volcano": "ΔG_RDS against the d-band centre",
+        "pareto": "Pareto front of ΔG_RDS and Li2S2 binding",
+    }
+    charts = {k: _figure(figs[k], k, captions[k], pngs[k], first=k == "heatmap") for k in figs}
     pairs, singles = df[~df["reference_row"]], df[df["reference_row"]]
-    table = _table(pairs.head(top), TABLE_COLS, "top-table")
+    table = _table(pairs, TABLE_COLS, "top-table")
     single_table = _table(singles, SINGLE_COLS, "single-table")
     trends = _trends(df)
     notes = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in meta.items())
@@ -155,14 +277,17 @@ def write_report(df: pd.DataFrame, metals: list[str], out: Path, top: int, meta:
 td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}img{{max-width:100%}}</style></head>
 <body><h1>Dual-atom catalysts on PCN for Li–S sulfur reduction</h1>
 <ul>{notes}</ul>
-<h2>Top {top} candidates (pairs)</h2>
+<h2>Candidates (pairs, by rank; the top {top} first)</h2>
 <p>{int(pairs["passes_filters"].sum())} of {len(pairs)} pairs pass the filters; <code>failed_filters</code>
-names what a row fails. <code>beats_singles_*</code>: lower than both of the pair's single atoms.</p>{table}
+names what a row fails. <code>beats_singles_*</code>: lower than both of the pair's single atoms.
+Click a column header to sort; type to filter: <input id="filter" placeholder="e.g. Ni or True"></p>
+<div style="max-height:480px;overflow:auto">{table}</div>
 <h2>Reference study's trends</h2>{trends}
 <h2>Single atoms (reference rows, not ranked)</h2>{single_table}
-<h2>ΔG_RDS heat map</h2>{_img(figs["heatmap"], "heatmap", "metal × metal heat map of ΔG_RDS")}
-<h2>Volcano</h2>{_img(figs["volcano"], "volcano", "ΔG_RDS against the d-band centre")}
-<h2>Pareto front</h2>{_img(figs["pareto"], "pareto", "Pareto front of ΔG_RDS and Li2S2 binding")}
+<h2>ΔG_RDS heat map</h2>{charts["heatmap"]}
+<h2>Volcano</h2>{charts["volcano"]}
+<h2>Pareto front</h2>{charts["pareto"]}
+{TABLE_SCRIPT}
 </body></html>"""
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from dacscreen.atomic import staged
 from dacscreen.config import ScreenConfig, Settings
+from dacscreen.errors import ModelError
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.distributed import predict_chunks
 from dacscreen.screening.rank import rank
@@ -27,9 +28,22 @@ def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # 
     """
     model_dir = cfg.model or Settings().model
     ens = Ensemble.load(model_dir)
+    check_domain(ens, cfg.host, model_dir)
     specs = list(space_from_config(cfg))
     with staged(out) as stage:
         return _screen_into(stage, cfg, ens, model_dir, specs, progress)
+
+
+def check_domain(ens: Ensemble, host: str, model_dir: Path) -> None:
+    """Refuse a host the model was not trained on: its adsorption energies would be those of
+    the training host's references and sites, passed off as the other host's (ModelError)."""
+    trained = {k.removeprefix("host_") for k in ens.meta.get("references", {}) if k.startswith("host_")}
+    trained = {h for h in trained if not h.endswith("_nH")} or {ens.meta.get("train_config", {}).get("host")}
+    if host not in trained:
+        raise ModelError(
+            f"{model_dir}: trained on host(s) {sorted(h for h in trained if h)}, not {host}; "
+            f"train a model on {host} labels to screen it"
+        )
 
 
 def _screen_into(  # type: ignore[no-untyped-def]
