@@ -182,3 +182,21 @@ def test_json_flag_is_machine_readable(tmp_path: Path) -> None:
     res = _run("--json", "build", "--metals", "Cu", "--out", str(tmp_path / "x.extxyz"))
     assert res.exit_code == 0
     assert json.loads(res.stdout)["formula"]
+
+
+def test_csv_rows_sharing_a_structure_file_are_all_imported(tmp_path: Path) -> None:
+    """Each CSV row is one record, even when rows point to the same structure file; a second
+    import of the same table writes nothing new and says so."""
+    from dacscreen.data.sites import build_site
+
+    ase.io.write(tmp_path / "cu.xyz", build_site("melon", ["Cu"]))
+    ase.io.write(tmp_path / "ni.xyz", build_site("melon", ["Ni"]))
+    (tmp_path / "labels.csv").write_text("file,energy\ncu.xyz,-1.0\ncu.xyz,-2.0\nni.xyz,-3.0\n")
+    args = ["--json", "dataset", "import", "--source", str(tmp_path / "labels.csv"), "--method", "x"]
+    args += ["--db", str(tmp_path / "s.db")]
+    first = _run(*args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["written"] == 3
+    again = _run(*args)
+    assert json.loads(again.stdout)["written"] == 0 and json.loads(again.stdout)["already_present"] == 3
+    assert Store(tmp_path / "s.db").count() == 3

@@ -78,7 +78,12 @@ def build(
     ] = None,
     host: Annotated[str | None, typer.Option(help="heptazine or melon.")] = None,
     metals: Annotated[list[str] | None, typer.Option(help="One (single atom) or two metals.")] = None,
-    adsorbate: Annotated[str | None, typer.Option(help="S8, Li2S8, Li2S6, Li2S4, Li2S2 or Li2S.")] = None,
+    adsorbate: Annotated[
+        str | None,
+        typer.Option(
+            help="SRR species (S8 ... Li2S), H, O, OH, OOH, a molecule of ASE's database (CO2, NH3) or a file."
+        ),
+    ] = None,
     placement: Annotated[
         int | None, typer.Option(help="Symmetry-distinct metal placement (0: the first).")
     ] = None,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import ase.build
+import ase.io
 import numpy as np
 import pytest
+from ase import Atoms
 
 from dacscreen.data.adsorbates import molecule, orientations, place_adsorbate
 from dacscreen.data.sites import build_site
+from dacscreen.errors import StructureError
 from dacscreen.thermo import SRR_SPECIES
 
 FORMULA = {"S8": "S8", "Li2S8": "Li2S8", "Li2S6": "Li2S6", "Li2S4": "Li2S4", "Li2S2": "Li2S2", "Li2S": "Li2S"}
@@ -54,3 +60,37 @@ def test_molecule_returns_an_independent_copy() -> None:
     first = molecule("Li2S2")
     first.positions += 10.0
     assert np.abs(molecule("Li2S2").positions.mean(axis=0)).max() < 1e-9
+
+
+@pytest.mark.parametrize(("name", "binder"), [("CO", "C"), ("NH3", "N"), ("H2O", "O"), ("SH2", "S")])
+def test_any_molecule_of_ase_binds_through_one_atom(name: str, binder: str) -> None:
+    """A molecule of ASE's database is placed on a metal through its least electronegative
+    heavy atom, which is the adsorbate's lowest atom, above the metal."""
+    site = build_site("melon", ["Cu", "Ni"])
+    for mode in orientations(2, name):
+        atoms = place_adsorbate(site, name, mode)
+        ads = atoms[atoms.get_tags() == 2]
+        assert sorted(ads.get_chemical_symbols()) == sorted(ase.build.molecule(name).get_chemical_symbols())
+        assert ads[0].symbol == binder and ads.positions[:, 2].min() >= ads.positions[0, 2] - 1e-6
+    assert orientations(2, name) == ["top1", "top2", "bridge"] and orientations(1, name) == ["top1"]
+
+
+def test_an_adsorbate_from_a_structure_file(tmp_path: Path) -> None:
+    """A file gives any adsorbate (here COOH, not in ASE's database): it binds through its first atom."""
+    cooh = Atoms("COOH", positions=[[0, 0, 0], [1.2, 0, 0.6], [-1.1, 0, 0.7], [-1.2, 0, 1.6]])
+    path = tmp_path / "cooh.xyz"
+    ase.io.write(path, cooh)
+    atoms = place_adsorbate(build_site("melon", ["Cu"]), str(path), "top1")
+    ads = atoms[atoms.get_tags() == 2]
+    assert ads.get_chemical_formula() == cooh.get_chemical_formula() and ads[0].symbol == "C"
+    with pytest.raises(StructureError, match="XeF6"):
+        place_adsorbate(build_site("melon", ["Cu"]), "XeF6", "top1")
+
+
+@pytest.mark.parametrize("name", ["CO2", "CH4"])
+def test_a_molecule_centred_on_its_binding_atom_lies_flat(name: str) -> None:
+    site = build_site("melon", ["Cu", "Ni"])
+    atoms = place_adsorbate(site, name, "top1")
+    ads = atoms[atoms.get_tags() == 2]
+    assert ads[0].symbol == "C" and np.ptp(ads.positions[:, 2]) < 1.3
+    assert ads.positions[:, 2].min() > site.positions[:, 2].max() + 1.0

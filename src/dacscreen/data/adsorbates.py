@@ -4,12 +4,19 @@ Geometries are reasonable starting points for relaxation (bond lengths in Å): S
 S–S–S 108°, Li–S 2.35 (bridging) or 2.15 (terminal). Placement orientations (SCIENCE.md §4):
 S bridging M1–M2, S on top of M1, S on top of M2, and Li toward a pyridinic N. Adsorbate
 atoms carry tag 2.
+
+Any other adsorbate comes from ASE's molecule database by name (``CO2``, ``NH3``, ``H2O``, ...:
+:func:`ase.build.molecule`) or from a structure file (any format ASE reads) given as its path; it
+binds through one atom and is placed on top of a metal or on the bridge, like H, O and OH
+(:func:`other_adsorbate`).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
+import ase.io
 import numpy as np
 from ase import Atoms
 
@@ -19,7 +26,7 @@ from dacscreen.thermo import SRR_SPECIES
 SS = 2.06
 LIS = 2.35
 ANCHOR_HEIGHT = {"S": 2.3, "Li": 2.1, "O": 1.9, "H": 1.6}
-"""Initial height (Å) of the anchoring atom above its target (metal or N)."""
+"""Initial height (Å) of the anchoring atom above its target (metal or N); 2.0 for others."""
 MIN_CONTACT = 1.9
 """Smallest accepted initial distance (Å) between adsorbate and substrate atoms."""
 
@@ -102,15 +109,50 @@ def _molecule(name: str) -> Atoms:
         "Li2S": li2s,
     }
     if name not in builders:
-        raise StructureError(f"unknown adsorbate '{name}'; choose one of {', '.join(SRR_SPECIES)}")
+        return other_adsorbate(name)
     mol = builders[name]()
     mol.positions -= mol.positions.mean(axis=0)
     return mol
 
 
+def other_adsorbate(name: str) -> Atoms:
+    """An adsorbate that is neither an SRR intermediate nor H/O/OH/OOH: a structure file
+    (``name`` is its path; it binds through its first atom) or a molecule of ASE's database by
+    name (it binds through its least electronegative atom other than H, e.g. C of CO and CO2, N
+    of NH3, O of H2O; H of H2). The binding atom is put first at the origin, and the molecule is
+    turned so that its centroid lies straight above it (+z); a molecule centred on that atom
+    (CO2, CH4) is laid flat instead (:func:`_stand_up`)."""
+    from ase.build import molecule as ase_molecule
+    from ase.data import atomic_numbers
+
+    from dacscreen.elements import pauling
+
+    path = Path(name)
+    if path.is_file():
+        try:
+            mol, bind = ase.io.read(path), 0
+        except Exception as exc:
+            raise StructureError(f"{path}: cannot read the adsorbate ({exc})") from exc
+    else:
+        try:
+            mol = ase_molecule(name)
+        except KeyError as exc:
+            known = ", ".join((*SRR_SPECIES, *SMALL_ADSORBATES))
+            raise StructureError(
+                f"unknown adsorbate '{name}': not {known}, a molecule of ASE's database (ase.build.molecule) "
+                "or a structure file"
+            ) from exc
+        heavy = [i for i, a in enumerate(mol) if a.symbol != "H"] or list(range(len(mol)))
+        bind = min(heavy, key=lambda i: (pauling(mol[i].symbol), atomic_numbers[mol[i].symbol]))
+    order = [bind, *(i for i in range(len(mol)) if i != bind)]
+    pos = mol.positions[order] - mol.positions[bind]
+    return Atoms([mol[i].symbol for i in order], positions=_stand_up(pos, pos.mean(axis=0), 0.1))
+
+
 def orientations(n_metals: int, name: str) -> list[str]:
-    """Placement orientations offered for an adsorbate on a single- or dual-atom site."""
-    if name in SMALL_ADSORBATES:
+    """Placement orientations offered for an adsorbate on a single- or dual-atom site: the SRR
+    intermediates' S/Li modes, else (one binding atom) on top of a metal or on the bridge."""
+    if name not in SRR_SPECIES:
         return ["top1"] if n_metals == 1 else ["top1", "top2", "bridge"]
     modes = ["bridge", "top1", "top2", "li_n"] if n_metals == 2 else ["top1", "flat", "li_n"]
     if "Li" not in name:
@@ -128,19 +170,13 @@ def _rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
 
 
-def _orient(mol: Atoms, anchor: np.ndarray, axis: np.ndarray) -> np.ndarray:
+def _orient(mol: Atoms, anchor: np.ndarray, axis: np.ndarray, built_upright: bool = False) -> np.ndarray:
     """Positions of ``mol`` with ``anchor`` at the origin, the body pointing up (+z) and the
-    molecule's long axis along ``axis`` in the plane."""
-    up = np.array([0.0, 0.0, 1.0])
+    molecule's long axis along ``axis`` in the plane. ``built_upright``: the molecule already
+    stands on its binding atom as built (one-atom binders, :func:`other_adsorbate`)."""
     pos = mol.positions - anchor
-    body = mol.positions.mean(axis=0) - anchor
-    upright = pos @ _rotation(body, up).T if np.linalg.norm(body) >= 0.3 else None
-    if upright is not None and upright[:, 2].min() > -0.5:
-        pos = upright
-    else:  # anchor near the centroid, or a long chain: lay the molecule flat
-        _, _, vt = np.linalg.svd(pos - pos.mean(axis=0))
-        pos = pos @ _rotation(vt[2], up).T
-        pos[:, 2] -= min(0.0, pos[:, 2].min())
+    if not built_upright:
+        pos = _stand_up(pos, mol.positions.mean(axis=0) - anchor)
     flat = pos[:, :2] - pos[:, :2].mean(axis=0)
     if np.linalg.norm(flat) > 1e-6 and np.linalg.norm(axis[:2]) > 1e-6:
         _, _, vt = np.linalg.svd(flat)
@@ -149,12 +185,26 @@ def _orient(mol: Atoms, anchor: np.ndarray, axis: np.ndarray) -> np.ndarray:
     return pos
 
 
+def _stand_up(pos: np.ndarray, body: np.ndarray, near: float = 0.3) -> np.ndarray:
+    """Turn ``pos`` (anchor at the origin) so that the body points up (+z); an anchor within
+    ``near`` (Å) of the centroid, or a long chain that would dip below the anchor, is laid flat
+    instead."""
+    up = np.array([0.0, 0.0, 1.0])
+    upright = pos @ _rotation(body, up).T if np.linalg.norm(body) >= near else None
+    if upright is not None and upright[:, 2].min() > -0.5:
+        return upright
+    _, _, vt = np.linalg.svd(pos - pos.mean(axis=0))
+    pos = pos @ _rotation(vt[2], up).T
+    pos[:, 2] -= min(0.0, pos[:, 2].min())
+    return pos
+
+
 @lru_cache(maxsize=4096)
 def _oriented(name: str, anchor: tuple[float, float, float], axis_xy: tuple[float, float]) -> np.ndarray:
     """:func:`_orient` of molecule ``name``, cached on the exact inputs: most pair sites of one
     placement share the in-plane M1→M2 vector, so a screen orients each intermediate only a few
     times. (Only the in-plane part of the axis enters the orientation.)"""
-    pos = _orient(molecule(name), np.array(anchor), np.array([*axis_xy, 0.0]))
+    pos = _orient(molecule(name), np.array(anchor), np.array([*axis_xy, 0.0]), name not in SRR_SPECIES)
     pos.flags.writeable = False
     return pos
 
@@ -194,7 +244,7 @@ def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
     else:
         raise StructureError(f"unknown orientation '{mode}'")
     pos = _oriented(name, tuple(float(x) for x in anchor), (float(axis[0]), float(axis[1])))
-    base = np.array([target[0], target[1], max(target[2], z_sheet) + ANCHOR_HEIGHT[elem]])
+    base = np.array([target[0], target[1], max(target[2], z_sheet) + ANCHOR_HEIGHT.get(elem, 2.0)])
     ads = Atoms(mol.get_chemical_symbols(), positions=pos + base, tags=[2] * len(mol))
     _lift_clear(site, ads)
     out = site.copy()

@@ -185,9 +185,11 @@ def import_csv(store: Store, cfg: ImportConfig) -> ImportReport:
     for col in (cfg.file_column, cfg.energy_column):
         if col not in table.columns:
             raise DacscreenError(f"{cfg.source}: missing column '{col}'")
-    for _, row in table.iterrows():
+    shared = table[cfg.file_column].astype(str).duplicated(keep=False)
+    for k, row in table.iterrows():
         path = cfg.source.parent / str(row[cfg.file_column])
-        rid = f"{cfg.method}|{row[cfg.file_column]}"
+        # one record per row: rows that share a structure file are told apart by their row
+        rid = f"{cfg.method}|{row[cfg.file_column]}" + (f"|row{k}" if shared[k] else "")
         if store.count(rid=rid):
             report.skipped_existing += 1
             continue
