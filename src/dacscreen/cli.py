@@ -80,9 +80,7 @@ def build(
     metals: Annotated[list[str] | None, typer.Option(help="One (single atom) or two metals.")] = None,
     adsorbate: Annotated[
         str | None,
-        typer.Option(
-            help="SRR species (S8 ... Li2S), H, O, OH, OOH, a molecule of ASE's database (CO2, NH3) or a file."
-        ),
+        typer.Option(help="SRR species (S8 ... Li2S), H, O, OH, OOH, an ASE molecule (CO2, NH3) or a file."),
     ] = None,
     placement: Annotated[
         int | None, typer.Option(help="Symmetry-distinct metal placement (0: the first).")
