@@ -484,7 +484,8 @@ def screen(
     emit(
         {
             "sites": len(df),
-            "passing": int(df["passes_filters"].sum()),
+            "pairs": int((~df["reference_row"]).sum()),
+            "pairs_passing": int(df.loc[~df["reference_row"], "passes_filters"].sum()),
             "out": str(out),
             "best": f"{df.iloc[0].m1}{df.iloc[0].m2}",
             "mlflow_run": run_id,
