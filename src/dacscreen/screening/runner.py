@@ -37,8 +37,8 @@ def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # 
 def check_domain(ens: Ensemble, host: str, model_dir: Path) -> None:
     """Refuse a host the model was not trained on: its adsorption energies would be those of
     the training host's references and sites, passed off as the other host's (ModelError)."""
-    trained = {k.removeprefix("host_") for k in ens.meta.get("references", {}) if k.startswith("host_")}
-    trained = {h for h in trained if not h.endswith("_nH")} or {ens.meta.get("train_config", {}).get("host")}
+    refs = ens.meta.get("references", {})
+    trained = {k.removeprefix("host_") for k in refs if k.startswith("host_") and not k.endswith("_nH")}
     if host not in trained:
         raise ModelError(
             f"{model_dir}: trained on host(s) {sorted(h for h in trained if h)}, not {host}; "
