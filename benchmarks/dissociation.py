@@ -14,6 +14,7 @@ a shard every ``--shard-every`` points; it resumes where it stopped. ``--report`
 ``results/dissociation.md`` from what is stored.
 
     python benchmarks/dissociation.py --run --limit 40
+    python benchmarks/dissociation.py --run --states Li2S --limit 8   # a second process
     python benchmarks/dissociation.py --report
 """
 
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> None:
     lab = Labeller(cfg, store)
     lab.run_references(cfg.metals)
     n = 0
-    for state in STATES:
+    for state in args.states:
         pairs = lowest_by_class(store, state)
         sites = order_sites(pairs, dft_by_source(store, lab.method))[: args.limit]
         for site in reversed(sites) if args.reverse else sites:
@@ -194,6 +195,9 @@ def main() -> None:
     p.add_argument("--run", action="store_true", help="compute missing GPAW single points")
     p.add_argument("--report", action="store_true", help="write results/dissociation.md")
     p.add_argument("--limit", type=int, default=40, help="sites per state")
+    p.add_argument(
+        "--states", nargs="+", choices=STATES, default=list(STATES), help="states to run, in order"
+    )
     p.add_argument("--shard-every", type=int, default=4)
     p.add_argument(
         "--maxiter",

@@ -125,6 +125,8 @@ def build(
         mode = cfg.orientation or orientations(len(cfg.metals), cfg.adsorbate)[0]
         atoms = place_adsorbate(atoms, cfg.adsorbate, mode)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # extxyz cannot hold an empty value (``m2=`` reads back as the next key): leave it out
+    atoms.info = {k: v for k, v in atoms.info.items() if v != ""}
     ase.io.write(out, atoms)
     emit(
         {
@@ -277,11 +279,13 @@ def dataset_import(
     source: Annotated[Path | None, typer.Option(help="VASP folder tree or extxyz file.")] = None,
     method: Annotated[str | None, typer.Option(help="Method string, e.g. vasp-pbe-d2.")] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="vasp-tree, extxyz or csv (default: from --source).")
+        str | None,
+        typer.Option("--format", help="vasp-tree, extxyz, csv or energies (default: from --source)."),
     ] = None,
     db: DbOpt = None,
 ) -> None:
-    """Import your own DFT data (VASP folders with CONTCAR + energies CSV/OSZICAR/vasprun, or extxyz)."""
+    """Import your own DFT data: VASP folders (CONTCAR + energies CSV/OSZICAR/vasprun), extxyz,
+    a CSV joined to structure files, or an energies-only table (--format energies)."""
     from dacscreen.config import ImportConfig
     from dacscreen.data.importers import run_import
     from dacscreen.data.store import open_store
@@ -299,6 +303,7 @@ def dataset_import(
             "written": report.written,
             "already_present": report.skipped_existing,
             "errors": len(report.errors),
+            **({"without_structure": report.without_structure} if cfg.format == "energies" else {}),
             "db": store.url,
             "method": cfg.method,
         },
@@ -329,7 +334,13 @@ def train(
     arch: Annotated[str | None, typer.Option(help="schnet or painn.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs per member.")] = None,
     ensemble: Annotated[int | None, typer.Option(help="Ensemble size K.")] = None,
-    input_mode: Annotated[str | None, typer.Option(help="as-built or relaxed-site.")] = None,
+    input_mode: Annotated[
+        str | None,
+        typer.Option(
+            help="as-built (the builder's site: shipped hosts only), relaxed-site (your relaxed bare "
+            "site + a placed adsorbate) or relaxed (your structures as they are)."
+        ),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     devices: Annotated[
         int | None, typer.Option(help="Data-parallel processes via torchrun (one per GPU; gloo on CPU).")
@@ -340,7 +351,7 @@ def train(
 
     from dacscreen.config import TrainConfig
     from dacscreen.models import distributed
-    from dacscreen.models.pipeline import prepare_once, train_ensemble
+    from dacscreen.models.pipeline import prepare_once, target_summary, train_ensemble
 
     cfg = load_config(
         TrainConfig,
@@ -370,13 +381,23 @@ def train(
     finally:
         distributed.teardown()
     if distributed.rank() == 0 and "rank" not in report:
-        emit({"model": str(cfg.out), **report}, "training")
+        keys = ("test_metals", "baseline", "train_seconds", "registered")
+        summary = {"model": str(cfg.out), **{k: report[k] for k in keys if k in report}}
+        emit(
+            {**summary, "held_out": target_summary(report), "metrics": str(cfg.out / "metrics.json")},
+            "training",
+        )
 
 
 @app.command()
 @reports_errors
 def evaluate(
-    model: Annotated[Path, typer.Option(help="Trained ensemble directory.")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Trained ensemble directory; without it, the descriptor baselines of --config only."
+        ),
+    ] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
     split: Annotated[str | None, typer.Option(help="leave-metal-out (k-fold) or random.")] = None,
@@ -392,7 +413,9 @@ def evaluate(
     """Evaluate a model: k-fold leave-metal-out cross-validation of its architecture against the
     best descriptor baseline (MAE, RMSE, R², ρ, top-20 recall, calibration), a random split for
     reference, and the trained model itself on its own held-out metals. The folds are trained
-    with the model's own recipe (``train_config`` in its meta.json) unless --config is given."""
+    with the model's own recipe (``train_config`` in its meta.json) unless --config is given.
+    Without --model, every descriptor baseline of the --config's data is cross-validated (the
+    road for data without structures, such as an energies-only import)."""
     import json
 
     from dacscreen.config import TrainConfig
@@ -400,25 +423,31 @@ def evaluate(
     from dacscreen.models.ensemble import Ensemble
     from dacscreen.models.pipeline import prepare
 
-    ens = Ensemble.load(model)
-    if members:
-        ens.config = ens.config.model_copy(update={"ensemble": members})
-    overrides = {
-        **({} if config else ens.meta.get("train_config", {})),  # the model's own recipe by default
-        "db": db,
-        "input_mode": ens.meta.get("input_mode"),
-        "orientations": ens.meta.get("orientations"),
-    }
+    if model is None and config is None:
+        raise typer.BadParameter("give --model, or --config to evaluate the baselines alone")
+    ens = Ensemble.load(model) if model is not None else None
+    overrides: dict = {"db": db}
+    if ens is not None:
+        if members:
+            ens.config = ens.config.model_copy(update={"ensemble": members})
+        overrides |= {
+            **({} if config else ens.meta.get("train_config", {})),  # the model's own recipe by default
+            "db": db,  # given last: a --db beats the recipe's
+            "input_mode": ens.meta.get("input_mode"),
+            "orientations": ens.meta.get("orientations"),
+        }
     cfg = load_config(TrainConfig, config, overrides)
     if split:
         cfg.split = cfg.split.model_copy(update={"kind": split})
         folds = folds if split == "leave-metal-out" else 0
-    if cfg.split.kind == "leave-metal-out" and not cfg.split.test_metals:
+    if ens is not None and cfg.split.kind == "leave-metal-out" and not cfg.split.test_metals:
         cfg.split = cfg.split.model_copy(update={"test_metals": ens.meta.get("test_metals")})
-    target = out or Path(model) / "evaluation"
+    home = Path(model) if model is not None else cfg.out
+    target = out or home / "evaluation"
+    card = None if out or model is None else home / "model_card.md"  # a report elsewhere leaves the card
     with progress("cross-validation folds", folds + 1 if folds else 0) as advance:
-        card = None if out else Path(model) / "model_card.md"  # a report elsewhere leaves the card
-        report = evaluation_report(ens, cfg, prepare(cfg), folds, target, advance, card)
+        prepared = prepare(cfg, graphs=ens is not None)
+        report = evaluation_report(ens, cfg, prepared, folds, target, advance, card)
     if json_file:
         json_file.write_text(json.dumps(report, indent=2, default=float))
     emit({"report": str(target / "evaluation.md"), **report}, "evaluation")

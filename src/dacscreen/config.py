@@ -219,9 +219,11 @@ class ImportConfig(Strict):
     """``dacscreen dataset import``: bring your own DFT data into the store."""
 
     source: Path
-    """A tree of VASP run folders, an extxyz file, or a CSV of labels (format csv)."""
-    format: Literal["vasp-tree", "extxyz", "csv"] = "vasp-tree"
-    """vasp-tree (folders), extxyz (frames with energies) or csv (labels joined to files)."""
+    """A tree of VASP run folders, an extxyz file, or a CSV (formats csv and energies)."""
+    format: Literal["vasp-tree", "extxyz", "csv", "energies"] = "vasp-tree"
+    """vasp-tree (folders), extxyz (frames with energies), csv (labels joined to structure
+    files) or energies (a table of site, state and energy without structures, e.g. from a
+    paper's SI; see ``docs/byod_tutorial.md``)."""
     method: str
     """Method string stored with every record, e.g. ``vasp-pbe-d2``."""
     db: str | None = None
@@ -235,11 +237,22 @@ class ImportConfig(Strict):
     file_column: str = "file"
     """format csv: column with structure file paths (any ASE format), relative to the CSV."""
     metal_column: str | None = None
-    """Column with the metal (else inferred)."""
+    """Column with the metal (else inferred); required by format energies."""
+    metal2_column: str | None = None
+    """format energies: column with the second metal of a pair (empty for a single atom)."""
+    placement_column: str | None = None
+    """format energies: column with the builder's placement index (default 0)."""
+    zpe_column: str | None = None
+    """format energies: zero-point energy (eV), added to the energy."""
+    ts_column: str | None = None
+    """format energies: the entropy term T·S (eV, positive), subtracted from the energy. A
+    column that already holds −T·S is given as ``ts_column`` with ``ts_sign: -1``."""
+    ts_sign: Literal[1, -1] = 1
+    """format energies: +1 if ``ts_column`` holds T·S, −1 if it holds −T·S."""
     host_column: str | None = None
     """Column appended to host_prefix to name the host."""
     state_column: str | None = None
-    """Column with the state (else inferred from adsorbate atoms)."""
+    """Column with the state (else inferred from adsorbate atoms); required by format energies."""
     host_prefix: str = "user"
     """Host name (prefix)."""
     clean_states: list[str] = Field(default_factory=lambda: ["clean", "substrate", "slab"])
@@ -248,6 +261,12 @@ class ImportConfig(Strict):
     """Elements that make up adsorbates."""
     structure_files: list[str] = Field(default_factory=lambda: ["CONTCAR", "POSCAR"])
     """Structure file names tried in each folder."""
+
+    @model_validator(mode="after")
+    def _energies_columns(self) -> ImportConfig:
+        if self.format == "energies" and not (self.metal_column and self.state_column):
+            raise ValueError("format energies needs metal_column and state_column")
+        return self
 
 
 class SplitConfig(Strict):

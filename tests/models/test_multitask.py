@@ -60,3 +60,28 @@ def test_displacement_loss_counts_site_and_adsorbate_atoms_only() -> None:
         batch.y_disp[moving] = float("nan")  # unknown relaxations add nothing
         assert float(masked_loss(model, batch, Scaling(), 2.0)) == 0.0
     np.testing.assert_array_equal(batch.tags.numpy() > 0, moving.numpy())
+
+
+@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_inference_on_the_receptive_edges_is_exact(arch: str, layers: int) -> None:
+    """Screening's forward pass keeps only the edges whose messages reach a site or adsorbate
+    atom: the energies and the metals' d-band centres are those of the full pass, on far
+    fewer edges."""
+    from dacscreen.models.layers import receptive_edges
+
+    torch.manual_seed(1)
+    cfg = ModelConfig(arch=arch, hidden=16, layers=layers, n_rbf=8, displacement_weight=1.0)
+    model = MultiTaskGNN(cfg).eval()
+    clean = atoms_to_graph(build_site("melon", ["Fe"]))
+    batch = Batch.from_data_list([_graph(), clean, _graph()])
+    with torch.no_grad():
+        e, d, disp = model(batch)
+        e_i, d_i, disp_i = model(batch, inference=True)
+    metals = batch.tags == 1
+    torch.testing.assert_close(e_i, e, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(d_i[metals], d[metals], atol=1e-5, rtol=1e-5)
+    assert disp is not None and disp_i is None
+    sets = receptive_edges(batch.edge_index, batch.tags > 0, layers)
+    sizes = [len(s) for s in sets]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] < 0.3 * batch.edge_index.size(1)

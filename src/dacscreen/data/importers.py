@@ -1,4 +1,5 @@
-"""Importers for a user's own DFT data (VASP folder trees, extxyz), one transaction per record.
+"""Importers for a user's own DFT data (VASP folder trees, extxyz, CSV joined to structure
+files, energies-only tables), one transaction per record.
 
 Which atoms are the site, the adsorbate and the host is taken from the CSV columns of the
 config or inferred: transition metals are the site (tag 1), ``adsorbate_elements`` in a
@@ -34,14 +35,28 @@ class ImportReport:
 
     written: int = 0
     skipped_existing: int = 0
+    without_structure: int = 0
+    """Written records without atoms (format energies, a site the platform cannot build)."""
     errors: list[str] = field(default_factory=list)
 
 
-def infer_tags(atoms: Atoms, clean: bool, adsorbate_elements: list[str]) -> np.ndarray:
-    """Tags: transition metals 1, adsorbate elements 2 (only in adsorbate states), else 0."""
+def is_site_metal(symbol: str, adsorbate_elements: list[str]) -> bool:
+    """Whether an atom of ``symbol`` is a site atom when no column names the metals: a
+    transition metal, or another metal (Mg, Al, Ga, Sn, Bi ...) that is not an adsorbate
+    element."""
+    el = Element(symbol)
+    return el.is_transition_metal or (el.is_metal and symbol not in adsorbate_elements)
+
+
+def infer_tags(
+    atoms: Atoms, clean: bool, adsorbate_elements: list[str], site_metals: list[str] | None = None
+) -> np.ndarray:
+    """Tags: site metals 1 (``site_metals`` when given, else :func:`is_site_metal`), adsorbate
+    elements 2 (only in adsorbate states), else 0."""
     tags = []
     for s in atoms.get_chemical_symbols():
-        if Element(s).is_transition_metal:
+        site = s in site_metals if site_metals else is_site_metal(s, adsorbate_elements)
+        if site:
             tags.append(1)
         elif not clean and s in adsorbate_elements:
             tags.append(2)
@@ -95,8 +110,10 @@ def _folders(root: Path, names: list[str]) -> Iterator[Path]:
     yield from sorted(seen)
 
 
-def _metadata(cfg: ImportConfig, folder: Path, row: pd.Series | None, atoms: Atoms) -> dict[str, Any]:
-    metals = [a.symbol for a in atoms if Element(a.symbol).is_transition_metal]
+def _metadata(cfg: ImportConfig, row: pd.Series | None, atoms: Atoms) -> dict[str, Any]:
+    """Site identity of a structure: CSV columns where the config names them, else inferred
+    (the site metals in atom order, the adsorbate from ``adsorbate_elements``)."""
+    metals = [a.symbol for a in atoms if is_site_metal(a.symbol, cfg.adsorbate_elements)]
     m1 = str(row[cfg.metal_column]) if row is not None and cfg.metal_column else (metals[0] if metals else "")
     m2 = metals[1] if len(metals) > 1 and not cfg.metal_column else ""
     host = cfg.host_prefix
@@ -109,6 +126,16 @@ def _metadata(cfg: ImportConfig, folder: Path, row: pd.Series | None, atoms: Ato
     if state in cfg.clean_states:
         state = "clean"
     return {"host": host, "m1": m1, "m2": m2, "adsorbate": state}
+
+
+def _tagged(atoms: Atoms, cfg: ImportConfig, meta: dict[str, Any], where: str) -> Atoms:
+    """``atoms`` with site (1), adsorbate (2) and host (0) tags; a structure without a site
+    metal is rejected."""
+    site = [m for m in (meta["m1"], meta["m2"]) if m]
+    atoms.set_tags(infer_tags(atoms, meta["adsorbate"] == "clean", cfg.adsorbate_elements, site))
+    if not (atoms.get_tags() == 1).any():
+        raise StructureError(f"{where}: no site metal found (name it with metal_column)")
+    return atoms
 
 
 def import_vasp_tree(store: Store, cfg: ImportConfig) -> ImportReport:
@@ -141,11 +168,8 @@ def _folder_record(cfg: ImportConfig, folder: Path, table: pd.DataFrame | None, 
     energy = float(row[cfg.energy_column]) if row is not None else folder_energy(folder)
     if not math.isfinite(energy):
         raise DFTInputError(f"{folder}: energy is not finite ({energy})")
-    meta = _metadata(cfg, folder, row, atoms)
-    atoms.set_tags(infer_tags(atoms, meta["adsorbate"] == "clean", cfg.adsorbate_elements))
-    if not (atoms.get_tags() == 1).any():
-        raise StructureError(f"{folder}: no transition-metal site atom found")
-    return _site_record(cfg, atoms, energy, meta, rid, str(folder))
+    meta = _metadata(cfg, row, atoms)
+    return _site_record(cfg, _tagged(atoms, cfg, meta, str(folder)), energy, meta, rid, str(folder))
 
 
 def import_extxyz(store: Store, cfg: ImportConfig) -> ImportReport:
@@ -166,14 +190,28 @@ def import_extxyz(store: Store, cfg: ImportConfig) -> ImportReport:
             )
             if not math.isfinite(energy):
                 raise DFTInputError(f"{cfg.source} frame {k}: energy is not finite ({energy})")
-            meta = _metadata(cfg, cfg.source, None, atoms)
-            meta.update({k2: atoms.info[k2] for k2 in ("host", "m1", "m2", "adsorbate") if k2 in atoms.info})
-            atoms.set_tags(infer_tags(atoms, meta["adsorbate"] == "clean", cfg.adsorbate_elements))
-            record = _site_record(cfg, atoms, energy, meta, rid, f"{cfg.source}#{k}")
+            meta = _frame_metadata(cfg, atoms)
+            where = f"{cfg.source} frame {k}"
+            record = _site_record(cfg, _tagged(atoms, cfg, meta, where), energy, meta, rid, where)
             report.written += len(store.write_records([record]))
         except DacscreenError as exc:
             report.errors.append(str(exc))
     return report
+
+
+BUILDER_KEYS = ("host", "m1", "m2", "placement", "adsorbate", "orientation")
+"""Site identity keys that ``dacscreen build`` writes into an extxyz frame's info."""
+
+
+def _frame_metadata(cfg: ImportConfig, atoms: Atoms) -> dict[str, Any]:
+    """Identity of an extxyz frame: the builder's info keys where present (a frame the builder
+    wrote without ``adsorbate`` is a bare site), else inferred as for any structure."""
+    meta = _metadata(cfg, None, atoms)
+    info = {k: atoms.info[k] for k in BUILDER_KEYS if k in atoms.info}
+    if "host" in info and "m1" in info:
+        meta.update(m2="", adsorbate="clean")
+    meta.update({k: str(v) if k != "placement" else int(v) for k, v in info.items()})
+    return meta
 
 
 def import_csv(store: Store, cfg: ImportConfig) -> ImportReport:
@@ -201,26 +239,117 @@ def import_csv(store: Store, cfg: ImportConfig) -> ImportReport:
             energy = float(row[cfg.energy_column])
             if not math.isfinite(energy):
                 raise DFTInputError(f"{path}: energy is not finite ({energy})")
-            meta = _metadata(cfg, path, row, atoms)
-            atoms.set_tags(infer_tags(atoms, meta["adsorbate"] == "clean", cfg.adsorbate_elements))
-            report.written += len(
-                store.write_records([_site_record(cfg, atoms, energy, meta, rid, str(path))])
-            )
+            meta = _metadata(cfg, row, atoms)
+            record = _site_record(cfg, _tagged(atoms, cfg, meta, str(path)), energy, meta, rid, str(path))
+            report.written += len(store.write_records([record]))
         except DacscreenError as exc:
             report.errors.append(str(exc))
     return report
 
 
+def import_energies(store: Store, cfg: ImportConfig) -> ImportReport:
+    """Import a table of energies without structures: one row per site and state.
+
+    The stored energy is E + ZPE − T·S where the config names those columns (the raw E and
+    both terms are kept as keys). Where the platform can build the site (a shipped host, a
+    placeable adsorbate) the record carries that built, unrelaxed structure
+    (``structure: built``), so a GNN can be trained on platform-built inputs; otherwise it has
+    no atoms (``structure: none``) and only the descriptor baselines can learn from it. Every row
+    is written or reported with its reason.
+    """
+    report = ImportReport()
+    if not cfg.source.is_file():
+        raise DacscreenError(f"{cfg.source}: energies table not found")
+    table = pd.read_csv(cfg.source)
+    optional = (cfg.metal2_column, cfg.placement_column, cfg.host_column, cfg.zpe_column, cfg.ts_column)
+    for col in (cfg.metal_column, cfg.state_column, cfg.energy_column, *optional):
+        if col and col not in table.columns:
+            raise DacscreenError(f"{cfg.source}: missing column '{col}'")
+    for k, row in table.iterrows():
+        rid = f"{cfg.method}|{cfg.source.name}|row{k}"
+        if store.count(rid=rid):
+            report.skipped_existing += 1
+            continue
+        try:
+            meta = _row_identity(cfg, row)
+            where = f"{cfg.source} row {int(k) + 2}"  # the header is line 1
+            energy, terms = _free_energy(cfg, row, where)
+            atoms = _platform_structure(meta)
+            meta |= terms | {"structure": "built" if len(atoms) else "none"}
+            n = len(store.write_records([_site_record(cfg, atoms, energy, meta, rid, where)]))
+            report.written += n
+            report.without_structure += n * (not len(atoms))
+        except DacscreenError as exc:
+            report.errors.append(str(exc))
+    return report
+
+
+def _row_identity(cfg: ImportConfig, row: pd.Series) -> dict[str, Any]:
+    """host, metals, placement and state of an energies row."""
+
+    def cell(col: str | None) -> str:
+        value = row[col] if col else ""
+        return "" if pd.isna(value) else str(value).strip()
+
+    state = cell(cfg.state_column)
+    host = f"{cfg.host_prefix}-{cell(cfg.host_column)}" if cfg.host_column else cfg.host_prefix
+    placement = cell(cfg.placement_column)
+    return {
+        "host": host,
+        "m1": cell(cfg.metal_column),
+        "m2": cell(cfg.metal2_column),
+        "placement": int(float(placement)) if placement else 0,
+        "adsorbate": "clean" if state in cfg.clean_states else state,
+        "orientation": "none",
+    }
+
+
+def _free_energy(cfg: ImportConfig, row: pd.Series, where: str) -> tuple[float, dict[str, float]]:
+    """E + ZPE − T·S (eV) of a row and the terms it was made of."""
+    terms = {"e_raw": row[cfg.energy_column]}
+    if cfg.zpe_column:
+        terms["zpe"] = row[cfg.zpe_column]
+    if cfg.ts_column:
+        terms["ts"] = cfg.ts_sign * row[cfg.ts_column]
+    try:
+        values = {k: float(v) for k, v in terms.items()}
+    except (TypeError, ValueError) as exc:
+        raise DFTInputError(f"{where}: not a number: {exc}") from exc
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise DFTInputError(f"{where}: {', '.join(bad)} is not finite")
+    return values["e_raw"] + values.get("zpe", 0.0) - values.get("ts", 0.0), values
+
+
+def _platform_structure(meta: dict[str, Any]) -> Atoms:
+    """The builder's site (and adsorbate, in its first offered orientation) for ``meta``, or no
+    atoms where the platform cannot build it (an unknown host, metal or adsorbate)."""
+    from dacscreen.data.adsorbates import orientations, place_adsorbate
+    from dacscreen.data.hosts import HOSTS
+    from dacscreen.data.sites import build_site
+
+    metals = [m for m in (meta["m1"], meta["m2"]) if m]
+    if meta["host"] not in HOSTS:
+        return Atoms()
+    try:
+        atoms = build_site(meta["host"], metals, meta["placement"])
+        if meta["adsorbate"] != "clean":
+            atoms = place_adsorbate(atoms, meta["adsorbate"], orientations(len(metals), meta["adsorbate"])[0])
+    except (DacscreenError, KeyError, ValueError, IndexError) as exc:
+        log.info("no platform structure for %s: %s", meta, exc)
+        return Atoms()
+    return atoms
+
+
 def _site_record(
     cfg: ImportConfig, atoms: Atoms, energy: float, meta: dict[str, Any], rid: str, source: str
 ) -> Record:
-    task = f"{meta['host']}|{meta['m1']}|{meta['m2']}|0|{meta['adsorbate']}|{cfg.method}"
+    meta = {"placement": 0, "orientation": "dft", **meta}
+    task = f"{meta['host']}|{meta['m1']}|{meta['m2']}|{meta['placement']}|{meta['adsorbate']}|{cfg.method}"
     keys = {
         "rid": rid,
         "task": task,
         "kind": "site",
-        "placement": 0,
-        "orientation": "dft",
         "method": cfg.method,
         "converged": True,
         "anomaly": "",
@@ -236,5 +365,10 @@ def _site_record(
 
 def run_import(store: Store, cfg: ImportConfig) -> ImportReport:
     """Dispatch on ``cfg.format``."""
-    runners = {"extxyz": import_extxyz, "csv": import_csv, "vasp-tree": import_vasp_tree}
+    runners = {
+        "extxyz": import_extxyz,
+        "csv": import_csv,
+        "vasp-tree": import_vasp_tree,
+        "energies": import_energies,
+    }
     return runners[cfg.format](store, cfg)

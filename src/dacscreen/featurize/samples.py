@@ -51,6 +51,10 @@ class Sample:
     relaxed_clean: Atoms | None = None
     method: str = ""
     relaxed: Atoms | None = None
+    structure: str = "relaxed"
+    """Where the record's atoms come from: ``relaxed`` (a calculation), ``built`` (the
+    platform's unrelaxed build of an energies-only row) or ``none`` (no atoms: only the
+    descriptor baselines can learn it)."""
 
     @property
     def metals(self) -> list[str]:
@@ -102,10 +106,11 @@ def collect_samples(
     """Best, non-anomalous records turned into samples.
 
     ``method`` is one method, or a fidelity list (highest first): each site then takes all its
-    records from the highest-fidelity method that has its clean state, so energies of different
-    methods never meet in one difference. ``definitions`` maps a state to its target (default:
-    the SRR preset). Clean sites get E_bind (``clean_target="e_bind"``) or no graph-level
-    target, and their d-band centres.
+    records from the highest-fidelity method that has its clean state (else from the highest
+    that has any), so energies of different methods never meet in one difference. A site
+    without a bare-site record still gives the samples of targets that do not use it.
+    ``definitions`` maps a state to its target (default: the SRR preset). Clean sites get
+    E_bind (``clean_target="e_bind"``) or no graph-level target, and their d-band centres.
     """
     best = list(store.best_sites(None, host))
     if not best:
@@ -122,6 +127,7 @@ def collect_samples(
     out: list[Sample] = []
     for key, by_method in grouped.items():
         chosen = next((m for m in order if "clean" in by_method.get(m, {})), None)
+        chosen = chosen or next((m for m in order if m in by_method), None)
         if chosen is not None:
             out += _site_samples(key, by_method[chosen], refs[chosen], chosen, definitions, clean_target)
     return out
@@ -136,11 +142,13 @@ def _site_samples(
     clean_target: str,
 ) -> list[Sample]:
     nan = float("nan")
-    c = states["clean"]
-    relaxed = record_to_atoms(c)
-    db = (_dband(c, "dband_m1"), _dband(c, "dband_m2"))
-    e_bind = site_binding(c, refs) if clean_target == "e_bind" else nan
-    out = [Sample(*key, "clean", "none", e_bind, db, relaxed, method, relaxed)]
+    c = states.get("clean")
+    relaxed = _relaxed(c)
+    out = []
+    if c is not None:
+        db = (_dband(c, "dband_m1"), _dband(c, "dband_m2"))
+        e_bind = site_binding(c, refs) if clean_target == "e_bind" else nan
+        out.append(Sample(*key, "clean", "none", e_bind, db, relaxed, method, relaxed, _kind(c)))
     for state, r in states.items():
         if state == "clean":
             continue
@@ -148,9 +156,19 @@ def _site_samples(
         value = evaluate_target(spec, states, refs) if spec is not None else nan
         if np.isfinite(value):
             out.append(
-                Sample(*key, state, r.orientation, value, (nan, nan), relaxed, method, record_to_atoms(r))
+                Sample(*key, state, r.orientation, value, (nan, nan), relaxed, method, _relaxed(r), _kind(r))
             )
     return out
+
+
+def _kind(row: Any) -> str:
+    return str(row.get("structure", "relaxed"))
+
+
+def _relaxed(row: Any) -> Atoms | None:
+    """The relaxed atoms of a record; None without a record or for one whose atoms are not a
+    relaxation (an energies-only row)."""
+    return record_to_atoms(row) if row is not None and _kind(row) == "relaxed" else None
 
 
 def _dband(row: Any, key: str) -> float:

@@ -1,4 +1,5 @@
-"""scikit-learn descriptor baselines: random forest, gradient boosting and a Gaussian process.
+"""scikit-learn baselines: random forest, gradient boosting and a Gaussian process on descriptors,
+and the additive model of the metals' identities alone.
 
 Each baseline predicts the graph-level target (E_ads or E_bind, eV) from the site descriptor
 (elemental descriptors of both metals, |Δχ|, state and host one-hots) and the metal d-band
@@ -17,16 +18,26 @@ from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+from sklearn.linear_model import BayesianRidge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dacscreen.elements import element_features
-from dacscreen.featurize.descriptors import metal_descriptor, site_descriptor
+from dacscreen.featurize.descriptors import metal_descriptor, one_hot, site_descriptor
 from dacscreen.featurize.samples import Sample
 
-Kind = Literal["rf", "gb", "gp"]
-KINDS: tuple[Kind, ...] = ("rf", "gb", "gp")
-NAMES = {"rf": "random forest", "gb": "gradient boosting", "gp": "Gaussian process"}
+Kind = Literal["rf", "gb", "gp", "metals"]
+KINDS: tuple[Kind, ...] = ("rf", "gb", "gp", "metals")
+NAMES = {
+    "rf": "random forest",
+    "gb": "gradient boosting",
+    "gp": "Gaussian process",
+    "metals": "metal identity",
+}
+"""``metals``: the additive model of the two metals' identities alone, a Bayesian ridge on
+symmetric one-hot counts of the site's metals per state (no elemental descriptors): the bar a
+structure model has to clear on seen metals. A metal never seen in training contributes
+nothing."""
 N_BOOSTERS = 5
 
 
@@ -38,7 +49,9 @@ class Regressor:
         self.models: list[Any] = []
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> Regressor:
-        if self.kind == "rf":
+        if self.kind == "metals":
+            self.models = [BayesianRidge(fit_intercept=False)]  # centred per state by the caller
+        elif self.kind == "rf":
             self.models = [RandomForestRegressor(300, min_samples_leaf=2, random_state=self.seed, n_jobs=1)]
         elif self.kind == "gb":
             self.models = [
@@ -66,15 +79,28 @@ class Regressor:
         if self.kind == "gb":
             per = np.stack([m.predict(x) for m in self.models])
             return per.mean(0), per.std(0)
+        if self.kind == "metals":
+            return self.models[0].predict(x, return_std=True)
         scaler, gp = self.models[0][0], self.models[0][1]
         mean, std = gp.predict(scaler.transform(x), return_std=True)
         return mean, std
 
 
-def metal_rows(s: Sample) -> list[np.ndarray]:
-    """Descriptor rows of the metals of a clean site (M1, then M2 for a pair)."""
+def metal_rows(s: Sample, vocabulary: list[str] | None = None) -> list[np.ndarray]:
+    """Descriptor rows of the metals of a clean site (M1, then M2 for a pair): elemental
+    descriptors, or with a metal ``vocabulary`` the metal's one-hot and the site's counts."""
+    if vocabulary is not None:
+        site = metal_counts(s.metals, vocabulary)
+        return [np.concatenate([one_hot(m, vocabulary), site]) for m in s.metals]
     site = metal_descriptor(s.m1, s.m2 or None)
     return [np.concatenate([element_features(m), site]) for m in s.metals]
+
+
+def metal_counts(metals: list[str], vocabulary: list[str]) -> np.ndarray:
+    """How often each metal of ``vocabulary`` is on the site (a single atom counts twice, as
+    the homonuclear pair of its symmetrised descriptor)."""
+    both = metals if len(metals) == 2 else metals * 2
+    return np.array([float(both.count(v)) for v in vocabulary])
 
 
 class DescriptorBaseline:
@@ -87,6 +113,11 @@ class DescriptorBaseline:
         self.hosts: list[str] = []
         self.energy: Regressor | None = None
         self.dband: Regressor | None = None
+        self.metals: list[str] | None = None
+        """The metal vocabulary of the ``metals`` kind (None for the descriptor kinds)."""
+        self.state_mean: dict[tuple[str, str], float] = {}
+        """The ``metals`` kind's training mean per (host, state), which its ridge is fitted
+        around (so the shrinkage of the metal terms cannot pull states towards each other)."""
 
     @property
     def name(self) -> str:
@@ -95,8 +126,20 @@ class DescriptorBaseline:
 
     def matrix(self, samples: list[Sample]) -> np.ndarray:
         """Descriptor rows with the vocabularies seen in training."""
+        if self.metals is not None:
+            return np.array([self._identity_row(s) for s in samples])
         return np.array(
             [site_descriptor(s.m1, s.m2, s.state, self.states, s.host, self.hosts) for s in samples]
+        )
+
+    def _identity_row(self, s: Sample) -> np.ndarray:
+        return np.kron(one_hot(s.state, self.states), metal_counts(s.metals, self.metals or []))
+
+    def _offset(self, samples: list[Sample]) -> np.ndarray:
+        """Per sample, the training mean of its host and state (``metals`` kind; else 0)."""
+        fallback = float(np.mean(list(self.state_mean.values()))) if self.state_mean else 0.0
+        return np.array(
+            [self.state_mean.get((s.host, s.state), fallback) if self.metals else 0.0 for s in samples]
         )
 
     def fit(self, samples: list[Sample]) -> DescriptorBaseline:
@@ -104,12 +147,17 @@ class DescriptorBaseline:
         s = [x for x in samples if np.isfinite(x.e_ads)]
         self.states = sorted({x.state for x in s})
         self.hosts = sorted({x.host for x in s})
-        self.energy = Regressor(self.kind, self.seed).fit(self.matrix(s), np.array([x.e_ads for x in s]))
+        y = np.array([x.e_ads for x in s])
+        if self.kind == "metals":
+            self.metals = sorted({m for x in samples for m in x.metals})
+            groups = {(x.host, x.state) for x in s}
+            self.state_mean = {g: float(y[[(x.host, x.state) == g for x in s]].mean()) for g in groups}
+        self.energy = Regressor(self.kind, self.seed).fit(self.matrix(s), y - self._offset(s))
         rows, y = [], []
         for x in samples:
             if x.state != "clean":
                 continue
-            for row, d in zip(metal_rows(x), x.dband, strict=False):
+            for row, d in zip(metal_rows(x, self.metals), x.dband, strict=False):
                 if np.isfinite(d):
                     rows.append(row)
                     y.append(d)
@@ -120,7 +168,8 @@ class DescriptorBaseline:
         """Graph-level mean and standard deviation (eV)."""
         if self.energy is None:
             raise RuntimeError("fit the baseline first")
-        return self.energy.predict(self.matrix(samples))
+        mean, std = self.energy.predict(self.matrix(samples))
+        return mean + self._offset(samples), std
 
     def predict_dband(self, samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
         """(n, 2) d-band mean and σ of M1 and M2 (M2 = M1 for a single atom); NaN when no
@@ -129,7 +178,7 @@ class DescriptorBaseline:
         std = np.full((len(samples), 2), np.nan)
         if self.dband is None or not samples:
             return mean, std
-        rows = [metal_rows(s) for s in samples]
+        rows = [metal_rows(s, self.metals) for s in samples]
         m, sd = self.dband.predict(np.array([r for per_site in rows for r in per_site]))
         k = 0
         for i, per_site in enumerate(rows):

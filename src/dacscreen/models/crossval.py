@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from dacscreen.config import TrainConfig
-from dacscreen.models.baseline import choose_baseline, fit_baselines
+from dacscreen.models.baseline import NAMES, choose_baseline, fit_baselines
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
-from dacscreen.models.targets import TARGETS, Predictions, markdown, score_table
+from dacscreen.models.targets import Predictions, markdown, report_targets, score_table
 from dacscreen.models.train import train_member
 
 
@@ -42,29 +42,28 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
 
 
 def _split_predictions(
-    cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path
+    cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path | None
 ) -> tuple[dict[str, Predictions], dict[str, Any]]:
-    """Predictions for the test samples of one split, by model: ``gnn``, ``baseline`` (the
-    kind chosen on the validation split) and every baseline kind by its name, for reference;
-    and what was fitted (the chosen baseline's name, the ensemble's σ-scaling, its members'
-    mean best validation loss and its graph-level validation MAE in eV, all from the
-    validation split)."""
+    """Predictions for the test samples of one split, by model: ``gnn`` (unless ``ckpt`` is
+    None: descriptor baselines only), ``baseline`` (the kind chosen on the validation split)
+    and every baseline kind by its name, for reference; and what was fitted (the chosen
+    baseline's name, the ensemble's σ-scaling, its members' mean best validation loss and its
+    graph-level validation MAE in eV, all from the validation split)."""
     train, val, test = split
-    ens = fit_ensemble(cfg, p, train, val, ckpt)
     kinds = fit_baselines([p.samples[i] for i in train], cfg.split.seed)
     baseline = choose_baseline(kinds, [p.samples[i] for i in val])
     test_s = [p.samples[i] for i in test]
-    preds = {
-        "gnn": blind_predictions(ens, test_s, cfg.input_mode),
-        "baseline": baseline_predictions(baseline, test_s),
-    }
+    preds = {"baseline": baseline_predictions(baseline, test_s)}
     preds |= {b.name: baseline_predictions(b, test_s) for b in kinds}
-    fitted = {
-        "baseline": baseline.name,
-        "std_scale": ens.std_scale,
-        "val_loss": ens.meta["val_loss"],
-        "val_mae": _graph_mae(ens, p.training_graphs(val)),
-    }
+    fitted: dict[str, Any] = {"baseline": baseline.name}
+    if ckpt is not None:
+        ens = fit_ensemble(cfg, p, train, val, ckpt)
+        preds["gnn"] = blind_predictions(ens, test_s, cfg.input_mode)
+        fitted |= {
+            "std_scale": ens.std_scale,
+            "val_loss": ens.meta["val_loss"],
+            "val_mae": _graph_mae(ens, p.training_graphs(val)),
+        }
     return preds, fitted
 
 
@@ -104,39 +103,54 @@ def cross_validate(
     k: int = 5,
     workdir: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    gnn: bool = True,
 ) -> dict[str, Any]:
-    """Leave-metal-out k-fold report, plus one random split for reference.
+    """Leave-metal-out k-fold report, plus one random split for reference (``gnn=False``:
+    the descriptor baselines only).
 
-    Returns ``{"leave-metal-out": {"folds": [...], target: {"gnn": .., "baseline": ..}},
-    "random": {...}}``; targets as in :func:`dacscreen.models.targets.target_table`.
+    Returns ``{"leave-metal-out": {"folds": [...], "targets": [...], target: {"gnn": ..,
+    "baseline": ..}}, "random": {...}}``; targets as in
+    :func:`dacscreen.models.targets.report_targets`.
     """
     work = workdir or cfg.out / "crossval"
+
+    def ckpt(name: str) -> Path | None:
+        return work / name if gnn else None
+
     n = len(p.samples)
     acc: dict[str, Predictions] = {}
     count = np.zeros(n)
     folds: list[dict[str, Any]] = []
-    for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed)):
+    for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed) if k > 0 else []):
         split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by)
         if split[0] and split[2]:
-            preds, fitted = _split_predictions(cfg, p, split, work / f"fold-{j}")
+            preds, fitted = _split_predictions(cfg, p, split, ckpt(f"fold-{j}"))
             accumulate(acc, count, split[2], preds)
             folds.append({"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), **fitted})
         if progress:
             progress(1)
     tested = [i for i in range(n) if count[i] > 0]
     mean = {key: averaged(total, count) for key, total in acc.items()}
+    targets = report_targets([p.samples[i] for i in tested])
     report: dict[str, Any] = {
-        "leave-metal-out": {"k": k, "folds": folds, **score_table(p.samples, tested, mean, p.references)}
+        "leave-metal-out": {
+            "k": k,
+            "folds": folds,
+            "targets": targets,
+            **score_table(p.samples, tested, mean, p.references, targets),
+        }
     }
     split = random_split(p.samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
     if split[0] and split[2]:
-        preds, fitted = _split_predictions(cfg, p, split, work / "random")
+        preds, fitted = _split_predictions(cfg, p, split, ckpt("random"))
         full = {key: Predictions.empty(n) for key in preds}
         for key, pred in preds.items():
             full[key].fill(split[2], pred)
+        random_targets = report_targets([p.samples[i] for i in split[2]])
         report["random"] = {
             "baseline": fitted["baseline"],
-            **score_table(p.samples, split[2], full, p.references),
+            "targets": random_targets,
+            **score_table(p.samples, split[2], full, p.references, random_targets),
         }
     if progress:
         progress(1)
@@ -144,7 +158,7 @@ def cross_validate(
 
 
 def evaluation_report(
-    ens: Ensemble,
+    ens: Ensemble | None,
     cfg: TrainConfig,
     p: Prepared,
     folds: int,
@@ -160,6 +174,9 @@ def evaluation_report(
       ``{"gnn": {...}, "baseline": {...}}`` (the baseline chosen on each fold's validation
       split) and every baseline kind by name, retraining the model's architecture in every fold;
     * ``random``: a random split by site, for reference.
+
+    Without a model (``ens`` None) only the descriptor baselines are cross-validated: data
+    whose sites the platform cannot build (an energies-only import) has no GNN input.
     """
     import json
 
@@ -168,48 +185,77 @@ def evaluation_report(
     from dacscreen import tracking
     from dacscreen.models.pipeline import evaluate, flatten
 
-    cfg = cfg.model_copy(
-        update={
-            "model": ens.config,
-            "input_mode": ens.meta.get("input_mode", cfg.input_mode),
-            "orientations": ens.meta.get("orientations", "labelled"),
-        }
-    )
-    params = {"model": str(ens.meta.get("mlflow_run", "")), "folds": folds, "members": cfg.model.ensemble}
-    with tracking.run(cfg.experiment, f"evaluate-{cfg.model.arch}-{cfg.input_mode}", params):
-        own = evaluate(ens, p, out)
-        report: dict[str, Any] = {"split": "leave-metal-out", "input_mode": cfg.input_mode}
-        if folds > 0:
-            cv = cross_validate(cfg, p, folds, out / "crossval", progress)
+    if ens is not None:
+        cfg = cfg.model_copy(
+            update={
+                "model": ens.config,
+                "input_mode": ens.meta.get("input_mode", cfg.input_mode),
+                "orientations": ens.meta.get("orientations", "labelled"),
+            }
+        )
+    models = "gnn" if ens is not None else "baselines"
+    name = f"evaluate-{cfg.model.arch}-{cfg.input_mode}" if ens is not None else "evaluate-baselines"
+    params = {"model": str(ens.meta.get("mlflow_run", "")) if ens else "", "folds": folds, "models": models}
+    with tracking.run(cfg.experiment, name, params):
+        report: dict[str, Any] = {"split": "leave-metal-out", "input_mode": cfg.input_mode, "models": models}
+        if folds > 0 or ens is None:  # without a model, at least the random split
+            cv = cross_validate(cfg, p, folds, out / "crossval", progress, gnn=ens is not None)
             report.update(cv["leave-metal-out"])
             report["random"] = cv.get("random", {})
+        own = evaluate(ens, p, out) if ens is not None else {}
         report["model"] = own
         out.mkdir(parents=True, exist_ok=True)
         (out / "evaluation.json").write_text(json.dumps(report, indent=2, default=float))
-        cv = cv_markdown(report) if folds > 0 else []
-        lines = [f"# Evaluation ({cfg.model.arch}, {cfg.input_mode})", "", *cv]
+        cv_lines = cv_markdown(report) if "folds" in report else []
+        title = f"{cfg.model.arch}, {cfg.input_mode}" if ens is not None else "descriptor baselines only"
+        lines = [f"# Evaluation ({title})", "", *cv_lines]
         if "test" in own:
             lines += [f"## The model on its own held-out metals ({', '.join(own['test_metals'])})", ""]
             lines += [*markdown(own["test"]["targets"]), ""]
         (out / "evaluation.md").write_text("\n".join(lines))
-        if card is not None and cv and card.is_file():
-            write_card_section(card, [ln.replace("## ", "### ", 1) for ln in cv])
-        metrics = flatten({k: v for k, v in report.items() if k in TARGETS or k == "random"})
+        if card is not None and cv_lines and card.is_file():
+            write_card_section(card, [ln.replace("## ", "### ", 1) for ln in cv_lines])
+        metrics = flatten(
+            {k: v for k, v in report.items() if k in report.get("targets", []) or k == "random"}
+        )
         mlflow.log_metrics({k.replace(":", "_"): v for k, v in metrics.items() if _finite(v)})
-        for name in ("evaluation.json", "evaluation.md", "parity_e_ads.png"):
-            if (out / name).is_file():
-                mlflow.log_artifact(str(out / name))
+        for fname in ("evaluation.json", "evaluation.md", "parity_e_ads.png"):
+            if (out / fname).is_file():
+                mlflow.log_artifact(str(out / fname))
     return report
 
 
 def cv_markdown(report: dict[str, Any]) -> list[str]:
-    """Markdown of the k-fold leave-metal-out and random-split tables of an evaluation report."""
-    names = sorted({f["baseline"] for f in report["folds"]})
-    lines = [f"## {report['k']}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
-    lines += [*markdown({t: report[t] for t in TARGETS if t in report}), ""]
+    """Markdown of the k-fold leave-metal-out and random-split tables of an evaluation report
+    (GNN against the chosen baseline, or every baseline kind when no GNN was evaluated)."""
+    table = baseline_markdown if report.get("models") == "baselines" else markdown
+    lines = []
+    if report["folds"]:
+        names = sorted({f["baseline"] for f in report["folds"]})
+        lines += [f"## {report['k']}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
+        lines += [*table({t: report[t] for t in report["targets"]}), ""]
     if report.get("random"):
+        rnd = report["random"]
         lines += ["## Random split by site (reference)", ""]
-        lines += [*markdown({t: report["random"][t] for t in TARGETS}), ""]
+        lines += [*table({t: rnd[t] for t in rnd["targets"]}), ""]
+    return lines
+
+
+def baseline_markdown(table: dict[str, dict[str, Any]]) -> list[str]:
+    """Rows of a Markdown table of every descriptor baseline per target: the one chosen on
+    validation (MAE, R², ρ, ±1σ) and each kind's MAE."""
+    kinds = [k for k in NAMES.values() if any(k in row for row in table.values())]
+    lines = [
+        "| target | n | chosen MAE | chosen R² | chosen ρ | chosen ±1σ | "
+        + " | ".join(f"{k} MAE" for k in kinds)
+        + " |",
+        "|---|---|---|---|---|---|" + "---|" * len(kinds),
+    ]
+    for target, row in table.items():
+        b = row.get("baseline", {})
+        cells = [b.get(m, np.nan) for m in ("mae", "r2", "spearman", "within_1sigma")]
+        cells += [row.get(k, {}).get("mae", np.nan) for k in kinds]
+        lines.append(f"| {target} | {b.get('n', 0)} | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
     return lines
 
 

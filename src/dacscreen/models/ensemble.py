@@ -148,7 +148,7 @@ class Ensemble:
             model.eval()
             es, ds = [], []
             for batch, (mean, std) in zip(batches, stats, strict=True):
-                e, d, _ = model(batch)
+                e, d, _ = model(batch, inference=True)
                 es.append((e.float() * std + mean).cpu())
                 ds.append(_metal_pairs(d.float().cpu() * self.scaling.db_std + self.scaling.db_mean, batch))
             per_member_e.append(torch.cat(es))

@@ -35,8 +35,36 @@ def mlp(n_in: int, n_hidden: int, n_out: int, dropout: float = 0.0) -> nn.Sequen
 class Backbone(nn.Module):
     """Shared input stage: a linear embedding of the node descriptors and the distance basis."""
 
-    def __init__(self, n_features: int, hidden: int, n_rbf: int, cutoff: float) -> None:
+    def __init__(self, n_features: int, hidden: int, n_rbf: int, cutoff: float, layers: int) -> None:
         super().__init__()
         self.embed = nn.Linear(n_features, hidden)
         self.rbf = GaussianRBF(n_rbf, cutoff)
-        self.hidden, self.cutoff = hidden, cutoff
+        self.hidden, self.cutoff, self.layers = hidden, cutoff, layers
+
+    def edge_sets(self, data: object, keep: torch.Tensor | None) -> list[torch.Tensor | None]:
+        """Per layer, the edges to pass messages on: all (None) or the :func:`receptive_edges`
+        of ``keep``."""
+        if keep is None:
+            return [None] * self.layers
+        return receptive_edges(data.edge_index, keep, self.layers)
+
+
+def receptive_edges(edge_index: torch.Tensor, keep: torch.Tensor, layers: int) -> list[torch.Tensor]:
+    """Per message-passing layer (first to last), the indices of the edges whose messages can
+    still reach a node of ``keep`` (bool, per node) by the end of the last layer.
+
+    The last layer needs only the edges into ``keep``; the layer before, the edges into those
+    edges' sources as well, and so on. A forward pass restricted to these edges gives the
+    nodes of ``keep`` exactly the embeddings of the full pass (the other nodes' embeddings are
+    then incomplete and must not be used). Inference needs only the site and adsorbate atoms,
+    so most of the host's edges drop out of the last layers.
+    """
+    src, dst = edge_index
+    need = keep.clone()
+    out = []
+    for _ in range(layers):
+        idx = need.index_select(0, dst).nonzero().flatten()
+        out.append(idx)
+        need = need.clone()
+        need[src.index_select(0, idx)] = True
+    return out[::-1]

@@ -68,10 +68,14 @@ class MultiTaskGNN(nn.Module):
             DisplacementHead(cfg.hidden, cfg.n_rbf, cfg.cutoff) if cfg.displacement_weight > 0 else None
         )
 
-    def forward(self, data: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, data: object, inference: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Per-graph energy, per-node d-band centre, per-node displacement (None without the
-        head)."""
-        h = self.backbone(data)
+        head). ``inference``: the same energies and metal d-band centres, computed on the edges
+        that reach the site and adsorbate atoms only (:func:`receptive_edges`), without the
+        displacement head; the d-band centres of other atoms are then meaningless."""
+        h = self.backbone(data, data.tags > 0 if inference else None)
         atom_e = self.energy_head(h).squeeze(-1)
         n_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros_like(data.tags)
@@ -86,5 +90,7 @@ class MultiTaskGNN(nn.Module):
                 torch.cat([pooled, data.site_x.to(pooled.dtype)], dim=-1)
             ).squeeze(-1)
         dband = self.dband_head(h).squeeze(-1)
-        disp = self.displacement_head(h, data) if self.displacement_head is not None else None
+        disp = (
+            self.displacement_head(h, data) if self.displacement_head is not None and not inference else None
+        )
         return energy, dband, disp

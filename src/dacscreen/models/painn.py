@@ -63,18 +63,24 @@ class PaiNNBackbone(Backbone):
     def __init__(
         self, n_features: int, hidden: int = 64, layers: int = 3, n_rbf: int = 32, cutoff: float = 5.0
     ) -> None:
-        super().__init__(n_features, hidden, n_rbf, cutoff)
+        super().__init__(n_features, hidden, n_rbf, cutoff, layers)
         self.messages = nn.ModuleList(Message(hidden, n_rbf) for _ in range(layers))
         self.updates = nn.ModuleList(Update(hidden) for _ in range(layers))
 
-    def forward(self, data: object) -> torch.Tensor:
+    def forward(self, data: object, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Node embeddings; with ``keep`` (bool per node) exact only for those nodes, computed
+        on their :func:`receptive_edges` alone."""
         d = data.edge_vec.norm(dim=-1)
         unit = data.edge_vec / d[:, None].clamp(min=1e-6)
         fc = cosine_cutoff(d, self.cutoff)[:, None]
         rbf_fc = torch.cat([self.rbf(d) * fc, fc], dim=1)
         s = self.embed(data.x)
         v = None
-        for msg, upd in zip(self.messages, self.updates, strict=True):
-            s, v = msg(s, v, data.edge_index, rbf_fc, unit)
+        layers = zip(self.messages, self.updates, self.edge_sets(data, keep), strict=True)
+        for msg, upd, e in layers:
+            ei, rf, u = (
+                (data.edge_index, rbf_fc, unit) if e is None else (data.edge_index[:, e], rbf_fc[e], unit[e])
+            )
+            s, v = msg(s, v, ei, rf, u)
             s, v = upd(s, v)
         return s

@@ -74,8 +74,9 @@ def prepare_once(cfg: TrainConfig) -> Prepared:
     return p or prepare(cfg)
 
 
-def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
-    """Load samples of one method from the store, split them and featurise them (cached)."""
+def prepare(cfg: TrainConfig, settings: Settings | None = None, graphs: bool = True) -> Prepared:
+    """Load samples of one method from the store, split them and featurise them (cached;
+    ``graphs=False`` for the descriptor baselines alone)."""
     s = settings or Settings()
     store = open_store(cfg.db or s.db, s.shards)
     samples = [
@@ -92,12 +93,40 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None) -> Prepared:
         held = []
         tr, va, te = random_split(samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
     gs = GraphSettings(cutoff=cfg.model.cutoff)
-    graphs = build_graphs(samples, cfg.input_mode, gs, s.cache_dir / "graphs")
     method = samples[0].method if isinstance(cfg.method, list) or cfg.method is None else cfg.method
     refs = reference_table(store, method)
+    if not graphs:
+        return Prepared(samples, [], tr, va, te, held, gs, refs, None, dband_method(store, method))
+    check_structures(samples, cfg.input_mode, store.url)
+    built = build_graphs(samples, cfg.input_mode, gs, s.cache_dir / "graphs")
     corr = _correction(store, cfg, samples)
     variants = variant_graphs(samples, cfg, gs, s.cache_dir / "graphs")
-    return Prepared(samples, graphs, tr, va, te, held, gs, refs, corr, dband_method(store, method), variants)
+    return Prepared(samples, built, tr, va, te, held, gs, refs, corr, dband_method(store, method), variants)
+
+
+def check_structures(samples: list[Sample], mode: str, where: str) -> None:
+    """Refuse GNN training on samples without a structure the model can be given: records of an
+    energies-only import that the platform could not build, or (``input_mode: relaxed``)
+    platform-built records that were never relaxed."""
+    from dacscreen.data.hosts import HOSTS
+
+    usable = ("relaxed",) if mode == "relaxed" else ("relaxed", "built")
+    bad = [s for s in samples if s.structure not in usable]
+    if bad:
+        first = bad[0]
+        raise DacscreenError(
+            f"{where}: {len(bad)} of {len(samples)} samples have no structure for a GNN in input mode "
+            f"{mode} (e.g. {first.host}|{first.m1}|{first.m2}|{first.state}: {first.structure}); "
+            "`dacscreen evaluate --config ...` without --model scores the descriptor baselines on them"
+        )
+    rebuilds = {"as-built": lambda s: True, "relaxed-site": lambda s: s.relaxed_clean is None}
+    rebuilt = [s for s in samples if s.host not in HOSTS and rebuilds.get(mode, lambda s: False)(s)]
+    if rebuilt:
+        raise DacscreenError(
+            f"{where}: input mode {mode} rebuilds sites from the host name, and the platform cannot "
+            f"build host '{rebuilt[0].host}'; use input_mode: relaxed (your structures as they are)"
+            + (" or relaxed-site (your relaxed bare sites)" if mode == "as-built" else "")
+        )
 
 
 def variant_graphs(
@@ -332,6 +361,17 @@ def evaluate(ens: Ensemble, p: Prepared, out: Path | None = None) -> dict[str, A
                 "E_ads, held-out metals",
             )
     return report
+
+
+def target_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """Per target of the held-out split of an :func:`evaluate` report (test, else val): n, MAE,
+    R² and ρ of the GNN and of the baseline, never pooled over targets."""
+    block = report.get("test") or report.get("val") or {}
+    keys = ("n", "mae", "r2", "spearman")
+    return {
+        t: {m: {k: row[m].get(k) for k in keys} for m in ("gnn", "baseline") if m in row}
+        for t, row in block.get("targets", {}).items()
+    }
 
 
 def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> None:

@@ -34,13 +34,19 @@ class SchNetBackbone(Backbone):
     def __init__(
         self, n_features: int, hidden: int = 64, layers: int = 3, n_rbf: int = 32, cutoff: float = 5.0
     ) -> None:
-        super().__init__(n_features, hidden, n_rbf, cutoff)
+        super().__init__(n_features, hidden, n_rbf, cutoff, layers)
         self.blocks = nn.ModuleList(Interaction(hidden, n_rbf, cutoff) for _ in range(layers))
 
-    def forward(self, data: object) -> torch.Tensor:
+    def forward(self, data: object, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Node embeddings; with ``keep`` (bool per node) exact only for those nodes, computed
+        on their :func:`receptive_edges` alone."""
         d = data.edge_vec.norm(dim=-1)
         rbf = self.rbf(d)
         x = self.embed(data.x)
-        for block in self.blocks:
-            x = block(x, data.edge_index, rbf, d)
+        for block, e in zip(self.blocks, self.edge_sets(data, keep), strict=True):
+            x = (
+                block(x, data.edge_index, rbf, d)
+                if e is None
+                else block(x, data.edge_index[:, e], rbf[e], d[e])
+            )
         return x

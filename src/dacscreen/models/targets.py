@@ -21,8 +21,24 @@ from dacscreen.featurize.samples import Sample
 from dacscreen.models.metrics import calibration_metrics, mae_gap, regression_metrics, top_k_recall
 from dacscreen.thermo import SRR_SPECIES, Normalisation, SRRProfile, srr_profile
 
-TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg_rds", "dband")
+TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg5", "dg_rds", "e_bind", "dband")
+"""The targets of the shipped SRR data, in report order."""
 TOP_K = 20
+
+
+def report_targets(samples: Sequence[Sample]) -> list[str]:
+    """The targets ``samples`` can be scored on, in report order: ``e_ads:<state>`` for every
+    adsorbate state (a user's own targets included), ``dg5`` and ``dg_rds`` where the SRR
+    states they need are present, ``e_bind`` where clean sites carry a graph-level target, and
+    ``dband`` where any d-band centre is labelled."""
+    states = {s.state for s in samples} - {"clean"}
+    clean = [s for s in samples if s.state == "clean"]
+    order = {x: f"{k:02d}" for k, x in enumerate(SRR_SPECIES)}  # SRR states in reaction order first
+    out = [f"e_ads:{x}" for x in sorted(states, key=lambda x: (x not in order, order.get(x, x)))]
+    out += ["dg5"] * ({"Li2S2", "Li2S"} <= states) + ["dg_rds"] * (set(SRR_SPECIES) <= states)
+    out += ["e_bind"] * any(np.isfinite(s.e_ads) for s in clean)
+    out += ["dband"] * any(np.isfinite(s.dband).any() for s in clean)
+    return out
 
 
 @dataclass
@@ -108,19 +124,20 @@ def score_table(
     idx: Sequence[int],
     models: dict[str, Predictions],
     refs: dict[str, float],
-    targets: Sequence[str] = TARGETS,
+    targets: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``{target: {model name: metrics}}`` over the samples ``idx``.
 
-    Targets: ``e_ads:<state>`` (the graph-level value of that state), ``dg_rds`` and ``dg5``
-    (derived per site with the thermodynamics module; ``dg_rds`` adds the top-20 recall of the
-    lowest-ΔG_RDS sites) and ``dband`` (both metals of the clean sites). When the models include
-    ``gnn`` and ``baseline``, the E_ads and d-band entries add ``gap``: MAE(baseline) − MAE(gnn)
-    with its paired-bootstrap 95 % interval (:func:`dacscreen.models.metrics.mae_gap`).
+    Targets (default: :func:`report_targets` of the samples ``idx``): ``e_ads:<state>`` (the
+    graph-level value of that state), ``dg_rds`` and ``dg5`` (derived per site with the
+    thermodynamics module; ``dg_rds`` adds the top-20 recall of the lowest-ΔG_RDS sites),
+    ``e_bind`` (clean sites) and ``dband`` (both metals of the clean sites). When the models
+    include ``gnn`` and ``baseline``, the per-sample entries add ``gap``: MAE(baseline) −
+    MAE(gnn) with its paired-bootstrap 95 % interval (:func:`dacscreen.models.metrics.mae_gap`).
     """
     y = np.array([s.e_ads for s in samples])
     table: dict[str, dict[str, Any]] = {}
-    for target in targets:
+    for target in targets if targets is not None else report_targets([samples[i] for i in idx]):
         if target in SITE_TARGETS:
             table[target] = {
                 name: _site_scored(target, samples, idx, y, p, refs) for name, p in models.items()
@@ -136,13 +153,14 @@ def score_table(
 def _sample_values(
     target: str, samples: Sequence[Sample], idx: Sequence[int], y: np.ndarray, models: dict[str, Predictions]
 ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The labels of a per-sample target (``e_ads:<state>`` or ``dband``) over ``idx`` and each
-    model's (mean, σ) aligned with them."""
+    """The labels of a per-sample target (``e_ads:<state>``, ``e_bind`` or ``dband``) over
+    ``idx`` and each model's (mean, σ) aligned with them."""
     if target == "dband":
         i = np.array([k for k in idx if samples[k].state == "clean"], dtype=int)
         truth = np.array([samples[k].dband for k in i]).reshape(-1, 2).ravel()
         return truth, {name: (p.dband[i].ravel(), p.dband_std[i].ravel()) for name, p in models.items()}
-    i = np.array([k for k in idx if samples[k].state == target.split(":")[1]], dtype=int)
+    state = "clean" if target == "e_bind" else target.split(":")[1]
+    i = np.array([k for k in idx if samples[k].state == state], dtype=int)
     return y[i], {name: (p.e_ads[i], p.e_ads_std[i]) for name, p in models.items()}
 
 
