@@ -64,11 +64,11 @@ def test_displacement_loss_counts_site_and_adsorbate_atoms_only() -> None:
 
 @pytest.mark.parametrize("arch", ["schnet", "painn"])
 @pytest.mark.parametrize("layers", [1, 2, 3])
-def test_inference_on_the_receptive_edges_is_exact(arch: str, layers: int) -> None:
+def test_inference_on_the_receptive_field_is_exact(arch: str, layers: int) -> None:
     """Screening's forward pass keeps only the edges whose messages reach a site or adsorbate
     atom: the energies and the metals' d-band centres are those of the full pass, on far
     fewer edges."""
-    from dacscreen.models.layers import receptive_edges
+    from dacscreen.models.layers import receptive_field
 
     torch.manual_seed(1)
     cfg = ModelConfig(arch=arch, hidden=16, layers=layers, n_rbf=8, displacement_weight=1.0)
@@ -82,6 +82,6 @@ def test_inference_on_the_receptive_edges_is_exact(arch: str, layers: int) -> No
     torch.testing.assert_close(e_i, e, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(d_i[metals], d[metals], atol=1e-5, rtol=1e-5)
     assert disp is not None and disp_i is None
-    sets = receptive_edges(batch.edge_index, batch.tags > 0, layers)
-    sizes = [len(s) for s in sets]
+    sets = receptive_field(batch.edge_index, batch.tags > 0, layers)
+    sizes = [len(edges) for edges, _ in sets]
     assert sizes == sorted(sizes, reverse=True) and sizes[-1] < 0.3 * batch.edge_index.size(1)

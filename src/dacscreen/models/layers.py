@@ -41,30 +41,35 @@ class Backbone(nn.Module):
         self.rbf = GaussianRBF(n_rbf, cutoff)
         self.hidden, self.cutoff, self.layers = hidden, cutoff, layers
 
-    def edge_sets(self, data: object, keep: torch.Tensor | None) -> list[torch.Tensor | None]:
-        """Per layer, the edges to pass messages on: all (None) or the :func:`receptive_edges`
-        of ``keep``."""
+    def field(
+        self, data: object, keep: torch.Tensor | None
+    ) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
+        """Per layer, the edges to pass messages on and the nodes to update: all (None) or the
+        :func:`receptive_field` of ``keep``."""
         if keep is None:
             return [None] * self.layers
-        return receptive_edges(data.edge_index, keep, self.layers)
+        return receptive_field(data.edge_index, keep, self.layers)
 
 
-def receptive_edges(edge_index: torch.Tensor, keep: torch.Tensor, layers: int) -> list[torch.Tensor]:
-    """Per message-passing layer (first to last), the indices of the edges whose messages can
-    still reach a node of ``keep`` (bool, per node) by the end of the last layer.
+def receptive_field(
+    edge_index: torch.Tensor, keep: torch.Tensor, layers: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per message-passing layer (first to last): the indices of the edges whose messages can
+    still reach a node of ``keep`` (bool, per node) by the end of the last layer, and of the
+    nodes whose state after that layer is still needed.
 
-    The last layer needs only the edges into ``keep``; the layer before, the edges into those
-    edges' sources as well, and so on. A forward pass restricted to these edges gives the
-    nodes of ``keep`` exactly the embeddings of the full pass (the other nodes' embeddings are
-    then incomplete and must not be used). Inference needs only the site and adsorbate atoms,
-    so most of the host's edges drop out of the last layers.
+    The last layer needs only the edges into ``keep`` and only ``keep``'s updates; the layer
+    before also the edges into those edges' sources, and so on. A forward pass restricted to
+    these gives the nodes of ``keep`` exactly the embeddings of the full pass (the other nodes'
+    embeddings are then incomplete and must not be used). Inference needs only the site and
+    adsorbate atoms, so most of the host drops out of the last layers.
     """
     src, dst = edge_index
     need = keep.clone()
     out = []
     for _ in range(layers):
-        idx = need.index_select(0, dst).nonzero().flatten()
-        out.append(idx)
+        edges = need.index_select(0, dst).nonzero().flatten()
+        out.append((edges, need.nonzero().flatten()))
         need = need.clone()
-        need[src.index_select(0, idx)] = True
+        need[src.index_select(0, edges)] = True
     return out[::-1]

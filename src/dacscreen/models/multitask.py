@@ -73,7 +73,7 @@ class MultiTaskGNN(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Per-graph energy, per-node d-band centre, per-node displacement (None without the
         head). ``inference``: the same energies and metal d-band centres, computed on the edges
-        that reach the site and adsorbate atoms only (:func:`receptive_edges`), without the
+        that reach the site and adsorbate atoms only (:func:`receptive_field`), without the
         displacement head; the d-band centres of other atoms are then meaningless."""
         h = self.backbone(data, data.tags > 0 if inference else None)
         atom_e = self.energy_head(h).squeeze(-1)

@@ -69,18 +69,20 @@ class PaiNNBackbone(Backbone):
 
     def forward(self, data: object, keep: torch.Tensor | None = None) -> torch.Tensor:
         """Node embeddings; with ``keep`` (bool per node) exact only for those nodes, computed
-        on their :func:`receptive_edges` alone."""
+        on their :func:`receptive_field` alone."""
         d = data.edge_vec.norm(dim=-1)
         unit = data.edge_vec / d[:, None].clamp(min=1e-6)
         fc = cosine_cutoff(d, self.cutoff)[:, None]
         rbf_fc = torch.cat([self.rbf(d) * fc, fc], dim=1)
         s = self.embed(data.x)
         v = None
-        layers = zip(self.messages, self.updates, self.edge_sets(data, keep), strict=True)
-        for msg, upd, e in layers:
-            ei, rf, u = (
-                (data.edge_index, rbf_fc, unit) if e is None else (data.edge_index[:, e], rbf_fc[e], unit[e])
-            )
-            s, v = msg(s, v, ei, rf, u)
-            s, v = upd(s, v)
+        for msg, upd, part in zip(self.messages, self.updates, self.field(data, keep), strict=True):
+            if part is None:
+                s, v = msg(s, v, data.edge_index, rbf_fc, unit)
+                s, v = upd(s, v)
+                continue
+            e, nodes = part
+            s, v = msg(s, v, data.edge_index[:, e], rbf_fc[e], unit[e])
+            s_n, v_n = upd(s.index_select(0, nodes), v.index_select(0, nodes))
+            s, v = s.index_copy(0, nodes, s_n), v.index_copy(0, nodes, v_n)
         return s

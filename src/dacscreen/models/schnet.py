@@ -39,14 +39,11 @@ class SchNetBackbone(Backbone):
 
     def forward(self, data: object, keep: torch.Tensor | None = None) -> torch.Tensor:
         """Node embeddings; with ``keep`` (bool per node) exact only for those nodes, computed
-        on their :func:`receptive_edges` alone."""
+        on their :func:`receptive_field` alone."""
         d = data.edge_vec.norm(dim=-1)
         rbf = self.rbf(d)
         x = self.embed(data.x)
-        for block, e in zip(self.blocks, self.edge_sets(data, keep), strict=True):
-            x = (
-                block(x, data.edge_index, rbf, d)
-                if e is None
-                else block(x, data.edge_index[:, e], rbf[e], d[e])
-            )
+        for block, part in zip(self.blocks, self.field(data, keep), strict=True):
+            e = part[0] if part is not None else slice(None)
+            x = block(x, data.edge_index[:, e], rbf[e], d[e])
         return x

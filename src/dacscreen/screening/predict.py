@@ -18,6 +18,8 @@ that energies of two methods never meet in one difference.
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 import numpy as np
@@ -74,10 +76,18 @@ def predict_sites(
         for k, spec in enumerate(specs)
     ]
     if "correction" in ens.meta:
-        corr = Correction.from_meta(ens.meta["correction"])
+        corr = fidelity_map(json.dumps(ens.meta["correction"], sort_keys=True))
         for spec, row in zip(specs, rows, strict=True):
             row.update(corrected_columns(spec, row, corr))
     return rows
+
+
+@functools.lru_cache(maxsize=4)
+def fidelity_map(meta: str) -> Correction:
+    """A model's fidelity map from its meta (JSON), fitted once per process: its Gaussian
+    process is refitted from the stored training pairs, which costs about a second, and screening
+    calls :func:`predict_sites` once per chunk."""
+    return Correction.from_meta(json.loads(meta))
 
 
 def corrected_columns(spec: SiteSpec, row: dict[str, Any], corr: Correction) -> dict[str, Any]:
