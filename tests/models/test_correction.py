@@ -124,7 +124,7 @@ def test_screen_columns_add_the_correction_and_name_its_fidelity() -> None:
         "e_ads_s8": -1.0,
         "e_ads_s8_std": 0.3,
     }
-    out = corrected_columns(SiteSpec("melon", "Cu", "", 0), row, _correction())
+    out = corrected_columns([SiteSpec("melon", "Cu", "", 0)], [row], _correction())[0]
     assert out["dft_fidelity"].startswith("gpaw (delta map from chgnet")
     assert "e_bind_dft" not in out and "e_ads_s8_dft" not in out  # states the correction lacks
     np.testing.assert_allclose(out["e_ads_li2s2_dft"], -1.6, atol=0.05)
@@ -152,10 +152,12 @@ def test_screen_columns_of_a_nargp_map_follow_the_low_fidelity_value() -> None:
     high = [replace(s, e_ads=0.5 * s.e_ads - 1.0, dband=(-1.5, -1.5), method="gpaw") for s in low]
     corr = Correction.build(high, low, REFS, "nargp")
     row = {"d_band_m1": -2.0, "d_band_m1_std": 0.1, "d_band_m2": -2.0, "d_band_m2_std": 0.1}
-    cols = {}
-    for e in (-3.5, -2.0):
-        row |= {"e_ads_li2s2": e, "e_ads_li2s2_std": 0.1, "e_ads_li2s": e - 1, "e_ads_li2s_std": 0.1}
-        cols[e] = corrected_columns(SiteSpec("melon", "Cu", "", 0), row, corr)
+    rows = [
+        row | {"e_ads_li2s2": e, "e_ads_li2s2_std": 0.1, "e_ads_li2s": e - 1, "e_ads_li2s_std": 0.1}
+        for e in (-3.5, -2.0)
+    ]
+    out = corrected_columns([SiteSpec("melon", "Cu", "", 0)] * 2, rows, corr)  # one call, two sites
+    cols = dict(zip((-3.5, -2.0), out, strict=True))
     for out in cols.values():
         assert out["dft_fidelity"] == f"gpaw (nargp map from chgnet, {len(metals)} sites)"
         assert all(

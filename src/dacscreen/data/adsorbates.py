@@ -220,10 +220,11 @@ def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
     mpos = site.positions[metals]
     z_sheet = site.positions[site.get_tags() == 0][:, 2].mean()
     axis = mpos[-1] - mpos[0] if len(metals) == 2 else np.array([1.0, 0.0, 0.0])
-    s_idx = [i for i, a in enumerate(mol) if a.symbol == "S"]
-    li_idx = [i for i, a in enumerate(mol) if a.symbol == "Li"]
+    symbols = mol.get_chemical_symbols()
+    s_idx = [i for i, x in enumerate(symbols) if x == "S"]
+    li_idx = [i for i, x in enumerate(symbols) if x == "Li"]
     if mode == "bridge" and not s_idx:
-        target, anchor, elem = mpos.mean(axis=0), mol.positions[0], mol[0].symbol
+        target, anchor, elem = mpos.mean(axis=0), mol.positions[0], symbols[0]
     elif mode == "bridge":
         target, anchor, elem = mpos.mean(axis=0), mol.positions[s_idx].mean(axis=0), "S"
     elif mode in ("top1", "top2"):
@@ -234,7 +235,7 @@ def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
             if name == "S8":
                 anchor = mol.positions[s_idx[0]]
         else:  # small adsorbates bind through their first atom
-            target, elem, anchor = m, mol[0].symbol, mol.positions[0]
+            target, elem, anchor = m, symbols[0], mol.positions[0]
     elif mode == "flat":
         target, anchor, elem = mpos[0], mol.positions.mean(axis=0), "S"
     elif mode == "li_n":
@@ -245,7 +246,7 @@ def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
         raise StructureError(f"unknown orientation '{mode}'")
     pos = _oriented(name, tuple(float(x) for x in anchor), (float(axis[0]), float(axis[1])))
     base = np.array([target[0], target[1], max(target[2], z_sheet) + ANCHOR_HEIGHT.get(elem, 2.0)])
-    ads = Atoms(mol.get_chemical_symbols(), positions=pos + base, tags=[2] * len(mol))
+    ads = Atoms(symbols, positions=pos + base, tags=[2] * len(mol))
     _lift_clear(site, ads)
     out = site.copy()
     out += ads
@@ -255,10 +256,8 @@ def place_adsorbate(site: Atoms, name: str, mode: str) -> Atoms:
 
 
 def _nearest_n(site: Atoms, mpos: np.ndarray) -> np.ndarray:
-    centre = mpos.mean(axis=0)
-    n_idx = [i for i, a in enumerate(site) if a.symbol == "N" and a.tag == 0]
-    d = [np.linalg.norm(site.positions[i] - centre) for i in n_idx]
-    return site.positions[n_idx[int(np.argmin(d))]]
+    n_pos = site.positions[(site.numbers == 7) & (site.get_tags() == 0)]
+    return n_pos[int(np.argmin(np.linalg.norm(n_pos - mpos.mean(axis=0), axis=1)))]
 
 
 def _in_plane_images(cell: np.ndarray, vec: np.ndarray) -> np.ndarray:

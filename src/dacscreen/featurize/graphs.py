@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
 from ase import Atoms
 from ase.data import chemical_symbols
+from ase.formula import Formula
 from torch_geometric.data import Data
 from vesin import ase_neighbor_list
 
@@ -76,10 +78,15 @@ def periodic_edges(atoms: Atoms, cutoff: float, max_neighbors: int) -> tuple[tor
 def site_features(atoms: Atoms) -> torch.Tensor:
     """(1, N_SITE_FEATURES): the scaled descriptor of the site's metals (tag 1; the first two),
     zeros for a structure without a tagged metal."""
-    symbols = np.array(atoms.get_chemical_symbols())
-    metals = list(symbols[atoms.get_tags() == 1][:2])
+    metals = tuple(chemical_symbols[z] for z in atoms.numbers[atoms.get_tags() == 1][:2])
     if not metals:
         return torch.zeros(1, N_SITE_FEATURES)
+    return _site_row(metals).clone()
+
+
+@lru_cache(maxsize=1024)
+def _site_row(metals: tuple[str, ...]) -> torch.Tensor:
+    """The scaled site descriptor of one or two metals (the same for every graph of a site)."""
     desc = metal_descriptor(metals[0], metals[1] if len(metals) > 1 else None) / SITE_SCALE
     return torch.tensor(desc, dtype=torch.float32).unsqueeze(0)
 
@@ -87,8 +94,8 @@ def site_features(atoms: Atoms) -> torch.Tensor:
 def state_key(atoms: Atoms) -> str:
     """The state of a structure: the formula of its adsorbate atoms (tag 2), e.g. ``Li2S2``, or
     ``clean`` for a bare site."""
-    ads = atoms[atoms.get_tags() == 2]
-    return ads.get_chemical_formula() if len(ads) else "clean"
+    ads = [chemical_symbols[z] for z in atoms.numbers[atoms.get_tags() == 2]]
+    return Formula.from_list(ads).format("hill") if ads else "clean"
 
 
 def atoms_to_graph(atoms: Atoms, settings: GraphSettings | None = None) -> Data:

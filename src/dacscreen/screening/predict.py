@@ -28,7 +28,7 @@ from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.host_adsorption import reference_name
 from dacscreen.data.sites import build_site
 from dacscreen.elements import delta_chi
-from dacscreen.featurize.graphs import atoms_to_graph
+from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
@@ -41,34 +41,43 @@ MAX_ORIENTATIONS: int | None = None
 """Orientations per intermediate (None: every offered one), as in the model's evaluation."""
 
 
-def site_graphs(spec: SiteSpec, ens: Ensemble) -> tuple[list[Any], list[tuple[str, str]]]:
+def site_graphs(spec: SiteSpec, settings: GraphSettings) -> tuple[list[Any], list[tuple[str, str]]]:
     """Graphs of the clean site and of each intermediate × orientation, with their labels."""
     site = build_site(spec.host, spec.metals, spec.placement)
-    graphs, labels = [atoms_to_graph(site, ens.settings)], [("clean", "none")]
+    graphs, labels = [atoms_to_graph(site, settings)], [("clean", "none")]
     for x in SRR_SPECIES:
         for mode in orientations(len(spec.metals), x)[:MAX_ORIENTATIONS]:
-            graphs.append(atoms_to_graph(place_adsorbate(site, x, mode), ens.settings))
+            graphs.append(atoms_to_graph(place_adsorbate(site, x, mode), settings))
             labels.append((x, mode))
     return graphs, labels
+
+
+Featurised = tuple[list[Any], list[int], list[tuple[str, str]]]
+"""Graphs of a list of sites, the index of each graph's site and its (state, orientation)."""
+
+
+def featurise_sites(specs: list[SiteSpec], settings: GraphSettings) -> Featurised:
+    """Every graph of ``specs`` (:func:`site_graphs`), ready for one :meth:`Ensemble.predict`."""
+    graphs: list[Any] = []
+    owners: list[int] = []
+    labels: list[tuple[str, str]] = []
+    for k, spec in enumerate(specs):
+        g, lab = site_graphs(spec, settings)
+        graphs += g
+        owners += [k] * len(g)
+        labels += lab
+    return graphs, owners, labels
 
 
 def predict_sites(
     specs: list[SiteSpec],
     ens: Ensemble,
     device: str = "cpu",
-    on_site=None,  # type: ignore[no-untyped-def]
     normalisation: Normalisation = "per-product",
 ) -> list[dict[str, Any]]:
     """One row per site with every predicted quantity and its standard deviation; the SRR
     steps written in ``normalisation`` (:func:`dacscreen.thermo.srr_profile`)."""
-    graphs, owners, labels = [], [], []
-    for k, spec in enumerate(specs):
-        g, lab = site_graphs(spec, ens)
-        graphs += g
-        owners += [k] * len(g)
-        labels += lab
-        if on_site:
-            on_site(1)
+    graphs, owners, labels = featurise_sites(specs, ens.settings)
     pred = ens.predict(graphs, device=device)
     owners_a = np.array(owners)
     rows = [
@@ -77,8 +86,8 @@ def predict_sites(
     ]
     if "correction" in ens.meta:
         corr = fidelity_map(json.dumps(ens.meta["correction"], sort_keys=True))
-        for spec, row in zip(specs, rows, strict=True):
-            row.update(corrected_columns(spec, row, corr))
+        for row, extra in zip(rows, corrected_columns(specs, rows, corr), strict=True):
+            row.update(extra)
     return rows
 
 
@@ -90,28 +99,50 @@ def fidelity_map(meta: str) -> Correction:
     return Correction.from_meta(json.loads(meta))
 
 
-def corrected_columns(spec: SiteSpec, row: dict[str, Any], corr: Correction) -> dict[str, Any]:
-    """``<quantity>_dft`` and ``<quantity>_dft_std`` (eV): the row's values mapped to the
-    correction's fidelity (:meth:`Correction.apply`, the row's σ propagated) for each state the
-    correction covers (E_bind for clean sites, E_ads otherwise) and the d-band centres;
-    ``dg_5_dft`` from the mapped E_ads of Li2S2 and Li2S with the references of the correction's
-    method."""
+def corrected_columns(
+    specs: list[SiteSpec], rows: list[dict[str, Any]], corr: Correction
+) -> list[dict[str, Any]]:
+    """Per site, ``<quantity>_dft`` and ``<quantity>_dft_std`` (eV): the row's values mapped to
+    the correction's fidelity (:meth:`Correction.apply`, the row's σ propagated; one call for
+    all ``specs``) for each state the correction covers (E_bind for clean sites, E_ads
+    otherwise) and the d-band centres; ``dg_5_dft`` from the mapped E_ads of Li2S2 and Li2S
+    with the references of the correction's method."""
     nan = float("nan")
     states = ["clean", *sorted(corr.states - {"clean"})]
     cols = ["e_bind" if s == "clean" else f"e_ads_{s.lower()}" for s in states]
-    site = [Sample(spec.host, spec.m1, spec.m2, spec.placement, s, "none", nan, (nan, nan)) for s in states]
     n = len(states)
-    dband = [row.get(f"d_band_{m}", nan) for m in ("m1", "m2")]
-    dband_std = [row.get(f"d_band_{m}_std", nan) for m in ("m1", "m2")]
+    site = [
+        Sample(spec.host, spec.m1, spec.m2, spec.placement, s, "none", nan, (nan, nan))
+        for spec in specs
+        for s in states
+    ]
+    dband = np.repeat([[row.get(f"d_band_{m}", nan) for m in ("m1", "m2")] for row in rows], n, axis=0)
+    dband_std = np.repeat(
+        [[row.get(f"d_band_{m}_std", nan) for m in ("m1", "m2")] for row in rows], n, axis=0
+    )
     low = Predictions(
-        np.array([row.get(c, nan) if s in corr.states else nan for s, c in zip(states, cols, strict=True)]),
-        np.array([row.get(f"{c}_std", nan) for c in cols]),
-        np.tile(dband, (n, 1)),
-        np.tile(dband_std, (n, 1)),
+        np.array(
+            [
+                row.get(c, nan) if s in corr.states else nan
+                for row in rows
+                for s, c in zip(states, cols, strict=True)
+            ]
+        ),
+        np.array([row.get(f"{c}_std", nan) for row in rows for c in cols]),
+        dband.reshape(-1, 2),
+        dband_std.reshape(-1, 2),
     )
     high = corr.apply(site, low)
-    values = dict(zip(cols, zip(high.e_ads, high.e_ads_std, strict=True), strict=True))
-    values |= {f"d_band_m{k + 1}": (high.dband[0, k], high.dband_std[0, k]) for k in range(2)}
+    return [_dft_columns(row, cols, high, k * n, corr) for k, row in enumerate(rows)]
+
+
+def _dft_columns(
+    row: dict[str, Any], cols: list[str], high: Predictions, first: int, corr: Correction
+) -> dict[str, Any]:
+    """One site's ``*_dft`` columns from the mapped predictions ``high[first : first + len(cols)]``."""
+    block = slice(first, first + len(cols))
+    values = dict(zip(cols, zip(high.e_ads[block], high.e_ads_std[block], strict=True), strict=True))
+    values |= {f"d_band_m{k + 1}": (high.dband[first, k], high.dband_std[first, k]) for k in range(2)}
     out: dict[str, Any] = {"dft_fidelity": corr.label()}
     for col, (v, sd) in values.items():
         if col in row and np.isfinite(v):
