@@ -276,7 +276,7 @@ def dataset_export(
 @reports_errors
 def dataset_import(
     config: ConfigOpt = None,
-    source: Annotated[Path | None, typer.Option(help="VASP folder tree or extxyz file.")] = None,
+    source: Annotated[Path | None, typer.Option(help="VASP folder tree, extxyz file or CSV table.")] = None,
     method: Annotated[str | None, typer.Option(help="Method string, e.g. vasp-pbe-d2.")] = None,
     fmt: Annotated[
         str | None,
