@@ -244,3 +244,31 @@ def test_metal_identity_baseline_is_additive_in_the_metals() -> None:
     assert np.max(np.abs(mean - np.array([s.e_ads for s in test]))) < 0.15 and np.all(std > 0)
     unseen = Sample("melon", "Au", "Au", 0, "Li2S", "bridge", np.nan, (np.nan, np.nan))
     assert b.predict([unseen])[0][0] == pytest.approx(np.mean([s.e_ads for s in train if s.state == "Li2S"]))
+
+
+def test_single_atom_mean_baseline_and_partial_coverage() -> None:
+    """A pair predicted as the mean of its metals' single atoms: exact where the label is that
+    mean, NaN where a single atom is unseen, and never chosen on a validation split it cannot
+    cover."""
+    from dacscreen.featurize.samples import Sample
+    from dacscreen.models.baseline import SingleAtomMean, choose_baseline, fit_baselines
+
+    rng = np.random.default_rng(2)
+    metals = ["Sc", "Ti", "V", "Cr", "Mn", "Fe"]
+    y = {m: rng.normal(-3.0, 1.0) for m in metals}
+    nan2 = (np.nan, np.nan)
+    singles = [Sample("melon", m, "", 0, "Li2S", "top1", y[m], nan2) for m in metals]
+    pairs = [
+        Sample("melon", a, b, 0, "Li2S", "bridge", (y[a] + y[b]) / 2, nan2)
+        for i, a in enumerate(metals)
+        for b in metals[i + 1 :]
+    ]
+    b = SingleAtomMean().fit(singles + pairs[:8])
+    mean, std = b.predict(pairs[8:])
+    np.testing.assert_allclose(mean, [s.e_ads for s in pairs[8:]], atol=1e-12)
+    assert np.all(std == pytest.approx(0.0, abs=1e-12))
+    unseen = Sample("melon", "Sc", "Au", 0, "Li2S", "bridge", -3.0, nan2)
+    assert np.isnan(b.predict([unseen])[0][0])
+    fitted = fit_baselines(singles + pairs[:8])
+    assert choose_baseline(fitted, pairs[8:]).name == "single-atom mean"
+    assert choose_baseline(fitted, [*pairs[8:], unseen]).name != "single-atom mean"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dacscreen.config import TrainConfig
-from dacscreen.models.baseline import NAMES, choose_baseline, fit_baselines
+from dacscreen.models.baseline import NAMES, SingleAtomMean, choose_baseline, fit_baselines
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
@@ -244,7 +244,7 @@ def cv_markdown(report: dict[str, Any]) -> list[str]:
 def baseline_markdown(table: dict[str, dict[str, Any]]) -> list[str]:
     """Rows of a Markdown table of every descriptor baseline per target: the one chosen on
     validation (MAE, R², ρ, ±1σ) and each kind's MAE."""
-    kinds = [k for k in NAMES.values() if any(k in row for row in table.values())]
+    kinds = [k for k in [*NAMES.values(), SingleAtomMean.name] if any(k in row for row in table.values())]
     lines = [
         "| target | n | chosen MAE | chosen R² | chosen ρ | chosen ±1σ | "
         + " | ".join(f"{k} MAE" for k in kinds)

@@ -133,7 +133,9 @@ class Ensemble:
         return self
 
     @torch.no_grad()
-    def predict(self, graphs: list[Data], batch_size: int = 128, device: str = "cpu") -> dict[str, np.ndarray]:
+    def predict(
+        self, graphs: list[Data], batch_size: int = 128, device: str = "cpu"
+    ) -> dict[str, np.ndarray]:
         """Per-graph E_ads mean/std (eV) and per-graph d-band mean/std of up to two metals.
 
         Returns arrays ``e_ads``, ``e_ads_std`` (n,), ``dband``, ``dband_std`` (n, 2), and the

@@ -48,7 +48,7 @@ class Backbone(nn.Module):
         :func:`receptive_field` of ``keep``."""
         if keep is None:
             return [None] * self.layers
-        return receptive_field(data.edge_index, keep, self.layers)
+        return list(receptive_field(data.edge_index, keep, self.layers))  # type: ignore[attr-defined]
 
 
 def receptive_field(

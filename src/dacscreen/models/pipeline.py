@@ -31,7 +31,7 @@ from dacscreen.featurize.samples import (
     reference_table,
 )
 from dacscreen.models import distributed
-from dacscreen.models.baseline import DescriptorBaseline, best_baseline
+from dacscreen.models.baseline import Baseline, best_baseline
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
@@ -299,14 +299,14 @@ def blind_predictions(ens: Ensemble, samples: list[Sample], mode: str) -> Predic
     return out
 
 
-def baseline_predictions(baseline: DescriptorBaseline, samples: list[Sample]) -> Predictions:
+def baseline_predictions(baseline: Baseline, samples: list[Sample]) -> Predictions:
     """A fitted baseline's mean and σ for ``samples``."""
     mean, std = baseline.predict(samples)
     db, db_std = baseline.predict_dband(samples)
     return Predictions(mean, std, db, db_std)
 
 
-def fit_baseline(p: Prepared) -> DescriptorBaseline:
+def fit_baseline(p: Prepared) -> Baseline:
     """The best descriptor baseline of ``p``'s training split, chosen on its validation split."""
     return best_baseline([p.samples[i] for i in p.train], [p.samples[i] for i in p.val])
 
