@@ -149,6 +149,34 @@ def test_a_lower_start_supersedes_the_label_and_its_single_point(tmp_path: Path)
     assert not next(store.rows(rid="g|sp|top1")).best
 
 
+def test_a_replacing_record_takes_the_label_even_when_higher(tmp_path: Path) -> None:
+    """A re-evaluation that names the old record in ``replaces`` is the label in its place, even
+    a μeV higher; the old record stays stored, and replaying both from a shard gives the same."""
+    start = _li2s2()
+    old = _record("g|sp", _li2s2(), -500.0, None, task="x|gpaw", method="gpaw", adsorbate="clean")
+    redo = _record(
+        "g|sp|redo",
+        _li2s2(),
+        -499.999999,
+        None,
+        task="x|gpaw",
+        method="gpaw",
+        adsorbate="clean",
+        replaces="g|sp",
+    )
+    live = Store(tmp_path / "live.db")
+    live.write_records([_record("t|top1", _li2s2(), -18.0, start)])
+    live.write_records([old])
+    assert next(live.rows(rid="g|sp")).best
+    live.write_records([redo])
+    _shard(tmp_path / "labels" / "labels-1.extxyz.gz", [old, redo])
+    replayed = Store(tmp_path / "replayed.db")
+    import_shards(replayed, tmp_path / "labels")
+    for store in (live, replayed):
+        rows = {r.rid: r for r in store.rows(task="x|gpaw")}
+        assert rows["g|sp|redo"].best and not rows["g|sp"].best, store.url
+
+
 def test_unbounded_dband_window_is_dropped() -> None:
     keys = {"kind": "site", "adsorbate": "clean", "dband_m1": -589.7, "dband_window": "-inf,inf"}
     label_rules.migrate(keys, None, _li2s2(), {})

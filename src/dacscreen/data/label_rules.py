@@ -45,11 +45,14 @@ class Candidate:
     state_class: str
     source_is_label: bool = True
     """For a single point (ML+SP): whether its source record is the label of its own task."""
+    replaced: bool = False
+    """Whether a later record of the task names this one in its ``replaces`` key."""
 
     @property
     def valid(self) -> bool:
-        """Converged, without an anomaly of the site, and (a single point) on the label geometry."""
-        return bool(self.converged) and not self.anomaly and self.source_is_label
+        """Converged, without an anomaly of the site, not replaced, and (a single point) on the
+        label geometry."""
+        return bool(self.converged) and not self.anomaly and self.source_is_label and not self.replaced
 
 
 def candidate(key: Any, keys: Mapping[str, Any], energy: float) -> Candidate:

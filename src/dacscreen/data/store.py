@@ -70,6 +70,7 @@ KEYS = (
     "paw_generated",
     "state_class",
     "best_intact",
+    "replaces",
 )
 """The documented record keys (``data/README.md``); a shard restores every key it holds."""
 
@@ -208,10 +209,15 @@ class Store:
         """Apply the label rule to one task's stored and new records; returns the rids whose
         ``best`` flag changed. ``best_now`` collects the flags set so far in this write."""
         stored = list(self.db.select(kind="site", task=task))
+        gone = {row.get("replaces") for row in stored} | {r.keys.get("replaces") for r in new}
         cands = [
-            self._candidate(("row", row.id), row.key_value_pairs, row.energy, best_now) for row in stored
+            self._candidate(("row", row.id), row.key_value_pairs, row.energy, best_now, row.rid in gone)
+            for row in stored
         ]
-        cands += [self._candidate(("new", i), r.keys, r.energy, best_now) for i, r in enumerate(new)]
+        cands += [
+            self._candidate(("new", i), r.keys, r.energy, best_now, r.keys["rid"] in gone)
+            for i, r in enumerate(new)
+        ]
         flags = label_rules.flags(cands)
         changed = set()
         for i, r in enumerate(new):
@@ -228,10 +234,13 @@ class Store:
                 updates[row.id] = f
         return changed
 
-    def _candidate(self, key: Any, keys: dict[str, Any], energy: float, best_now: dict[str, bool]) -> Any:
-        """A label candidate; a single point whose source is not (or no longer) the label of its
-        task is not valid. A source missing from the store (imported data) does not count."""
-        cand = label_rules.candidate(key, keys, energy)
+    def _candidate(
+        self, key: Any, keys: dict[str, Any], energy: float, best_now: dict[str, bool], replaced: bool
+    ) -> Any:
+        """A label candidate; a replaced record, or a single point whose source is not (or no
+        longer) the label of its task, is not valid. A source missing from the store (imported
+        data) does not count."""
+        cand = replace(label_rules.candidate(key, keys, energy), replaced=replaced)
         src = keys.get("source")
         if not src or not cand.valid:
             return cand
