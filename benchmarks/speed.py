@@ -35,14 +35,14 @@ from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.calculators import get_calculator
 from dacscreen.data.labelling import Labeller, plan
 from dacscreen.data.relax import relax
-from dacscreen.data.sites import build_site
+from dacscreen.data.sites import build_site, site_keys
 from dacscreen.data.store import Store
 from dacscreen.elements import DEFAULT_METALS
 from dacscreen.featurize.graphs import atoms_to_graph
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.distributed import predict_chunks
 from dacscreen.screening.predict import MAX_ORIENTATIONS
-from dacscreen.screening.space import SiteSpec, site_space
+from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,14 +57,14 @@ def featurisation(n: int) -> dict:
     return {"structures": n, "seconds": dt, "structures_per_s": n / dt}
 
 
-def graphs_per_site(spec: SiteSpec) -> int:
+def graphs_per_site(spec: SiteKey) -> int:
     """The clean site plus each SRR intermediate in its screened orientations."""
     return 1 + sum(len(orientations(len(spec.metals), x)[:MAX_ORIENTATIONS]) for x in SRR_SPECIES)
 
 
 def screening(ens: Ensemble, model: Path, repeat: float = 1.0, workers: int = 1) -> dict:
     """Predict the default 434-site space (``repeat`` times over, in streamed chunks)."""
-    space = list(site_space("melon", DEFAULT_METALS))
+    space = site_keys("melon", DEFAULT_METALS)
     specs = (space * math.ceil(repeat))[: round(len(space) * repeat)]
     cfg = ScreenConfig(model=model, workers=workers)
     t0 = time.perf_counter()

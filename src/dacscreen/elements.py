@@ -6,6 +6,7 @@ covalent radius (Å, from ASE), first ionisation energy (eV).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from ase.data import atomic_numbers, covalent_radii
@@ -93,6 +94,18 @@ def element_features(symbol: str) -> tuple[float, ...]:
 
 
 ELEMENT_FEATURE_NAMES = ("chi", "group", "period", "d_electrons", "cov_radius", "ie1", "mass")
+
+
+REFERENCE_PAIR = ("Cu", "Ni")
+"""The reference study's pair, Cu1Ni1: Cu on the first anchor, as the shipped labels build it."""
+
+
+def canonical_metals(metals: Sequence[str]) -> tuple[str, ...]:
+    """The one order of a site's metals, whatever order a user gives them: :func:`metal_rank`
+    order, except the reference pair, which keeps the study's name (Cu1Ni1). The first metal
+    goes on the first anchor, so the order names a structure."""
+    ordered = tuple(sorted(metals, key=metal_rank))
+    return REFERENCE_PAIR if sorted(ordered) == sorted(REFERENCE_PAIR) else ordered
 
 
 def metal_rank(metal: str) -> tuple[int, int]:

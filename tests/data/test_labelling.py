@@ -21,6 +21,7 @@ from dacscreen.data.labelling import Labeller, plan, site_order, spanning_first,
 from dacscreen.data.store import Record, Store
 from dacscreen.data.summary import summarize
 from dacscreen.elements import DEFAULT_METALS
+from dacscreen.site_key import SiteKey
 from tests.conftest import TINY_LABEL, tiny_label_config
 
 runner = CliRunner()
@@ -28,16 +29,23 @@ runner = CliRunner()
 
 def test_pair_order_does_not_depend_on_the_metal_list() -> None:
     """``--metals Ta Cu`` labels the same (Cu, Ta) site as the full metal set."""
-    assert site_order(["Ta", "Cu"]) == site_order(["Cu", "Ta"])
-    assert site_order(["Ta", "Cu"])[-1] == ("Cu", "Ta")
-    assert ("Cu", "Ta") in site_order(list(DEFAULT_METALS))
+    assert site_order("melon", ["Ta", "Cu"]) == site_order("melon", ["Cu", "Ta"])
+    assert site_order("melon", ["Ta", "Cu"])[-1] == SiteKey("melon", "Cu", "Ta")
+    assert SiteKey("melon", "Cu", "Ta") in site_order("melon", list(DEFAULT_METALS))
+    assert site_order("melon", list(DEFAULT_METALS))[0] == SiteKey("melon", "Cu", "Ni")
+
+
+def _keys(*sites: tuple[str, ...]) -> list[SiteKey]:
+    return [SiteKey.of_record(SiteKey("melon", *s)) for s in sites]
 
 
 def test_spanning_first_covers_every_metal_early() -> None:
     """The ML+SP plan puts the reference sites and, in order, each site with a metal not yet
     covered first (Mo here has only a pair), then the rest in their original order."""
-    sites = [("Cu", "Ni"), ("Cu",), ("Ni",), ("Zn",), ("Zn", "Zn"), ("Cu", "Zn"), ("Mo", "Zn"), ("Cu", "Cu")]
-    assert spanning_first(sites) == [
+    sites = _keys(
+        ("Cu", "Ni"), ("Cu",), ("Ni",), ("Zn",), ("Zn", "Zn"), ("Cu", "Zn"), ("Mo", "Zn"), ("Cu", "Cu")
+    )
+    assert spanning_first(sites) == _keys(
         ("Cu", "Ni"),
         ("Cu",),
         ("Ni",),
@@ -46,13 +54,13 @@ def test_spanning_first_covers_every_metal_early() -> None:
         ("Zn", "Zn"),
         ("Cu", "Zn"),
         ("Cu", "Cu"),
-    ]
+    )
 
 
 def test_uncovered_first_takes_each_new_metal_in_turn() -> None:
     """Sites that bring a metal not yet on an all-seven site come first: round k takes each
     such metal's k-th site, one new metal before two; the covered sites keep their order."""
-    sites = [
+    sites = _keys(
         ("Cu",),
         ("Ti",),
         ("Cu", "Ti"),
@@ -61,8 +69,8 @@ def test_uncovered_first_takes_each_new_metal_in_turn() -> None:
         ("Ag", "W"),
         ("Cu", "Ag"),
         ("Cu", "W"),
-    ]
-    assert uncovered_first(sites, {"Cu", "Ag"}) == [
+    )
+    assert uncovered_first(sites, {"Cu", "Ag"}) == _keys(
         ("Ti",),
         ("Ti", "W"),
         ("Cu", "Ti"),
@@ -71,7 +79,7 @@ def test_uncovered_first_takes_each_new_metal_in_turn() -> None:
         ("Ag", "Ti"),
         ("Cu",),
         ("Cu", "Ag"),
-    ]
+    )
 
 
 def test_labeller_plan_puts_sites_with_metals_lacking_all_seven_states_first(tiny_store: Path) -> None:

@@ -12,7 +12,7 @@ from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction, Kind, choose_kind, label_predictions, twin_pairs
 from dacscreen.models.targets import Predictions
 from dacscreen.screening.predict import corrected_columns
-from dacscreen.screening.space import SiteSpec
+from dacscreen.site_key import SiteKey
 
 METALS = ["Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Zr", "Mo"]
 NAN = float("nan")
@@ -124,7 +124,7 @@ def test_screen_columns_add_the_correction_and_name_its_fidelity() -> None:
         "e_ads_s8": -1.0,
         "e_ads_s8_std": 0.3,
     }
-    out = corrected_columns([SiteSpec("melon", "Cu", "", 0)], [row], _correction())[0]
+    out = corrected_columns([SiteKey("melon", "Cu", "", 0)], [row], _correction())[0]
     assert out["dft_fidelity"].startswith("gpaw (delta map from chgnet")
     assert "e_bind_dft" not in out and "e_ads_s8_dft" not in out  # states the correction lacks
     np.testing.assert_allclose(out["e_ads_li2s2_dft"], -1.6, atol=0.05)
@@ -156,7 +156,7 @@ def test_screen_columns_of_a_nargp_map_follow_the_low_fidelity_value() -> None:
         row | {"e_ads_li2s2": e, "e_ads_li2s2_std": 0.1, "e_ads_li2s": e - 1, "e_ads_li2s_std": 0.1}
         for e in (-3.5, -2.0)
     ]
-    out = corrected_columns([SiteSpec("melon", "Cu", "", 0)] * 2, rows, corr)  # one call, two sites
+    out = corrected_columns([SiteKey("melon", "Cu", "", 0)] * 2, rows, corr)  # one call, two sites
     cols = dict(zip((-3.5, -2.0), out, strict=True))
     for out in cols.values():
         assert out["dft_fidelity"] == f"gpaw (nargp map from chgnet, {len(metals)} sites)"

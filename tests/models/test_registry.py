@@ -13,7 +13,7 @@ from dacscreen import tracking
 from dacscreen.errors import ModelError
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.predict import predict_sites
-from dacscreen.screening.space import SiteSpec
+from dacscreen.site_key import SiteKey
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def tiny_registry(tiny_model: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_registered_version_equals_the_saved_model(tiny_model: Path, tiny_registry: str) -> None:
     versions = mlflow.MlflowClient().search_model_versions("name='dacscreen'")
     assert [str(v.version) for v in versions] == ["1"]
-    spec = [SiteSpec("melon", "Cu", "Ni")]
+    spec = [SiteKey("melon", "Cu", "Ni")]
     local = predict_sites(spec, Ensemble.load(tiny_model))[0]
     registered = predict_sites(spec, Ensemble.load(tiny_registry))[0]
     assert registered["e_ads_li2s2"] == pytest.approx(local["e_ads_li2s2"], abs=1e-6)
@@ -38,7 +38,7 @@ def test_pyfunc_predicts_sites_from_a_frame(tiny_model: Path, tiny_registry: str
     model = mlflow.pyfunc.load_model(tiny_registry)
     out = model.predict(pd.DataFrame({"m1": ["Cu", "Ni"], "m2": ["Ni", ""]}))
     local = predict_sites(
-        [SiteSpec("melon", "Cu", "Ni"), SiteSpec("melon", "Ni", "")], Ensemble.load(tiny_model)
+        [SiteKey("melon", "Cu", "Ni"), SiteKey("melon", "Ni", "")], Ensemble.load(tiny_model)
     )
     assert len(out) == 2
     assert np.allclose(out["e_ads_li2s"], [r["e_ads_li2s"] for r in local], atol=1e-6)

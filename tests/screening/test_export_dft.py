@@ -215,6 +215,7 @@ def test_delta_ml_estimates_never_fit_on_the_candidates() -> None:
 
     from dacscreen.featurize.samples import Sample
     from dacscreen.screening.verify_dft import delta_ml_estimates
+    from dacscreen.site_key import SiteKey
 
     metals = ["Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Zr", "Mo", "Ru", "Pd"]
     low = [
@@ -223,10 +224,11 @@ def test_delta_ml_estimates_never_fit_on_the_candidates() -> None:
         for st in ("Li2S2", "Li2S")
     ]
     high = [replace(s, e_ads=s.e_ads + 0.4) for s in low]
-    picks = {("melon", "Cu", "", 0)}
+    cu = SiteKey("melon", "Cu")
+    picks = {cu}
     est = delta_ml_estimates(picks, high, low, {})
-    assert set(est) == {("melon", "Cu", "", 0, "Li2S2"), ("melon", "Cu", "", 0, "Li2S")}
-    truth = {(s.host, s.m1, s.m2, s.placement, s.state): s.e_ads for s in high}
+    assert set(est) == {(cu, "Li2S2"), (cu, "Li2S")}
+    truth = {(s.site, s.state): s.e_ads for s in high}
     for k, v in est.items():
         assert v == pytest.approx(truth[k], abs=0.1)
     wild = [replace(s, e_ads=100.0) if s.m1 == "Cu" else s for s in high]

@@ -12,6 +12,8 @@ import pytest
 from dacscreen.config import RankingConfig, ScreenConfig
 from dacscreen.screening.rank import pareto_front, rank
 from dacscreen.screening.runner import run_screen
+from dacscreen.screening.space import space_from_config
+from dacscreen.site_key import SiteKey
 
 REQUIRED = [
     "m1",
@@ -221,17 +223,19 @@ def test_reference_study_trends_by_hand() -> None:
     assert markdown(pair_trends(df))[2].endswith("| yes |")
 
 
-def test_screen_and_label_name_the_same_sites_whatever_the_metal_order() -> None:
-    """``--metals Ta Cu``: the screen builds (Cu, Ta), as the labeller does (issue: two
-    enumerators disagreed, and build_site puts the first metal on the first anchor)."""
+@pytest.mark.parametrize(("metals", "pair"), [(["Ta", "Cu"], ("Cu", "Ta")), (["Ni", "Cu"], ("Cu", "Ni"))])
+def test_screen_and_label_name_and_build_the_same_sites(metals: list[str], pair: tuple[str, str]) -> None:
+    """``--metals Ta Cu``: the screen names (Cu, Ta), as the labeller does (issue: two
+    enumerators disagreed, and build_site puts the first metal on the first anchor). The
+    reference pair keeps the study's and the shipped labels' order, Cu1Ni1, from ``Ni Cu`` too."""
     from dacscreen.config import LabelConfig
     from dacscreen.data.labelling import plan
-    from dacscreen.screening.space import site_space
 
-    screened = {tuple(s.metals) for s in site_space("melon", ["Ta", "Cu"])}
-    cfg = LabelConfig.model_validate({"metals": ["Ta", "Cu"], "states": ["clean"], "all_states_sites": 0})
-    labelled = {t.metals for t in plan(cfg, "m")}
-    assert screened == labelled == {("Cu",), ("Ta",), ("Cu", "Cu"), ("Ta", "Ta"), ("Cu", "Ta")}
+    screened = space_from_config(ScreenConfig(metals=metals))
+    cfg = LabelConfig.model_validate({"metals": metals, "states": ["clean"], "all_states_sites": 0})
+    labelled = [t.site for t in plan(cfg, "m")]
+    assert set(screened) == set(labelled) and len(screened) == len(labelled) == 5
+    assert SiteKey("melon", *pair) in screened
 
 
 def test_interrupted_screen_keeps_the_previous_outputs(

@@ -18,6 +18,7 @@ import pandas as pd
 
 from dacscreen.data.references import reference_value
 from dacscreen.data.store import Store
+from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES, Normalisation, srr_profile
 
 
@@ -26,19 +27,19 @@ def label_table(store: Store, method: str, normalisation: Normalisation = "per-p
     refs = {
         r.ref: reference_value(r.ref, r.energy, r.natoms) for r in store.rows(kind="reference", method=method)
     }  # per atom for bcc Li and the bulk metals (chemical potentials)
-    sites: dict[tuple, dict[str, Any]] = defaultdict(dict)
+    sites: dict[SiteKey, dict[str, Any]] = defaultdict(dict)
     for r in store.rows(kind="site", method=method):
-        slot = sites[(r.host, r.m1, r.m2, r.placement)].setdefault(r.adsorbate, {})
+        slot = sites[SiteKey.of_record(r)].setdefault(r.adsorbate, {})
         if r.get("best"):
             slot["best"] = r
         if r.get("best_intact"):
             slot["intact"] = r
     rows = []
-    for (host, m1, m2, placement), states in sites.items():
+    for site, states in sites.items():
         clean = states.get("clean", {}).get("best")
         if clean is None:
             continue
-        row: dict[str, Any] = {"host": host, "m1": m1, "m2": m2, "placement": placement}
+        row: dict[str, Any] = {"host": site.host, "m1": site.m1, "m2": site.m2, "placement": site.placement}
         for k in ("dband_m1", "dband_m2", "dband_full_m1", "dband_full_m2"):
             row[k.replace("dband", "d_band")] = float(clean.get(k, np.nan))
         e_ads = {}

@@ -14,7 +14,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from itertools import combinations_with_replacement
 from typing import Any, Literal
 
 import numpy as np
@@ -30,9 +29,10 @@ from dacscreen.data.host_adsorption import reference_name, relax_on_bare_host
 from dacscreen.data.hosts import default_supercell
 from dacscreen.data.references import reference_structures
 from dacscreen.data.relax import RelaxResult, relax, relax_cell
-from dacscreen.data.sites import build_site, placements_for
+from dacscreen.data.sites import build_site, placements_for, site_keys
 from dacscreen.data.store import Record, Store, record_to_atoms
-from dacscreen.elements import check_metals, metal_rank
+from dacscreen.elements import check_metals
+from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,16 @@ class Task:
     method: str
 
     @property
+    def site(self) -> SiteKey:
+        """The task's site, metals in the task's order."""
+        return SiteKey(
+            self.host, self.metals[0], self.metals[1] if len(self.metals) > 1 else "", self.placement
+        )
+
+    @property
     def site_id(self) -> str:
         """``host|M1|M2|placement`` (M2 empty for a single atom)."""
-        m2 = self.metals[1] if len(self.metals) > 1 else ""
-        return f"{self.host}|{self.metals[0]}|{m2}|{self.placement}"
+        return str(self.site)
 
     @property
     def key(self) -> str:
@@ -86,23 +92,18 @@ class Task:
 
 
 def site_order(
-    metals: list[str], singles: bool = True, pairs: bool = True, seed: int = 0
-) -> list[tuple[str, ...]]:
-    """Sites in labelling priority: Cu–Ni, Cu, Ni, all single atoms, homo pairs, then hetero
-    pairs in a seeded shuffle so that a partial dataset spans every metal. A pair is (M1, M2) in
-    :func:`metal_rank` order whatever the order of ``metals``, so that ``--metals Ta Cu`` and the
-    full metal set label the same site."""
-    metals = sorted(metals, key=metal_rank)
-    sites: list[tuple[str, ...]] = []
-    if singles:
-        sites += [(m,) for m in metals]
-    if pairs:
-        homo = [(m, m) for m in metals]
-        hetero = [(a, b) for a, b in combinations_with_replacement(metals, 2) if a != b]
-        random.Random(seed).shuffle(hetero)
-        sites += homo + hetero
-    first = [p for p in PRIORITY if any(sorted(p) == sorted(s) for s in sites)]
-    return first + [s for s in sites if sorted(s) not in [sorted(p) for p in first]]
+    host: str, metals: list[str], singles: bool = True, pairs: bool = True, seed: int = 0
+) -> list[SiteKey]:
+    """The sites of :func:`dacscreen.data.sites.site_keys` (first placement) in labelling
+    priority: Cu–Ni, Cu, Ni, all single atoms, homo pairs, then hetero pairs in a seeded shuffle
+    so that a partial dataset spans every metal. The screen enumerates the same keys, so
+    ``label --metals Ta Cu`` and ``screen --metals Ta Cu`` name and build the same sites."""
+    keys = site_keys(host, metals, singles, pairs, allow_non_transition=True)
+    hetero = [k for k in keys if k.m2 and k.m1 != k.m2]
+    random.Random(seed).shuffle(hetero)
+    sites = [k for k in keys if not k.m2] + [k for k in keys if k.m1 == k.m2] + hetero
+    first = [k for p in PRIORITY for k in sites if k.metals == p]
+    return first + [k for k in sites if k not in first]
 
 
 def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list[Task]:
@@ -117,7 +118,7 @@ def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list
     """
     metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
     sc = cfg.supercell or default_supercell(cfg.host)
-    sites = site_order(metals, cfg.include_single, cfg.include_pairs)
+    sites = site_order(cfg.host, metals, cfg.include_single, cfg.include_pairs)
     if cfg.limit is not None:
         sites = sites[: cfg.limit]
     core = ["clean", *[s for s in cfg.states if s != "clean"]]
@@ -130,9 +131,9 @@ def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list
     tasks: list[Task] = []
     for group, states in phases:
         for site in group:
-            n_place = len(placements_for(cfg.host, sc, list(site))) if cfg.placements == "all" else 1
+            n_place = len(placements_for(cfg.host, sc, list(site.metals))) if cfg.placements == "all" else 1
             for p in range(n_place):
-                tasks += [Task(cfg.host, site, p, st, method) for st in states]
+                tasks += [Task(cfg.host, site.metals, p, st, method) for st in states]
     return list(dict.fromkeys(tasks))
 
 
@@ -141,45 +142,45 @@ def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task
     ``cfg.states``, in :func:`site_order` with :func:`spanning_first` (so that a partial run, and
     the first ``cfg.limit`` sites, span every metal that has such a site)."""
     source = cfg.single_point_of
-    have: dict[tuple[str, ...], set[str]] = {}
+    have: dict[SiteKey, set[str]] = {}
     for row in store.rows(kind="site", best=True, host=cfg.host, method=source, placement=0):
-        have.setdefault((row.m1, row.m2) if row.m2 else (row.m1,), set()).add(row.adsorbate)
+        have.setdefault(SiteKey.of_record(row), set()).add(row.adsorbate)
     metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
     unsupported = unsupported_metals(cfg, metals)
     sites = [
         s
-        for s in site_order(metals, cfg.include_single, cfg.include_pairs)
-        if set(cfg.states) <= have.get(s, set()) and not unsupported & set(s)
+        for s in site_order(cfg.host, metals, cfg.include_single, cfg.include_pairs)
+        if set(cfg.states) <= have.get(s, set()) and not unsupported & set(s.metals)
     ]
     sites = spanning_first(sites)
     sites = sites[: cfg.limit] if cfg.limit is not None else sites
-    return [Task(cfg.host, site, 0, st, method) for site in sites for st in cfg.states]
+    return [Task(cfg.host, site.metals, 0, st, method) for site in sites for st in cfg.states]
 
 
-def uncovered_first(sites: list[tuple[str, ...]], covered: set[str]) -> list[tuple[str, ...]]:
+def uncovered_first(sites: list[SiteKey], covered: set[str]) -> list[SiteKey]:
     """``sites`` with those holding a metal not in ``covered`` first, one per such metal in
     turn (round k takes each metal's k-th site, a site with one such metal before one with two,
     else in the original order), then the others."""
     seen: Counter[str] = Counter()
-    rank: dict[tuple[str, ...], tuple[int, int]] = {}
+    rank: dict[SiteKey, tuple[int, int]] = {}
     for site in sites:
-        new = set(site) - covered
+        new = set(site.metals) - covered
         if new:
             rank[site] = (min(seen[m] for m in new), len(new))
             seen.update(new)
     return sorted(rank, key=rank.__getitem__) + [s for s in sites if s not in rank]
 
 
-def spanning_first(sites: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+def spanning_first(sites: list[SiteKey]) -> list[SiteKey]:
     """``sites`` reordered so that the first few cover every metal in them: in order, the
     reference sites (:data:`PRIORITY`) and each site that brings a metal not yet covered, then
     the others in their original order."""
     covered: set[str] = set()
     first = []
     for site in sites:
-        if site in PRIORITY or not set(site) <= covered:
+        if site.metals in PRIORITY or not set(site.metals) <= covered:
             first.append(site)
-            covered |= set(site)
+            covered |= set(site.metals)
     return first + [s for s in sites if s not in first]
 
 

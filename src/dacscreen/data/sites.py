@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import permutations
+from itertools import combinations_with_replacement, permutations
 
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
 
 from dacscreen.data.hosts import build_host, default_supercell
+from dacscreen.elements import check_metals, metal_rank
 from dacscreen.errors import StructureError
+from dacscreen.site_key import SiteKey
 
 MN_TARGET = 2.0
 """Target metal–N distance (Å) used to place a metal."""
@@ -229,6 +231,34 @@ def _ordered_pair_placements(host_name: str, supercell: tuple[int, int]) -> tupl
         if fa != fb:
             out.append(Placement(len(out), p.anchors[::-1], "-".join(p.label.split("-")[::-1]), p.removed_h))
     return tuple(out)
+
+
+def site_keys(
+    host: str,
+    metals: list[str],
+    include_single: bool = True,
+    include_pairs: bool = True,
+    allow_non_transition: bool = False,
+    placements: str = "first",
+    supercell: tuple[int, int] | None = None,
+) -> list[SiteKey]:
+    """The site space of a metal set, the one enumerator that labelling, screening and the
+    active-learning loop share: the n single atoms, then the n(n+1)/2 pairs (homo and hetero),
+    each pair in canonical order (:meth:`SiteKey.of`) whatever the order of ``metals``; with
+    ``placements="all"`` every symmetry-distinct placement of each site, else the first.
+
+    The default 28 metals give 28 single atoms + 406 pairs = 434 sites (first placement).
+    """
+    ranked = sorted(check_metals(metals, allow_non_transition=allow_non_transition), key=metal_rank)
+    sites = [[m] for m in ranked] if include_single else []
+    sites += [[a, b] for a, b in combinations_with_replacement(ranked, 2)] if include_pairs else []
+    sc = supercell or default_supercell(host)
+    out = []
+    for site in sites:
+        key = SiteKey.of(host, site)
+        n = len(placements_for(host, sc, list(key.metals))) if placements == "all" else 1
+        out += [SiteKey.of(host, key.metals, p) for p in range(n)]
+    return out
 
 
 def metal_height(metal: str, anchor: Anchor, host: Atoms) -> float:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from dacscreen.data.store import Store, record_to_atoms
 from dacscreen.errors import DacscreenError
+from dacscreen.site_key import SiteKey
 
 
 def summarize(store: Store) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def summarize(store: Store) -> dict[str, Any]:
     states: dict[str, set[str]] = defaultdict(set)
     metals: Counter[str] = Counter()
     for r in rows:
-        site = f"{r.host}|{r.m1}|{r.m2}|{r.placement}|{r.method}"
+        site = f"{SiteKey.of_record(r)}|{r.method}"
         if r.get("best"):
             states[site].add(r.adsorbate)
         metals.update([r.m1] + ([r.m2] if r.m2 else []))
@@ -40,7 +41,7 @@ def summarize(store: Store) -> dict[str, Any]:
     return {
         "records": store.count("kind!=claim"),
         "site_records": len(rows),
-        "sites": len({f"{r.host}|{r.m1}|{r.m2}|{r.placement}" for r in rows}),
+        "sites": len({SiteKey.of_record(r) for r in rows}),
         "sites_with_states": combos,
         "converged_fraction": _converged_fraction(relaxations),
         "anomalies": sum(1 for r in rows if r.anomaly),

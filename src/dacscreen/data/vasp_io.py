@@ -23,6 +23,7 @@ from pymatgen.core.periodic_table import Element
 
 from dacscreen.data.store import Record, Store
 from dacscreen.errors import DFTInputError
+from dacscreen.site_key import SiteKey
 
 log = logging.getLogger(__name__)
 SRR_ADSORBATE_ELEMENTS = ("Li", "S")
@@ -105,7 +106,7 @@ def job_keys(folder: Path, atoms: Atoms, method: str) -> dict[str, Any]:
     )
     host = meta.get("host", "user")
     placement = int(meta.get("placement", 0))
-    task = f"{host}|{m1}|{m2}|{placement}|{state}|{method}"
+    task = f"{SiteKey(host, m1, m2, placement)}|{state}|{method}"
     return {
         "rid": f"{task}|{folder.name}",
         "task": task,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from dacscreen.data.references import reference_value
 from dacscreen.data.sites import build_site
 from dacscreen.data.store import Store, record_to_atoms
 from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
+from dacscreen.site_key import SiteKey
 from dacscreen.thermo import binding_energy
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ class Sample:
     def metals(self) -> list[str]:
         """[m1] or [m1, m2]."""
         return [self.m1, self.m2] if self.m2 else [self.m1]
+
+    @property
+    def site(self) -> SiteKey:
+        """The sample's site."""
+        return SiteKey.of_record(self)
 
 
 def input_structure(s: Sample, mode: str) -> Atoms:
@@ -117,12 +123,10 @@ def collect_samples(
         return []
     found = sorted({r.method for r in best})
     order = [method] if isinstance(method, str) else list(method or found[:1])
-    grouped: dict[tuple, dict[str, dict[str, Any]]] = {}
+    grouped: dict[SiteKey, dict[str, dict[str, Any]]] = {}
     for r in best:
         if r.method in order:
-            grouped.setdefault((r.host, r.m1, r.m2, r.placement), {}).setdefault(r.method, {})[
-                r.adsorbate
-            ] = r
+            grouped.setdefault(SiteKey.of_record(r), {}).setdefault(r.method, {})[r.adsorbate] = r
     refs = {m: reference_table(store, m) for m in order}
     out: list[Sample] = []
     for key, by_method in grouped.items():
@@ -134,7 +138,7 @@ def collect_samples(
 
 
 def _site_samples(
-    key: tuple,
+    key: SiteKey,
     states: dict[str, Any],
     refs: dict[str, float],
     method: str,
@@ -148,7 +152,7 @@ def _site_samples(
     if c is not None:
         db = (_dband(c, "dband_m1"), _dband(c, "dband_m2"))
         e_bind = site_binding(c, refs) if clean_target == "e_bind" else nan
-        out.append(Sample(*key, "clean", "none", e_bind, db, relaxed, method, relaxed, _kind(c)))
+        out.append(Sample(*astuple(key), "clean", "none", e_bind, db, relaxed, method, relaxed, _kind(c)))
     for state, r in states.items():
         if state == "clean":
             continue
@@ -156,7 +160,17 @@ def _site_samples(
         value = evaluate_target(spec, states, refs) if spec is not None else nan
         if np.isfinite(value):
             out.append(
-                Sample(*key, state, r.orientation, value, (nan, nan), relaxed, method, _relaxed(r), _kind(r))
+                Sample(
+                    *astuple(key),
+                    state,
+                    r.orientation,
+                    value,
+                    (nan, nan),
+                    relaxed,
+                    method,
+                    _relaxed(r),
+                    _kind(r),
+                )
             )
     return out
 

@@ -45,7 +45,7 @@ NAN = float("nan")
 
 
 def _key(s: Sample) -> tuple:
-    return (s.host, s.m1, s.m2, s.placement, s.state)
+    return (s.site, s.state)
 
 
 def twin_pairs(high: Sequence[Sample], low: Sequence[Sample]) -> list[tuple[Sample, Sample]]:
@@ -283,5 +283,5 @@ class Correction:
     def label(self) -> str:
         """The fidelity of mapped numbers, e.g.
         ``gpaw-lcao-pbe-d3 (nargp map from chgnet-0.4.2, 12 sites)``."""
-        n = len({(s.host, s.m1, s.m2, s.placement) for s in self.samples})
+        n = len({s.site for s in self.samples})
         return f"{self.method} ({self.kind} map from {self.base}, {n} sites)"

@@ -25,10 +25,10 @@ class EnsembleModel(PythonModel):
 
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # MLflow reads hints
         from dacscreen.screening.predict import predict_sites
-        from dacscreen.screening.space import SiteSpec
+        from dacscreen.site_key import SiteKey
 
         specs = [
-            SiteSpec(
+            SiteKey(
                 str(r.get("host", "melon")),
                 str(r["m1"]),
                 str(r.get("m2", "") or ""),

@@ -377,7 +377,7 @@ def target_summary(report: dict[str, Any]) -> dict[str, Any]:
 def write_model_card(cfg: TrainConfig, p: Prepared, report: dict[str, Any]) -> None:
     """``model_card.md`` beside the weights: data, split, inputs and held-out metrics."""
     methods = sorted({s.method for s in p.samples})
-    sites = {(s.host, s.m1, s.m2, s.placement) for s in p.samples}
+    sites = {s.site for s in p.samples}
     lines = [
         "# dacscreen model card",
         "",

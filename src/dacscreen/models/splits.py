@@ -84,4 +84,4 @@ def pick_test_metals(samples: Sequence[Sample], n: int, seed: int = 0) -> list[s
 
 
 def _site(s: Sample) -> str:
-    return f"{s.host}|{s.m1}|{s.m2}|{s.placement}"
+    return str(s.site)

@@ -74,7 +74,7 @@ def _site_values(
     for i in idx:
         s = samples[i]
         if s.state in states and np.isfinite(values[i]):
-            by_site[(s.host, s.m1, s.m2, s.placement)][s.state] = float(values[i])
+            by_site[s.site][s.state] = float(values[i])
     return by_site
 
 

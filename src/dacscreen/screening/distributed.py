@@ -15,7 +15,7 @@ from typing import Any
 from dacscreen.config import ScreenConfig
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.predict import predict_sites
-from dacscreen.screening.space import SiteSpec
+from dacscreen.site_key import SiteKey
 
 
 @lru_cache(maxsize=2)
@@ -24,7 +24,7 @@ def _worker_ensemble(model_dir: str) -> Ensemble:
 
 
 def predict_remote(
-    model_dir: str, specs: list[SiteSpec], threads: int, normalisation: str
+    model_dir: str, specs: list[SiteKey], threads: int, normalisation: str
 ) -> list[dict[str, Any]]:
     """Worker side: predict one chunk with a per-process cached ensemble on ``threads`` threads."""
     import torch
@@ -34,7 +34,7 @@ def predict_remote(
 
 
 def predict_chunks(
-    specs: list[SiteSpec], ens: Ensemble, model_dir: Path, cfg: ScreenConfig
+    specs: list[SiteKey], ens: Ensemble, model_dir: Path, cfg: ScreenConfig
 ) -> Iterator[list[dict[str, Any]]]:
     """Rows of predictions, one list per chunk of ``cfg.chunk_size`` sites, as chunks finish."""
     chunks = [specs[i : i + cfg.chunk_size] for i in range(0, len(specs), cfg.chunk_size)]

@@ -19,20 +19,21 @@ from dacscreen.data.store import Store, open_store
 from dacscreen.models.pipeline import train_ensemble
 from dacscreen.screening.export_dft import export_frame
 from dacscreen.screening.runner import run_screen
+from dacscreen.site_key import SiteKey
 
 
-def pick_batch(df: pd.DataFrame, verified: set[tuple[str, str, str]], batch: int) -> pd.DataFrame:
+def pick_batch(df: pd.DataFrame, verified: set[SiteKey], batch: int) -> pd.DataFrame:
     """The ``batch`` unverified pairs with the highest acquisition value (single atoms are the
     screen's reference rows, not candidates)."""
     if "reference_row" in df:
         df = df[~df["reference_row"].astype(bool)]
-    fresh = df[[(h, a, b) not in verified for h, a, b in zip(df.host, df.m1, df.m2, strict=True)]]
+    fresh = df[[SiteKey.of_record(r) not in verified for r in df.itertuples()]]
     return fresh.sort_values("acquisition", ascending=False).head(batch)
 
 
-def verified_sites(store: Store, method: str) -> set[tuple[str, str, str]]:
-    """(host, m1, m2) of every site with a verified clean record."""
-    return {(r.host, r.m1, r.m2) for r in store.rows(kind="site", method=method, adsorbate="clean")}
+def verified_sites(store: Store, method: str) -> set[SiteKey]:
+    """Every site with a verified clean record."""
+    return {SiteKey.of_record(r) for r in store.rows(kind="site", method=method, adsorbate="clean")}
 
 
 def verify(labeller: Labeller, picks: pd.DataFrame) -> int:
@@ -42,10 +43,10 @@ def verify(labeller: Labeller, picks: pd.DataFrame) -> int:
     if labeller.cfg.references:
         labeller.run_references(metals)
     tasks = []
-    for _, r in picks.iterrows():
-        site = (r.m1, r.m2) if r.m2 else (r.m1,)
-        states = ["clean", *[s for s in labeller.cfg.states if s != "clean"]]
-        tasks += [Task(r.host, site, int(r.placement), st, labeller.method) for st in states]
+    states = ["clean", *[s for s in labeller.cfg.states if s != "clean"]]
+    for r in picks.itertuples():
+        site = SiteKey.of_record(r)
+        tasks += [Task(site.host, site.metals, site.placement, st, labeller.method) for st in states]
     return sum(1 for t in labeller.pending(tasks) if labeller.run_task(t))
 
 

@@ -34,16 +34,16 @@ from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.pipeline import orientation_weights, pool
 from dacscreen.models.targets import DG5_REFS, Predictions, profile, srr_columns
-from dacscreen.screening.space import SiteSpec
+from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES, Normalisation
 
 MAX_ORIENTATIONS: int | None = None
 """Orientations per intermediate (None: every offered one), as in the model's evaluation."""
 
 
-def site_graphs(spec: SiteSpec, settings: GraphSettings) -> tuple[list[Any], list[tuple[str, str]]]:
+def site_graphs(spec: SiteKey, settings: GraphSettings) -> tuple[list[Any], list[tuple[str, str]]]:
     """Graphs of the clean site and of each intermediate × orientation, with their labels."""
-    site = build_site(spec.host, spec.metals, spec.placement)
+    site = build_site(spec.host, list(spec.metals), spec.placement)
     graphs, labels = [atoms_to_graph(site, settings)], [("clean", "none")]
     for x in SRR_SPECIES:
         for mode in orientations(len(spec.metals), x)[:MAX_ORIENTATIONS]:
@@ -56,7 +56,7 @@ Featurised = tuple[list[Any], list[int], list[tuple[str, str]]]
 """Graphs of a list of sites, the index of each graph's site and its (state, orientation)."""
 
 
-def featurise_sites(specs: list[SiteSpec], settings: GraphSettings) -> Featurised:
+def featurise_sites(specs: list[SiteKey], settings: GraphSettings) -> Featurised:
     """Every graph of ``specs`` (:func:`site_graphs`), ready for one :meth:`Ensemble.predict`."""
     graphs: list[Any] = []
     owners: list[int] = []
@@ -70,7 +70,7 @@ def featurise_sites(specs: list[SiteSpec], settings: GraphSettings) -> Featurise
 
 
 def predict_sites(
-    specs: list[SiteSpec],
+    specs: list[SiteKey],
     ens: Ensemble,
     device: str = "cpu",
     normalisation: Normalisation = "per-product",
@@ -100,7 +100,7 @@ def fidelity_map(meta: str) -> Correction:
 
 
 def corrected_columns(
-    specs: list[SiteSpec], rows: list[dict[str, Any]], corr: Correction
+    specs: list[SiteKey], rows: list[dict[str, Any]], corr: Correction
 ) -> list[dict[str, Any]]:
     """Per site, ``<quantity>_dft`` and ``<quantity>_dft_std`` (eV): the row's values mapped to
     the correction's fidelity (:meth:`Correction.apply`, the row's σ propagated; one call for
@@ -164,7 +164,7 @@ def _dg5(cols: dict[str, Any], refs: dict[str, float]) -> dict[str, float]:
 
 
 def _row(
-    spec: SiteSpec,
+    spec: SiteKey,
     pred: dict[str, np.ndarray],
     idx: np.ndarray,
     labels: list[tuple[str, str]],

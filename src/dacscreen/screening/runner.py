@@ -16,6 +16,7 @@ from dacscreen.screening.distributed import predict_chunks
 from dacscreen.screening.rank import rank
 from dacscreen.screening.report import write_report
 from dacscreen.screening.space import space_from_config
+from dacscreen.site_key import SiteKey
 
 
 def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -62,9 +63,9 @@ def _screen_into(  # type: ignore[no-untyped-def]
     finally:
         if writer:
             writer.close()
-    order = {(s.m1, s.m2, s.placement): k for k, s in enumerate(specs)}
+    order = {s: k for k, s in enumerate(specs)}
     df = pd.read_parquet(raw)
-    df["_k"] = [order[k] for k in zip(df.m1, df.m2, df.placement, strict=True)]
+    df["_k"] = [order[SiteKey.of_record(r)] for r in df[["host", "m1", "m2", "placement"]].itertuples()]
     df = rank(df.sort_values("_k").drop(columns="_k").reset_index(drop=True), cfg.ranking)
     df.to_csv(out / "candidates.csv", index=False)
     df.to_parquet(out / "candidates.parquet", index=False)

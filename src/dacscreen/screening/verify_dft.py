@@ -25,6 +25,7 @@ from dacscreen.data.store import Store
 from dacscreen.featurize.samples import Sample, collect_samples, reference_table
 from dacscreen.models.correction import Correction, label_predictions
 from dacscreen.screening.loop import verify
+from dacscreen.site_key import SiteKey
 
 THRESHOLDS_EV = (0.1, 0.2)
 COMPARED = ("Li2S2", "Li2S")
@@ -65,20 +66,16 @@ def ml_sp_verify(
     }
 
 
-Key = tuple[str, str, str, int, str]
+Key = tuple[SiteKey, str]
+"""A site and a state."""
 
 
 def _key(s: Sample) -> Key:
-    return (s.host, s.m1, s.m2, s.placement, s.state)
+    return (s.site, s.state)
 
 
-def _site(r: Any) -> tuple[str, str, str, int]:
-    """(host, m1, m2, placement) of a candidates row; m2 is "" for a single atom."""
-    return (str(r.host), str(r.m1), str(r.m2 or ""), int(r.placement))
-
-
-def _sites(picks: pd.DataFrame) -> set[tuple[str, str, str, int]]:
-    return {_site(r) for r in picks.itertuples()}
+def _sites(picks: pd.DataFrame) -> set[SiteKey]:
+    return {SiteKey.of_record(r) for r in picks.itertuples()}
 
 
 def _truth(samples: list[Sample]) -> dict[Key, float]:
@@ -86,7 +83,7 @@ def _truth(samples: list[Sample]) -> dict[Key, float]:
 
 
 def delta_ml_estimates(
-    sites: set[tuple[str, str, str, int]],
+    sites: set[SiteKey],
     high: list[Sample],
     low: list[Sample],
     references: dict[str, float],
@@ -94,8 +91,8 @@ def delta_ml_estimates(
     """High-fidelity E_ads (eV) of the ``sites``' compared states from their own low-fidelity
     labels, through a fidelity map fitted on the sites *not* in ``sites`` that carry labels of
     both methods (kind chosen by cross-validation). Empty when no other site has both."""
-    others = [s for s in high if _key(s)[:4] not in sites]
-    targets = [s for s in low if _key(s)[:4] in sites and s.state in COMPARED]
+    others = [s for s in high if s.site not in sites]
+    targets = [s for s in low if s.site in sites and s.state in COMPARED]
     try:
         corr = Correction.build(others, low, references, "auto")
     except ValueError:
@@ -112,7 +109,7 @@ def success_rate(picks: pd.DataFrame, store: Store, method: str) -> dict[str, An
 def _predicted(picks: pd.DataFrame) -> dict[Key, float]:
     """The screening prediction of E_ads (eV) of each compared state of each candidate row."""
     return {
-        (*_site(r), state): float(getattr(r, f"e_ads_{state.lower()}"))
+        (SiteKey.of_record(r), state): float(getattr(r, f"e_ads_{state.lower()}"))
         for r in picks.itertuples()
         for state in COMPARED
     }
@@ -122,7 +119,7 @@ def _rates(truth: dict[Key, float], predicted: dict[Key, float]) -> dict[str, An
     """MAE (eV) and the fractions of |predicted − truth| within each of :data:`THRESHOLDS_EV`
     over the keys with finite values of both, with the compared pairs."""
     rows = [
-        {"site": f"{k[1]}{k[2]}", "state": k[4], "predicted": p, "dft": truth[k]}
+        {"site": "".join(k[0].metals), "state": k[1], "predicted": p, "dft": truth[k]}
         for k, p in predicted.items()
         if k in truth and np.isfinite(p) and np.isfinite(truth[k])
     ]
