@@ -41,7 +41,6 @@ from dacscreen.elements import DEFAULT_METALS
 from dacscreen.featurize.graphs import atoms_to_graph
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.screening.distributed import predict_chunks
-from dacscreen.screening.predict import MAX_ORIENTATIONS
 from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES
 
@@ -59,7 +58,7 @@ def featurisation(n: int) -> dict:
 
 def graphs_per_site(spec: SiteKey) -> int:
     """The clean site plus each SRR intermediate in its screened orientations."""
-    return 1 + sum(len(orientations(len(spec.metals), x)[:MAX_ORIENTATIONS]) for x in SRR_SPECIES)
+    return 1 + sum(len(orientations(len(spec.metals), x)) for x in SRR_SPECIES)
 
 
 def screening(ens: Ensemble, model: Path, repeat: float = 1.0, workers: int = 1) -> dict:

@@ -272,3 +272,22 @@ def test_single_atom_mean_baseline_and_partial_coverage() -> None:
     fitted = fit_baselines(singles + pairs[:8])
     assert choose_baseline(fitted, pairs[8:]).name == "single-atom mean"
     assert choose_baseline(fitted, [*pairs[8:], unseen]).name != "single-atom mean"
+
+
+def test_evaluation_and_screening_predict_a_site_alike(tiny_model: Path, tiny_store_path: Path) -> None:
+    """One road from a site to a prediction: the evaluation's score of a labelled Cu–Ni sample
+    and the screen's row of the same site are the same numbers, E_ads and ε_d alike."""
+    from dacscreen.models.ensemble import Ensemble
+    from dacscreen.models.pipeline import blind_predictions
+    from dacscreen.screening.predict import predict_sites
+
+    ens = Ensemble.load(tiny_model)
+    samples = [x for x in collect_samples(Store(tiny_store_path)) if x.m1 == "Cu" and x.m2 == "Ni"]
+    row = predict_sites([samples[0].site], ens)[0]
+    scored = blind_predictions(ens, samples, "as-built")
+    for k, s in enumerate(samples):
+        col = "e_bind" if s.state == "clean" else f"e_ads_{s.state.lower()}"
+        assert scored.e_ads[k] == pytest.approx(row[col], abs=1e-5), s.state
+        assert scored.e_ads_std[k] == pytest.approx(row[f"{col}_std"], abs=1e-5), s.state
+    clean = next(k for k, s in enumerate(samples) if s.state == "clean")
+    assert scored.dband[clean] == pytest.approx([row["d_band_m1"], row["d_band_m2"]], abs=1e-5)

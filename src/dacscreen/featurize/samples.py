@@ -72,14 +72,22 @@ def input_structure(s: Sample, mode: str) -> Atoms:
     """The model input for a sample in ``mode`` (as-built, relaxed-site or relaxed)."""
     if mode == "relaxed" and s.relaxed is not None:
         return s.relaxed
+    return on_site(input_site(s, mode), s.state, input_orientation(s))
+
+
+def input_site(s: Sample, mode: str) -> Atoms:
+    """The clean site under ``s``'s model input: its relaxed clean site in the modes that use it
+    (when there is one), else the platform's build of the site."""
     if mode in ("relaxed-site", "relaxed") and s.relaxed_clean is not None:
         site = s.relaxed_clean.copy()
         site.info = {"host": s.host}
-    else:
-        site = build_site(s.host, s.metals, s.placement)
-    if s.state == "clean":
         return site
-    return place_adsorbate(site, s.state, input_orientation(s))
+    return build_site(s.host, s.metals, s.placement)
+
+
+def on_site(site: Atoms, state: str, orientation: str) -> Atoms:
+    """``state`` placed on the clean ``site`` in ``orientation`` (the site itself when clean)."""
+    return site if state == "clean" else place_adsorbate(site, state, orientation)
 
 
 def input_orientation(s: Sample) -> str:

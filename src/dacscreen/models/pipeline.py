@@ -10,23 +10,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dacscreen.config import Settings, TrainConfig
-from dacscreen.data.adsorbates import orientations
 from dacscreen.data.store import Store, open_store
 from dacscreen.errors import DacscreenError
-from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
+from dacscreen.featurize.graphs import GraphSettings
 from dacscreen.featurize.samples import (
     Sample,
     build_graphs,
     cache_key,
     collect_samples,
-    input_structure,
     orientation_variants,
     reference_table,
 )
@@ -35,6 +33,7 @@ from dacscreen.models.baseline import Baseline, best_baseline
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.metrics import calibration_metrics, regression_metrics
+from dacscreen.models.predictor import predict_states
 from dacscreen.models.registry import register
 from dacscreen.models.splits import leave_metal_out, pick_test_metals, random_split
 from dacscreen.models.targets import Predictions, target_table
@@ -255,48 +254,13 @@ def train_ensemble(
     return ens, report
 
 
-def gnn_predictions(ens: Ensemble, graphs: list[Any]) -> Predictions:
-    """The ensemble's mean and σ for ``graphs``."""
-    pred = ens.predict(graphs)
-    return Predictions(pred["e_ads"], pred["e_ads_std"], pred["dband"], pred["dband_std"])
-
-
-def orientation_weights(e_ads: np.ndarray, rule: str) -> np.ndarray:
-    """Weights over one sample's orientations: the lowest predicted E_ads (``labelled``: a model
-    of the relaxed start's energy, pooled as AdsorbML does) or the mean (``all``: a model of the
-    site, averaged over the starts it was shown)."""
-    if rule == "all":
-        return np.full(len(e_ads), 1.0 / len(e_ads))
-    return np.eye(len(e_ads))[int(np.argmin(e_ads))]
-
-
-def pool(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Σ_i w_i values[i] over the first axis, skipping zero weights (whose values may be NaN)."""
-    keep = weights > 0
-    return np.tensordot(weights[keep], values[keep], axes=1)
-
-
 def blind_predictions(ens: Ensemble, samples: list[Sample], mode: str) -> Predictions:
-    """The ensemble's predictions as ``screen`` makes them, without the orientation of the
-    relaxed start that gave each label: an adsorbate is placed in every offered orientation and
-    the predictions are pooled by :func:`orientation_weights` (with the model's ``orientations``
-    rule); clean sites as they are. The label is the lowest valid relaxed start, so this is
-    the honest comparison."""
-    graphs, first = [], []
-    for s in samples:
-        modes = ["none"] if s.state == "clean" else orientations(len(s.metals), s.state)
-        graphs += [
-            atoms_to_graph(input_structure(replace(s, orientation=o), mode), ens.settings) for o in modes
-        ]
-        first.append(len(graphs) - len(modes))
-    pred = gnn_predictions(ens, graphs)
-    rule = ens.meta.get("orientations", "labelled")
-    out = Predictions.empty(len(samples))
-    for k, (a, b) in enumerate(zip(first, [*first[1:], len(graphs)], strict=True)):
-        w = orientation_weights(pred.e_ads[a:b], rule)
-        out.e_ads[k], out.e_ads_std[k] = pool(pred.e_ads[a:b], w), pool(pred.e_ads_std[a:b], w)
-        out.dband[k], out.dband_std[k] = pool(pred.dband[a:b], w), pool(pred.dband_std[a:b], w)
-    return out
+    """The ensemble's predictions as ``screen`` makes them (:func:`predict_states`), without the
+    orientation of the relaxed start that gave each label: an adsorbate is placed in every
+    offered orientation and the predictions are pooled by the model's ``orientations`` rule;
+    clean sites as they are. The label is the lowest valid relaxed start, so this is the honest
+    comparison."""
+    return predict_states(ens, samples, mode).predictions
 
 
 def baseline_predictions(baseline: Baseline, samples: list[Sample]) -> Predictions:

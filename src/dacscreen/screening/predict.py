@@ -1,8 +1,8 @@
 """Ensemble predictions for screening sites, turned into SRR thermodynamics with uncertainty.
 
 For each site the model sees the as-built clean site (E_bind, d-band centres) and every SRR
-intermediate in every offered placement orientation (``MAX_ORIENTATIONS``), pooled as in the
-model's evaluation (:func:`dacscreen.models.pipeline.blind_predictions`): the lowest predicted
+intermediate in every offered placement orientation, through the one predictor that the model's
+evaluation uses too (:func:`dacscreen.models.predictor.predict_states`): the lowest predicted
 E_ads (the AdsorbML idea) for a model of the relaxed start, the mean for a model trained on
 every orientation (``orientations: all``). ``orientation_<state>`` names the start predicted
 lowest either way, a starting point for DFT. ΔG values are computed per ensemble member with
@@ -20,53 +20,29 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import astuple
 from typing import Any
 
 import numpy as np
 
-from dacscreen.data.adsorbates import orientations, place_adsorbate
 from dacscreen.data.host_adsorption import reference_name
-from dacscreen.data.sites import build_site
 from dacscreen.elements import delta_chi
-from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction
 from dacscreen.models.ensemble import Ensemble
-from dacscreen.models.pipeline import orientation_weights, pool
+from dacscreen.models.predictor import Pooled, predict_states
 from dacscreen.models.targets import DG5_REFS, Predictions, profile, srr_columns
 from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES, Normalisation
 
-MAX_ORIENTATIONS: int | None = None
-"""Orientations per intermediate (None: every offered one), as in the model's evaluation."""
+STATES = ("clean", *SRR_SPECIES)
+"""What is predicted of each site: the clean site (E_bind, d-band centres) and every intermediate."""
 
 
-def site_graphs(spec: SiteKey, settings: GraphSettings) -> tuple[list[Any], list[tuple[str, str]]]:
-    """Graphs of the clean site and of each intermediate × orientation, with their labels."""
-    site = build_site(spec.host, list(spec.metals), spec.placement)
-    graphs, labels = [atoms_to_graph(site, settings)], [("clean", "none")]
-    for x in SRR_SPECIES:
-        for mode in orientations(len(spec.metals), x)[:MAX_ORIENTATIONS]:
-            graphs.append(atoms_to_graph(place_adsorbate(site, x, mode), settings))
-            labels.append((x, mode))
-    return graphs, labels
-
-
-Featurised = tuple[list[Any], list[int], list[tuple[str, str]]]
-"""Graphs of a list of sites, the index of each graph's site and its (state, orientation)."""
-
-
-def featurise_sites(specs: list[SiteKey], settings: GraphSettings) -> Featurised:
-    """Every graph of ``specs`` (:func:`site_graphs`), ready for one :meth:`Ensemble.predict`."""
-    graphs: list[Any] = []
-    owners: list[int] = []
-    labels: list[tuple[str, str]] = []
-    for k, spec in enumerate(specs):
-        g, lab = site_graphs(spec, settings)
-        graphs += g
-        owners += [k] * len(g)
-        labels += lab
-    return graphs, owners, labels
+def site_queries(specs: list[SiteKey]) -> list[Sample]:
+    """One query per site × :data:`STATES`, for :func:`dacscreen.models.predictor.predict_states`."""
+    nan = float("nan")
+    return [Sample(*astuple(spec), state, "none", nan, (nan, nan)) for spec in specs for state in STATES]
 
 
 def predict_sites(
@@ -77,13 +53,9 @@ def predict_sites(
 ) -> list[dict[str, Any]]:
     """One row per site with every predicted quantity and its standard deviation; the SRR
     steps written in ``normalisation`` (:func:`dacscreen.thermo.srr_profile`)."""
-    graphs, owners, labels = featurise_sites(specs, ens.settings)
-    pred = ens.predict(graphs, device=device)
-    owners_a = np.array(owners)
-    rows = [
-        _row(spec, pred, np.where(owners_a == k)[0], labels, ens, normalisation)
-        for k, spec in enumerate(specs)
-    ]
+    pooled = predict_states(ens, site_queries(specs), "as-built", device=device)
+    n = len(STATES)
+    rows = [_row(spec, pooled, k * n, ens, normalisation) for k, spec in enumerate(specs)]
     if "correction" in ens.meta:
         corr = fidelity_map(json.dumps(ens.meta["correction"], sort_keys=True))
         for row, extra in zip(rows, corrected_columns(specs, rows, corr), strict=True):
@@ -111,11 +83,7 @@ def corrected_columns(
     states = ["clean", *sorted(corr.states - {"clean"})]
     cols = ["e_bind" if s == "clean" else f"e_ads_{s.lower()}" for s in states]
     n = len(states)
-    site = [
-        Sample(spec.host, spec.m1, spec.m2, spec.placement, s, "none", nan, (nan, nan))
-        for spec in specs
-        for s in states
-    ]
+    site = [Sample(*astuple(spec), s, "none", nan, (nan, nan)) for spec in specs for s in states]
     dband = np.repeat([[row.get(f"d_band_{m}", nan) for m in ("m1", "m2")] for row in rows], n, axis=0)
     dband_std = np.repeat(
         [[row.get(f"d_band_{m}_std", nan) for m in ("m1", "m2")] for row in rows], n, axis=0
@@ -164,15 +132,10 @@ def _dg5(cols: dict[str, Any], refs: dict[str, float]) -> dict[str, float]:
 
 
 def _row(
-    spec: SiteKey,
-    pred: dict[str, np.ndarray],
-    idx: np.ndarray,
-    labels: list[tuple[str, str]],
-    ens: Ensemble,
-    normalisation: Normalisation,
+    spec: SiteKey, pooled: Pooled, first: int, ens: Ensemble, normalisation: Normalisation
 ) -> dict[str, Any]:
-    members = pred["e_ads_members"]  # (K, n)
-    clean = idx[0]
+    """One site's row from its :data:`STATES` queries, ``pooled[first : first + len(STATES)]``."""
+    p = pooled.predictions
     row: dict[str, Any] = {
         "host": spec.host,
         "m1": spec.m1,
@@ -182,18 +145,15 @@ def _row(
         "fidelity": ens.meta.get("method", "unknown"),  # the labels the model was trained on
         "d_band_fidelity": ens.meta.get("dband_method") or ens.meta.get("method", "unknown"),
     }
-    row["e_bind"], row["e_bind_std"] = float(pred["e_ads"][clean]), float(pred["e_ads_std"][clean])
-    row["d_band_m1"], row["d_band_m2"] = (float(v) for v in pred["dband"][clean])
-    row["d_band_m1_std"], row["d_band_m2_std"] = (float(v) for v in pred["dband_std"][clean])
+    row["e_bind"], row["e_bind_std"] = float(p.e_ads[first]), float(p.e_ads_std[first])
+    row["d_band_m1"], row["d_band_m2"] = (float(v) for v in p.dband[first])
+    row["d_band_m1_std"], row["d_band_m2_std"] = (float(v) for v in p.dband_std[first])
     per_member: dict[str, np.ndarray] = {}
-    rule = ens.meta.get("orientations", "labelled")
-    for x in SRR_SPECIES:
-        cand = np.array([i for i in idx if labels[i][0] == x])
-        w = orientation_weights(pred["e_ads"][cand], rule)
-        per_member[x] = pool(members[:, cand].T, w)
-        row[f"e_ads_{x.lower()}"] = float(pool(pred["e_ads"][cand], w))
-        row[f"e_ads_{x.lower()}_std"] = float(pool(pred["e_ads_std"][cand], w))
-        row[f"orientation_{x.lower()}"] = labels[cand[int(np.argmin(pred["e_ads"][cand]))]][1]
+    for k, x in enumerate(SRR_SPECIES, start=first + 1):
+        per_member[x] = pooled.e_ads_members[:, k]
+        row[f"e_ads_{x.lower()}"] = float(p.e_ads[k])
+        row[f"e_ads_{x.lower()}_std"] = float(p.e_ads_std[k])
+        row[f"orientation_{x.lower()}"] = pooled.orientation[k]
     row.update(srr_columns(per_member, ens.meta.get("references", {}), normalisation))
     row.update(metal_share(row, ens.meta.get("references", {}), spec.host))
     return row
