@@ -156,7 +156,7 @@ def label(
 ) -> None:
     """Relax sites and SRR intermediates with the labeller and store them (resumable)."""
     from dacscreen.data.labelling import Labeller
-    from dacscreen.data.store import export_shard, open_store
+    from dacscreen.data.store import default_store, export_shard
 
     settings = Settings()
     cfg = load_config(
@@ -171,7 +171,7 @@ def label(
         },
     )
     shards = shard_dir or settings.shards
-    store = open_store(cfg.db or settings.db, shards)
+    store = default_store(cfg.db, shards=shards)
     labeller = Labeller(cfg, store)
     if cfg.references:
         labeller.run_references(cfg.metals)
@@ -247,11 +247,10 @@ def select_host(
 def dataset_info(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Summarise the dataset store (records, sites, states, convergence, anomalies)."""
     State.json = State.json or json_out
-    from dacscreen.data.store import open_store
+    from dacscreen.data.store import default_store
     from dacscreen.data.summary import summarize
 
-    settings = Settings()
-    store = open_store(db or settings.db, settings.shards)
+    store = default_store(db)
     emit(summarize(store), f"dataset {store.url}")
 
 
@@ -263,11 +262,10 @@ def dataset_export(
     db: DbOpt = None,
 ) -> None:
     """Write the whole dataset as extxyz (structures) or CSV (keys and energies)."""
-    from dacscreen.data.store import open_store
+    from dacscreen.data.store import default_store
     from dacscreen.data.summary import export
 
-    settings = Settings()
-    store = open_store(db or settings.db, settings.shards)
+    store = default_store(db)
     n = export(store, out, fmt)
     emit({"file": str(out), "records": n, "format": fmt}, "export")
 
@@ -288,13 +286,12 @@ def dataset_import(
     a CSV joined to structure files, or an energies-only table (--format energies)."""
     from dacscreen.config import ImportConfig
     from dacscreen.data.importers import run_import
-    from dacscreen.data.store import open_store
+    from dacscreen.data.store import default_store
 
-    settings = Settings()
     if fmt is None and source is not None and source.is_file():
         fmt = {".extxyz": "extxyz", ".xyz": "extxyz", ".csv": "csv"}.get(source.suffix.lower())
     cfg = load_config(ImportConfig, config, {"source": source, "method": method, "db": db, "format": fmt})
-    store = open_store(cfg.db or settings.db, settings.shards)
+    store = default_store(cfg.db)
     report = run_import(store, cfg)
     for e in report.errors:
         console.print(f"[yellow]skipped:[/] {e}", soft_wrap=True)
@@ -317,10 +314,10 @@ def dataset_import(
 @reports_errors
 def dataset_shard(db: DbOpt = None, shard_dir: Annotated[Path | None, typer.Option()] = None) -> None:
     """Append the records not yet shipped to a new compressed shard in data/labels."""
-    from dacscreen.data.store import export_shard, open_store
+    from dacscreen.data.store import default_store, export_shard
 
     settings = Settings()
-    store = open_store(db or settings.db)
+    store = default_store(db, shards=False)
     path = export_shard(store, shard_dir or settings.shards)
     emit({"shard": str(path) if path else "nothing new"}, "shard")
 
@@ -556,7 +553,7 @@ def export_dft(
 
     from dacscreen.config import CalculatorConfig
     from dacscreen.data.labelling import Labeller
-    from dacscreen.data.store import open_store
+    from dacscreen.data.store import default_store
     from dacscreen.screening.export_dft import export_candidates
     from dacscreen.screening.loop import verify
     from dacscreen.screening.verify_dft import ml_sp_verify
@@ -565,9 +562,8 @@ def export_dft(
     if code not in {"vasp", "gpaw", "ase"}:
         raise DacscreenError(f"--code {code!r}: choose vasp, gpaw or ase")
     check_output_dir(out)
-    settings = Settings()
     if code == "vasp":
-        store = open_store(db or settings.db, settings.shards)
+        store = default_store(db)
         folders = export_candidates(candidates, out, top, all_states, code, store, force)
         emit({"jobs": len(folders), "out": str(out)}, "DFT export")
         return
@@ -577,7 +573,7 @@ def export_dft(
         pd.read_csv(candidates, keep_default_na=False).sort_values("acquisition", ascending=False).head(top)
     )
     states = ["clean", *SRR_SPECIES] if all_states else ["clean", "Li2S2", "Li2S"]
-    store = open_store(db or settings.db, settings.shards)
+    store = default_store(db)
     sp_name = "gpaw" if code == "gpaw" else single_point
     if sp_name:
         report = ml_sp_verify(
@@ -609,13 +605,12 @@ def ingest(
     allow_unconverged: Annotated[bool, typer.Option(help="Keep runs that did not converge.")] = False,
 ) -> None:
     """Read finished DFT runs back into the dataset (one transaction per run)."""
-    from dacscreen.data.store import open_store
+    from dacscreen.data.store import default_store
     from dacscreen.data.vasp_io import ingest_vasp
 
     if not root.is_dir():
         raise DacscreenError(f"{root}: not a folder (give the top folder of finished VASP runs)")
-    settings = Settings()
-    store = open_store(db or settings.db, settings.shards)
+    store = default_store(db)
     written, errors = ingest_vasp(store, root, method, allow_unconverged)
     for e in errors:
         console.print(f"[yellow]skipped:[/] {e}", soft_wrap=True)

@@ -555,3 +555,16 @@ def open_store(url: str | Path, shard_dir: Path | None = None) -> Store:
         n = import_shards(store, Path(shard_dir))
         log.info("built %s from %d shipped records", url, n)
     return store
+
+
+def default_store(*urls: str | Path | None, shards: Path | bool | None = True) -> Store:
+    """The store every command opens: the first given URL (a config's or an option's), else
+    the settings' default (``DACSCREEN_DB``, or ``data/cache/dacscreen.db``). A new, empty
+    store is first filled from the shipped shards (``shards=True``: the settings' shard
+    folder; a path: that folder; ``False``: never)."""
+    from dacscreen.config import Settings
+
+    settings = Settings()
+    url = next((u for u in urls if u), settings.db)
+    folder = settings.shards if shards is True else (shards or None)
+    return open_store(url, folder)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from dacscreen.config import LoopConfig, Settings
+from dacscreen.config import LoopConfig
 from dacscreen.data.labelling import Labeller, Task
-from dacscreen.data.store import Store, open_store
+from dacscreen.data.store import Store, default_store
 from dacscreen.models.pipeline import train_ensemble
 from dacscreen.screening.export_dft import export_frame
 from dacscreen.screening.runner import run_screen
@@ -52,8 +52,7 @@ def verify(labeller: Labeller, picks: pd.DataFrame) -> int:
 
 def run_loop(cfg: LoopConfig, db: str | None = None) -> list[dict[str, Any]]:
     """Run ``cfg.rounds`` rounds; returns one summary per round."""
-    settings = Settings()
-    store = open_store(db or cfg.train.db or settings.db, settings.shards)
+    store = default_store(db, cfg.train.db)
     verify_cfg = cfg.verify.model_copy(update={"db": store.url})
     labeller = Labeller(verify_cfg, store)
     history = []
