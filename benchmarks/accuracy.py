@@ -39,7 +39,7 @@ from typing import Any
 from dacscreen.config import TrainConfig, load_config
 from dacscreen.models.baseline import NAMES
 from dacscreen.models.crossval import cross_validate
-from dacscreen.models.pipeline import Prepared, prepare
+from dacscreen.models.dataset import Prepared, prepare
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dband")

@@ -39,7 +39,7 @@ from dacscreen.data.anomalies import metal_coordination, metal_pair_distance
 from dacscreen.data.store import open_store
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import DescriptorBaseline, Regressor
-from dacscreen.models.pipeline import prepare
+from dacscreen.models.dataset import prepare
 from dacscreen.models.splits import leave_metal_out, metal_folds
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from ase.build import bulk
 
-from dacscreen.data.calculators import requires
 from dacscreen.data.dft import GPAWSettings, generate_dataset, generator_valence
+from dacscreen.optional import requires
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TC_EXPERIMENT = {"a": 2.735, "c_over_a": 1.604}

@@ -30,8 +30,8 @@ from dacscreen.config import TrainConfig, load_config
 from dacscreen.data.adsorbates import place_adsorbate
 from dacscreen.data.calculators import get_calculator
 from dacscreen.data.sites import build_site
+from dacscreen.models.dataset import prepare
 from dacscreen.models.ensemble import Ensemble, Scaling
-from dacscreen.models.pipeline import prepare
 from dacscreen.models.train import train_member
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 from dacscreen.config import TrainConfig, load_config
+from dacscreen.models.dataset import prepare
 from dacscreen.models.multifidelity import compare_fidelities, markdown
-from dacscreen.models.pipeline import prepare
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -40,7 +40,7 @@ from dacscreen.data.store import Store
 from dacscreen.elements import DEFAULT_METALS
 from dacscreen.featurize.graphs import atoms_to_graph
 from dacscreen.models.ensemble import Ensemble
-from dacscreen.screening.distributed import predict_chunks
+from dacscreen.screening.on_dask import predict_chunks
 from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES
 
@@ -74,7 +74,7 @@ def screening(ens: Ensemble, model: Path, repeat: float = 1.0, workers: int = 1)
         "sites": n,
         "graphs": graphs,
         "members": len(ens.members),
-        "orientations": ens.meta.get("orientations", "labelled"),
+        "orientations": ens.meta.orientations,
         "chunk_size": cfg.chunk_size,
         "workers": workers,
         "seconds": dt,
@@ -117,7 +117,7 @@ def labelling(workers: int) -> dict:
         tasks = plan(cfg, lab.method)
         t0 = time.perf_counter()
         if workers > 1:
-            from dacscreen.data.distributed import run_distributed
+            from dacscreen.data.labelling.on_dask import run_distributed
 
             run_distributed(lab, tasks)
         else:

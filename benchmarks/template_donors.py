@@ -3,7 +3,7 @@
 Li2S8 dissociates (an S–S bond breaks, SCIENCE.md §3) from every offered start on most sites,
 and on every single-atom site, which keeps them from the all-seven set. On a seeded sample of
 such tasks (every offered orientation and the same-size template tried, none valid), this
-relaxes each donor template that ``template_donors`` offers (:meth:`Labeller.template_rows`:
+relaxes each donor template that ``template_donors`` offers (:meth:`Relaxation.template_rows`:
 valid records of the same state on other sites, those sharing a metal first) from the stored
 relaxed clean site, with the labeller and settings of ``configs/label.yaml``, and runs the
 anomaly checks on each. Nothing is written to the store.
@@ -58,7 +58,7 @@ def try_donors(lab: Labeller, task: Task) -> list[dict[str, Any]]:
     tried = lab.tried(task)
     site = lab.clean_site(task)
     out = []
-    for name, row in lab.template_rows(task):
+    for name, row in lab.strategy.template_rows(lab.store, task):
         if name in tried:
             continue
         t0 = time.perf_counter()

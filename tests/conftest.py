@@ -87,7 +87,7 @@ TINY_TRAIN = {
 def tiny_model(tiny_store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-member ensemble trained for a few epochs on the tiny store."""
     from dacscreen.config import TrainConfig
-    from dacscreen.models.pipeline import train_ensemble
+    from dacscreen.models.fit import train_ensemble
 
     root = tmp_path_factory.mktemp("model")
     mp = pytest.MonkeyPatch()

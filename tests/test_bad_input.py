@@ -125,6 +125,7 @@ def test_truncated_and_unconverged_vasprun(tmp_path: Path) -> None:
     good = tmp_path / "runs" / "good"
     good.mkdir()
     shutil.copy(ASE_VASP / "vasprun_pstress.xml", good / "vasprun.xml")
+    (good / "job.json").write_text('{"host": "user", "m1": "C", "m2": "", "state": "clean", "tags": [1, 0]}')
     db = tmp_path / "s.db"
     res = _run("ingest", str(tmp_path / "runs"), "--method", "vasp-test", "--db", str(db))
     assert res.exit_code == 0, res.output

@@ -20,7 +20,7 @@ from dacscreen.cli_common import (
     reports_errors,
     setup_logging,
 )
-from dacscreen.config import BuildConfig, LabelConfig, Settings, load_config
+from dacscreen.config import BuildConfig, ImportConfig, LabelConfig, Settings, default_model, load_config
 from dacscreen.errors import DacscreenError
 
 app = typer.Typer(
@@ -188,7 +188,7 @@ def label(
 
     with progress("labelling", len(todo)) as advance:
         if cfg.workers > 1 or cfg.scheduler:
-            from dacscreen.data.distributed import run_distributed
+            from dacscreen.data.labelling.on_dask import run_distributed
 
             run_distributed(labeller, tasks, finished)
         else:
@@ -284,13 +284,16 @@ def dataset_import(
 ) -> None:
     """Import your own DFT data: VASP folders (CONTCAR + energies CSV/OSZICAR/vasprun), extxyz,
     a CSV joined to structure files, or an energies-only table (--format energies)."""
-    from dacscreen.config import ImportConfig
+    if fmt is None and source is not None and source.is_file():
+        fmt = {".extxyz": "extxyz", ".xyz": "extxyz", ".csv": "csv"}.get(source.suffix.lower())
+    _import(load_config(ImportConfig, config, {"source": source, "method": method, "db": db, "format": fmt}))
+
+
+def _import(cfg: ImportConfig) -> None:
+    """Run one import and report it; nothing imported is an error that names the source."""
     from dacscreen.data.importers import run_import
     from dacscreen.data.store import default_store
 
-    if fmt is None and source is not None and source.is_file():
-        fmt = {".extxyz": "extxyz", ".xyz": "extxyz", ".csv": "csv"}.get(source.suffix.lower())
-    cfg = load_config(ImportConfig, config, {"source": source, "method": method, "db": db, "format": fmt})
     store = default_store(cfg.db)
     report = run_import(store, cfg)
     for e in report.errors:
@@ -347,8 +350,10 @@ def train(
     import sys
 
     from dacscreen.config import TrainConfig
-    from dacscreen.models import distributed
-    from dacscreen.models.pipeline import prepare_once, target_summary, train_ensemble
+    from dacscreen.models import ddp
+    from dacscreen.models.dataset import prepare_once
+    from dacscreen.models.evaluation import target_summary
+    from dacscreen.models.fit import train_ensemble
 
     cfg = load_config(
         TrainConfig,
@@ -362,11 +367,11 @@ def train(
             "devices": devices,
         },
     )
-    if cfg.devices > 1 and not distributed.is_worker():
-        raise typer.Exit(distributed.launch(cfg.devices, sys.argv[1:]))
-    if distributed.is_worker():
-        distributed.setup()
-        State.quiet = State.quiet or distributed.rank() != 0
+    if cfg.devices > 1 and not ddp.is_worker():
+        raise typer.Exit(ddp.launch(cfg.devices, sys.argv[1:]))
+    if ddp.is_worker():
+        ddp.setup()
+        State.quiet = State.quiet or ddp.rank() != 0
     if arch or ensemble:
         cfg.model = cfg.model.model_copy(
             update={k: v for k, v in {"arch": arch, "ensemble": ensemble}.items() if v}
@@ -376,8 +381,8 @@ def train(
         with progress("training members", cfg.model.ensemble) as advance:
             _, report = train_ensemble(cfg, prepared, advance)
     finally:
-        distributed.teardown()
-    if distributed.rank() == 0 and "rank" not in report:
+        ddp.teardown()
+    if ddp.rank() == 0 and "rank" not in report:
         keys = ("test_metals", "baseline", "train_seconds", "registered")
         summary = {"model": str(cfg.out), **{k: report[k] for k in keys if k in report}}
         emit(
@@ -417,8 +422,8 @@ def evaluate(
 
     from dacscreen.config import TrainConfig
     from dacscreen.models.crossval import evaluation_report
+    from dacscreen.models.dataset import prepare
     from dacscreen.models.ensemble import Ensemble
-    from dacscreen.models.pipeline import prepare
 
     if model is None and config is None:
         raise typer.BadParameter("give --model, or --config to evaluate the baselines alone")
@@ -428,17 +433,17 @@ def evaluate(
         if members:
             ens.config = ens.config.model_copy(update={"ensemble": members})
         overrides |= {
-            **({} if config else ens.meta.get("train_config", {})),  # the model's own recipe by default
+            **({} if config else ens.meta.train_config),  # the model's own recipe by default
             "db": db,  # given last: a --db beats the recipe's
-            "input_mode": ens.meta.get("input_mode"),
-            "orientations": ens.meta.get("orientations"),
+            "input_mode": ens.meta.input_mode,
+            "orientations": ens.meta.orientations,
         }
     cfg = load_config(TrainConfig, config, overrides)
     if split:
         cfg.split = cfg.split.model_copy(update={"kind": split})
         folds = folds if split == "leave-metal-out" else 0
     if ens is not None and cfg.split.kind == "leave-metal-out" and not cfg.split.test_metals:
-        cfg.split = cfg.split.model_copy(update={"test_metals": ens.meta.get("test_metals")})
+        cfg.split = cfg.split.model_copy(update={"test_metals": ens.meta.test_metals})
     home = Path(model) if model is not None else cfg.out
     target = out or home / "evaluation"
     card = None if out or model is None else home / "model_card.md"  # a report elsewhere leaves the card
@@ -554,10 +559,10 @@ def export_dft(
     from dacscreen.config import CalculatorConfig
     from dacscreen.data.labelling import Labeller
     from dacscreen.data.store import default_store
-    from dacscreen.screening.export_dft import export_candidates
-    from dacscreen.screening.loop import verify
-    from dacscreen.screening.verify_dft import ml_sp_verify
     from dacscreen.thermo import SRR_SPECIES
+    from dacscreen.workflows.export_dft import export_candidates
+    from dacscreen.workflows.loop import verify
+    from dacscreen.workflows.verify_dft import ml_sp_verify
 
     if code not in {"vasp", "gpaw", "ase"}:
         raise DacscreenError(f"--code {code!r}: choose vasp, gpaw or ase")
@@ -604,20 +609,10 @@ def ingest(
     db: DbOpt = None,
     allow_unconverged: Annotated[bool, typer.Option(help="Keep runs that did not converge.")] = False,
 ) -> None:
-    """Read finished DFT runs back into the dataset (one transaction per run)."""
-    from dacscreen.data.store import default_store
-    from dacscreen.data.vasp_io import ingest_vasp
-
-    if not root.is_dir():
-        raise DacscreenError(f"{root}: not a folder (give the top folder of finished VASP runs)")
-    store = default_store(db)
-    written, errors = ingest_vasp(store, root, method, allow_unconverged)
-    for e in errors:
-        console.print(f"[yellow]skipped:[/] {e}", soft_wrap=True)
-    emit({"written": written, "skipped": len(errors), "db": store.url}, "ingest")
-    if not written:
-        why = f"all {len(errors)} runs were skipped" if errors else "no VASP run (OUTCAR, vasprun.xml) found"
-        raise DacscreenError(f"{root}: nothing ingested: {why}")
+    """Read finished DFT runs back into the dataset: an alias of ``dataset import --format
+    vasp-tree`` that reads the jobs of ``export-dft`` (their job.json names each site)."""
+    overrides = {"source": root, "method": method, "db": db, "format": "vasp-tree"}
+    _import(ImportConfig.model_validate(overrides | {"allow_unconverged": allow_unconverged}))
 
 
 @app.command()
@@ -654,7 +649,7 @@ def register(
     that ``--model models:/dacscreen@shipped`` and ``mlflow.pyfunc.load_model`` find it."""
     from dacscreen.models.registry import register_once
 
-    model_dir = model or Settings().model
+    model_dir = Path(default_model(model))
     version, new = register_once(model_dir, name, alias)
     uri = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
     emit({"model": str(model_dir), "version": version, "new": new, "uri": uri}, "registry")
@@ -695,7 +690,7 @@ def loop(
 ) -> None:
     """Active learning: train, screen, pick by acquisition, verify with a calculator, ingest, repeat."""
     from dacscreen.config import LoopConfig
-    from dacscreen.screening.loop import run_loop
+    from dacscreen.workflows.loop import run_loop
 
     cfg = load_config(LoopConfig, config, {"rounds": rounds})
     history = run_loop(cfg, db)

@@ -261,6 +261,8 @@ class ImportConfig(Strict):
     """Elements that make up adsorbates."""
     structure_files: list[str] = Field(default_factory=lambda: ["CONTCAR", "POSCAR"])
     """Structure file names tried in each folder."""
+    allow_unconverged: bool = False
+    """format vasp-tree: keep runs whose vasprun.xml is not converged (electronic or ionic)."""
 
     @model_validator(mode="after")
     def _energies_columns(self) -> ImportConfig:
@@ -538,6 +540,12 @@ class UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def default_model(given: Path | str | None = None) -> Path | str:
+    """The model a command uses: ``given`` (a directory or a ``models:/`` URI), else the
+    settings' shipped model (``DACSCREEN_MODEL``, or ``data/models/default``)."""
+    return given or Settings().model
 
 
 def load_config(model: type[M], path: Path | str | None, overrides: dict[str, Any] | None = None) -> M:

@@ -152,7 +152,7 @@ def test_elements_without_gpaw_datasets_are_named(gpaw_paths: Path) -> None:
     """gpaw-data ships no PAW dataset for Tc: with generation switched off, a single point says
     so before any SCF, and the ML+SP planner leaves Tc sites out instead of stopping the job."""
     from dacscreen.data.dft import missing_datasets, single_point
-    from dacscreen.data.labelling import unsupported_metals
+    from dacscreen.data.labelling.tasks import unsupported_metals
 
     assert missing_datasets(["Cu", "Ni", "Li", "S", "C", "N", "Tc"]) == ["Tc"]
     tc = Atoms("Tc", positions=[[3, 3, 3]], cell=[6, 6, 6], pbc=True)

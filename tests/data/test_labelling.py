@@ -92,7 +92,7 @@ def test_labeller_plan_puts_sites_with_metals_lacking_all_seven_states_first(tin
         assert task.metals == ("Cu", "Ni")
         row = next(store.rows(kind="site", task=task.key))
         _relabel(store, row, f"{task.key}|valid", "valid", row.energy - 1.0)
-    assert lab.covered_metals() == {"Cu", "Ni"}
+    assert lab.strategy.covered_metals(store) == {"Cu", "Ni"}
 
     def phase_c(tasks: list) -> list:  # type: ignore[type-arg]
         after_a = tasks[3 * 7 :]  # phase A: all seven states of Cu–Ni, Cu and Ni
@@ -188,7 +188,7 @@ def test_task_whose_every_start_dissociated_resumes_from_donor_templates(tiny_st
         _relabel(store, row, f"{other.key}|valid", "top1", row.energy)
     no_donors = Labeller(tiny_label_config(tiny_store, fallback_orientations=None, template_donors=0), store)
     assert no_donors.pending([task]) == []
-    assert [name for name, _ in lab.template_rows(task)] == ["template:Ni", "template:Cu"]
+    assert [name for name, _ in lab.strategy.template_rows(store, task)] == ["template:Ni", "template:Cu"]
     assert lab.pending([task]) == [task]
     assert lab.run_claimed(task)
     starts = [r.orientation for r in store.rows(kind="site", task=task.key)]
@@ -197,7 +197,7 @@ def test_task_whose_every_start_dissociated_resumes_from_donor_templates(tiny_st
     assert lab.pending([task]) == []
     li2s = next(t for t in tasks if t.metals == ("Cu", "Ni") and t.state == "Li2S")
     full = Labeller(tiny_label_config(tiny_store, full_search_states=["Li2S"], template_donors=2), store)
-    assert all(name == "template" for name, _ in full.template_rows(li2s))
+    assert all(name == "template" for name, _ in full.strategy.template_rows(store, li2s))
 
 
 def test_full_search_state_relaxes_every_orientation_and_supersedes_a_higher_label(

@@ -11,7 +11,8 @@ import yaml
 from dacscreen.config import ImportConfig, TrainConfig
 from dacscreen.data.importers import run_import
 from dacscreen.data.store import Store
-from dacscreen.models.pipeline import prepare, train_ensemble
+from dacscreen.models.dataset import prepare
+from dacscreen.models.fit import train_ensemble
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "datasets" / "sac_hoer"

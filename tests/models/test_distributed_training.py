@@ -13,8 +13,8 @@ import numpy as np
 import yaml
 
 from dacscreen.config import TrainConfig
+from dacscreen.models.dataset import prepare
 from dacscreen.models.ensemble import Ensemble
-from dacscreen.models.pipeline import prepare
 from tests.conftest import TINY_TRAIN
 
 

@@ -44,7 +44,7 @@ def test_recalibrated_sigma_has_normal_median_z_and_keeps_the_mean() -> None:
     y = np.array([g.y_ads.item() for g in graphs])
     z = (y - after["e_ads"]) / after["e_ads_std"]
     assert abs(np.median(np.abs(z)) - 0.6745) < 1e-3
-    assert ens.meta["std_scale"] == scale
+    assert ens.meta.std_scale == scale
 
 
 def test_recalibration_survives_save_and_load(tmp_path) -> None:  # type: ignore[no-untyped-def]

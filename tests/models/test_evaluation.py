@@ -111,7 +111,7 @@ def test_blind_predictions_take_the_lowest_orientation_whatever_the_label_start(
     from dacscreen.featurize.graphs import atoms_to_graph
     from dacscreen.featurize.samples import input_structure
     from dacscreen.models.ensemble import Ensemble
-    from dacscreen.models.pipeline import blind_predictions
+    from dacscreen.models.evaluation import blind_predictions
 
     ens = Ensemble.load(tiny_model)
     s = next(x for x in collect_samples(Store(tiny_store_path)) if x.state == "Li2S2" and x.m2)
@@ -134,10 +134,10 @@ def test_a_model_of_every_orientation_averages_them(tiny_model: Path, tiny_store
     from dacscreen.featurize.graphs import atoms_to_graph
     from dacscreen.featurize.samples import input_structure
     from dacscreen.models.ensemble import Ensemble
-    from dacscreen.models.pipeline import blind_predictions
+    from dacscreen.models.evaluation import blind_predictions
 
     ens = Ensemble.load(tiny_model)
-    ens.meta["orientations"] = "all"
+    ens.meta.orientations = "all"
     s = next(x for x in collect_samples(Store(tiny_store_path)) if x.state != "clean" and x.m2)
     graphs = [
         atoms_to_graph(input_structure(replace(s, orientation=o), "as-built"), ens.settings)
@@ -152,7 +152,7 @@ def test_a_model_of_every_orientation_averages_them(tiny_model: Path, tiny_store
 
 def test_training_on_every_orientation_adds_the_variants(tiny_store_path: Path) -> None:
     from dacscreen.config import TrainConfig
-    from dacscreen.models.pipeline import prepare
+    from dacscreen.models.dataset import prepare
 
     cfg = TrainConfig(db=str(tiny_store_path), orientations="all", split={"kind": "random"})
     p = prepare(cfg)
@@ -278,7 +278,7 @@ def test_evaluation_and_screening_predict_a_site_alike(tiny_model: Path, tiny_st
     """One road from a site to a prediction: the evaluation's score of a labelled Cu–Ni sample
     and the screen's row of the same site are the same numbers, E_ads and ε_d alike."""
     from dacscreen.models.ensemble import Ensemble
-    from dacscreen.models.pipeline import blind_predictions
+    from dacscreen.models.evaluation import blind_predictions
     from dacscreen.screening.predict import predict_sites
 
     ens = Ensemble.load(tiny_model)

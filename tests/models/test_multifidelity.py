@@ -13,9 +13,9 @@ from dacscreen.config import TrainConfig
 from dacscreen.elements import element_features
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.correction import Correction, Kind, delta_samples
+from dacscreen.models.dataset import prepare
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.multifidelity import fine_tune
-from dacscreen.models.pipeline import prepare
 from dacscreen.models.targets import Predictions
 from tests.conftest import TINY_TRAIN
 

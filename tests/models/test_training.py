@@ -14,8 +14,9 @@ from dacscreen.config import TrainConfig
 from dacscreen.data.store import Store
 from dacscreen.errors import ModelError
 from dacscreen.featurize.samples import collect_samples
+from dacscreen.models.dataset import prepare
 from dacscreen.models.ensemble import Ensemble, Scaling
-from dacscreen.models.pipeline import evaluate, prepare
+from dacscreen.models.evaluation import evaluate
 from dacscreen.models.splits import leave_metal_out
 from tests.conftest import TINY_TRAIN
 
@@ -31,7 +32,7 @@ def test_leave_metal_out_never_leaks(tiny_store_path: Path) -> None:
 def test_model_roundtrip_and_predictions(tiny_model: Path, tiny_store_path: Path, project_env: Path) -> None:
     ens = Ensemble.load(tiny_model)
     assert len(ens.members) == 2
-    assert {"Li_bcc", "mol_Li2S2"} <= set(ens.meta["references"])
+    assert {"Li_bcc", "mol_Li2S2"} <= set(ens.meta.references)
     cfg = TrainConfig.model_validate({**TINY_TRAIN, "db": str(tiny_store_path)})
     p = prepare(cfg)
     pred = ens.predict(p.graphs)

@@ -12,7 +12,6 @@ Security: an import path **imports and runs that module's code**, exactly as ``p
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 from functools import lru_cache
 from typing import Any
@@ -22,22 +21,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from dacscreen.errors import ConfigError
-
-INSTALL_HINTS = {
-    "chgnet": "pip install chgnet",
-    "tblite": "pip install tblite",
-    "gpaw": "pip install 'dacscreen[dft]' (see README: needs libxc-dev, libopenblas-dev and a "
-    "GPAW siteconfig) or conda install -c conda-forge gpaw",
-}
-
-
-def requires(module: str, name: str) -> Any:
-    """Import ``module`` or raise a ConfigError that says how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        hint = INSTALL_HINTS.get(name, f"pip install {module.split('.', maxsplit=1)[0]}")
-        raise ConfigError(f"calculator '{name}' needs {module}: {hint}") from exc
+from dacscreen.optional import requires
 
 
 def _chgnet(**kwargs: Any) -> Calculator:

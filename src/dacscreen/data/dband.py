@@ -18,7 +18,7 @@ import numpy as np
 from ase import Atoms
 from ase.units import Bohr, Hartree
 
-from dacscreen.data.calculators import requires
+from dacscreen.optional import requires
 
 OCCUPIED: tuple[float, float] = (-10.0, 0.0)
 """The occupied d band, eV vs E_F (keys ``dband_m1``, ``dband_m2``, ``dband_window``)."""

@@ -29,10 +29,10 @@ from ase.calculators.mixing import SumCalculator
 from pymatgen.core.periodic_table import Element
 
 from dacscreen.config import Settings
-from dacscreen.data.calculators import requires
 from dacscreen.data.dband import FULL, OCCUPIED, dband_keys
 from dacscreen.elements import valence_subshells
 from dacscreen.errors import ConfigError, DacscreenError
+from dacscreen.optional import requires
 
 MAX_INITIAL_MOMENT = 2.0
 """Cap (μ_B) on the initial moment of a transition metal; the SCF relaxes it."""

@@ -24,7 +24,9 @@ from pymatgen.core.periodic_table import Element
 
 from dacscreen.config import ImportConfig
 from dacscreen.data.store import Record, Store
+from dacscreen.data.vasp_io import VaspRun, job_tags, read_job, read_vasprun
 from dacscreen.errors import DacscreenError, DFTInputError, StructureError
+from dacscreen.site_key import SiteKey
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +83,8 @@ def read_structure(folder: Path, names: list[str]) -> Atoms:
 
 
 def folder_energy(folder: Path) -> float:
-    """Final energy (eV) from vasprun.xml, OSZICAR (E0) or OUTCAR, in that order."""
-    from dacscreen.data.vasp_io import read_vasprun
-
-    if (folder / "vasprun.xml").is_file():
-        return read_vasprun(folder).energy
+    """Final energy (eV) from OSZICAR (E0) or OUTCAR, in that order (a folder without
+    vasprun.xml)."""
     if (folder / "OSZICAR").is_file():
         from pymatgen.io.vasp import Oszicar
 
@@ -99,6 +98,14 @@ def folder_energy(folder: Path) -> float:
         except Exception as exc:
             raise DFTInputError(f"{folder / 'OUTCAR'}: cannot read the final energy: {exc}") from exc
     raise DFTInputError(f"{folder}: no energy (no CSV row, vasprun.xml, OSZICAR or OUTCAR)")
+
+
+def folder_structure(folder: Path, names: list[str], run: VaspRun | None) -> Atoms:
+    """The folder's structure: the first of ``names`` present (CONTCAR, POSCAR), else the final
+    structure of its vasprun.xml."""
+    if run is not None and not any((folder / n).is_file() for n in names):
+        return run.atoms
+    return read_structure(folder, names)
 
 
 def _folders(root: Path, names: list[str]) -> Iterator[Path]:
@@ -139,7 +146,14 @@ def _tagged(atoms: Atoms, cfg: ImportConfig, meta: dict[str, Any], where: str) -
 
 
 def import_vasp_tree(store: Store, cfg: ImportConfig) -> ImportReport:
-    """Import every run folder under ``cfg.source``."""
+    """Import every run folder under ``cfg.source`` (``dacscreen dataset import`` and its alias
+    ``dacscreen ingest``, which reads back the jobs of ``export-dft``).
+
+    Per folder: the structure from CONTCAR/POSCAR, else vasprun.xml; the energy from
+    ``energies_csv``, else vasprun.xml (converged unless ``allow_unconverged``), OSZICAR or
+    OUTCAR; the site identity and atom tags from ``job.json`` where ``export-dft`` wrote one,
+    else inferred; the metals' d-band centres from the projected DOS of vasprun.xml when it has
+    one. A reference job (``job.json`` names a ``reference``) is stored as that reference."""
     report = ImportReport()
     if not cfg.source.is_dir():
         raise DacscreenError(f"{cfg.source}: directory not found")
@@ -163,13 +177,41 @@ def import_vasp_tree(store: Store, cfg: ImportConfig) -> ImportReport:
 
 
 def _folder_record(cfg: ImportConfig, folder: Path, table: pd.DataFrame | None, rid: str) -> Record:
-    atoms = read_structure(folder, cfg.structure_files)
+    job = read_job(folder)
+    run = read_vasprun(folder, cfg.allow_unconverged) if (folder / "vasprun.xml").is_file() else None
+    atoms = folder_structure(folder, cfg.structure_files, run)
     row = table.loc[folder.name] if table is not None and folder.name in table.index else None
-    energy = float(row[cfg.energy_column]) if row is not None else folder_energy(folder)
+    energy = (
+        float(row[cfg.energy_column]) if row is not None else run.energy if run else folder_energy(folder)
+    )
     if not math.isfinite(energy):
         raise DFTInputError(f"{folder}: energy is not finite ({energy})")
-    meta = _metadata(cfg, row, atoms)
-    return _site_record(cfg, _tagged(atoms, cfg, meta, str(folder)), energy, meta, rid, str(folder))
+    if "reference" in job:
+        keys = {"rid": rid, "task": rid, "kind": "reference", "ref": job["reference"], "method": cfg.method}
+        return Record(_bare(atoms), energy, keys | {"converged": True, "source": str(folder)})
+    meta = _metadata(cfg, row, atoms) | _job_identity(job)
+    tags = job_tags(job, atoms)
+    atoms = _tagged(atoms, cfg, meta, str(folder)) if tags is None else _with_tags(atoms, tags)
+    record = _site_record(cfg, atoms, energy, meta, rid, str(folder))
+    centres = run.band_centres([int(i) for i in np.where(atoms.get_tags() == 1)[0]]) if run else []
+    if centres:
+        record.keys |= {"dband_m1": centres[0], "dband_m2": centres[-1], "dband_method": f"{cfg.method}-pdos"}
+    return record
+
+
+def _job_identity(job: dict[str, Any]) -> dict[str, Any]:
+    """The site identity that ``job.json`` gives (its ``state`` is the stored ``adsorbate``)."""
+    keys = {k: job[k] for k in ("host", "m1", "m2") if k in job}
+    if "state" in job:
+        keys["adsorbate"] = job["state"]
+    if "placement" in job:
+        keys["placement"] = int(job["placement"])
+    return keys
+
+
+def _with_tags(atoms: Atoms, tags: np.ndarray) -> Atoms:
+    atoms.set_tags(tags)
+    return atoms
 
 
 def import_extxyz(store: Store, cfg: ImportConfig) -> ImportReport:
@@ -345,7 +387,9 @@ def _site_record(
     cfg: ImportConfig, atoms: Atoms, energy: float, meta: dict[str, Any], rid: str, source: str
 ) -> Record:
     meta = {"placement": 0, "orientation": "dft", **meta}
-    task = f"{meta['host']}|{meta['m1']}|{meta['m2']}|{meta['placement']}|{meta['adsorbate']}|{cfg.method}"
+    task = (
+        f"{SiteKey(meta['host'], meta['m1'], meta['m2'], meta['placement'])}|{meta['adsorbate']}|{cfg.method}"
+    )
     keys = {
         "rid": rid,
         "task": task,
@@ -357,10 +401,14 @@ def _site_record(
         "source": source,
         **meta,
     }
-    clean = Atoms(
+    return Record(_bare(atoms), energy, keys)
+
+
+def _bare(atoms: Atoms) -> Atoms:
+    """``atoms``' species, positions, cell and tags, without a calculator or arrays."""
+    return Atoms(
         atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc, tags=atoms.get_tags()
     )
-    return Record(clean, energy, keys)
 
 
 def run_import(store: Store, cfg: ImportConfig) -> ImportReport:

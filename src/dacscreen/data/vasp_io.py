@@ -1,49 +1,50 @@
-"""Reading finished VASP runs back into the dataset (the active-learning loop).
-
-A run folder holds ``vasprun.xml`` (preferred) and optionally ``job.json`` written by
-``dacscreen export-dft`` (host, metals, state, placement, atom tags). Without ``job.json`` the
-tags are inferred: transition metals are the site (1), ``adsorbate_elements`` the adsorbate (2),
-everything else the host (0). Every problem is reported per file; good runs are still ingested.
+"""Reading one finished VASP run: ``vasprun.xml`` (pymatgen) and the ``job.json`` that
+``dacscreen export-dft`` writes beside its inputs. The importer
+(:func:`dacscreen.data.importers.import_vasp_tree`) turns them into records; every problem is
+raised as :class:`DFTInputError` naming the file.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ase import Atoms
-from pymatgen.core.periodic_table import Element
 
-from dacscreen.data.store import Record, Store
 from dacscreen.errors import DFTInputError
-from dacscreen.site_key import SiteKey
 
-log = logging.getLogger(__name__)
-SRR_ADSORBATE_ELEMENTS = ("Li", "S")
+DBAND_WINDOW = (-10.0, 0.0)
+"""Energy window (eV vs E_F) of the d-band centres read from a run's projected DOS."""
 
 
 @dataclass
-class VaspResult:
-    """The final structure and energy of one VASP run, with its d-band centres if present."""
+class VaspRun:
+    """The final and initial structure and the final energy (eV) of one VASP run, with its
+    projected DOS where the run wrote one (LORBIT = 11)."""
 
-    folder: Path
     atoms: Atoms
-    energy: float
     initial: Atoms
-    dband: dict[int, float] = field(default_factory=dict)
+    energy: float
+    dos: Any = None
+
+    def band_centres(self, indices: list[int], window: tuple[float, float] = DBAND_WINDOW) -> list[float]:
+        """d-band centres (eV vs E_F) of the atoms ``indices`` over ``window``; none without a
+        projected DOS."""
+        if self.dos is None or not self.dos.pdos:
+            return []
+        return [
+            float(self.dos.get_band_center(sites=[self.dos.structure[i]], erange=window)) for i in indices
+        ]
 
 
-def read_vasprun(
-    folder: Path, allow_unconverged: bool = False, dband_window: tuple[float, float] = (-10.0, 0.0)
-) -> VaspResult:
-    """Parse ``folder/vasprun.xml``; raise DFTInputError naming the file on any problem."""
+def read_vasprun(folder: Path, allow_unconverged: bool = False) -> VaspRun:
+    """Parse ``folder/vasprun.xml``; raise DFTInputError naming the file on any problem (missing,
+    truncated, malformed, not converged unless ``allow_unconverged``, a non-finite energy)."""
     from pymatgen.io.ase import AseAtomsAdaptor
     from pymatgen.io.vasp import Vasprun
 
@@ -64,93 +65,25 @@ def read_vasprun(
         raise DFTInputError(f"{path}: final energy is not finite ({energy})")
     atoms = AseAtomsAdaptor.get_atoms(run.final_structure)
     initial = AseAtomsAdaptor.get_atoms(run.initial_structure)
-    tags = _tags(folder, atoms)
-    atoms.set_tags(tags)
-    initial.set_tags(tags)
-    dband: dict[int, float] = {}
-    if run.complete_dos is not None and run.complete_dos.pdos:
-        for i in np.where(tags == 1)[0]:
-            site = run.complete_dos.structure[int(i)]
-            dband[int(i)] = float(run.complete_dos.get_band_center(sites=[site], erange=dband_window))
-    return VaspResult(folder, atoms, energy, initial, dband)
+    return VaspRun(atoms, initial, energy, run.complete_dos)
 
 
-def _tags(
-    folder: Path, atoms: Atoms, adsorbate_elements: tuple[str, ...] = SRR_ADSORBATE_ELEMENTS
-) -> np.ndarray:
-    job = folder / "job.json"
-    if job.is_file():
-        tags = json.loads(job.read_text()).get("tags")
-        if tags is not None and len(tags) == len(atoms):
-            return np.array(tags)
-    out = []
-    for s in atoms.get_chemical_symbols():
-        if Element(s).is_transition_metal:
-            out.append(1)
-        elif s in adsorbate_elements:
-            out.append(2)
-        else:
-            out.append(0)
-    return np.array(out)
+def read_job(folder: Path) -> dict[str, Any]:
+    """``folder/job.json`` as written by ``export-dft`` (host, m1, m2, state, placement, tags;
+    ``reference`` for a reference job), or {} when there is none."""
+    path = folder / "job.json"
+    if not path.is_file():
+        return {}
+    try:
+        job = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DFTInputError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(job, dict):
+        raise DFTInputError(f"{path}: expected a JSON object")
+    return job
 
 
-def job_keys(folder: Path, atoms: Atoms, method: str) -> dict[str, Any]:
-    """Record keys from ``job.json`` (or inferred from the structure)."""
-    meta = json.loads((folder / "job.json").read_text()) if (folder / "job.json").is_file() else {}
-    metals = [a.symbol for a in atoms if a.tag == 1]
-    m1 = meta.get("m1", metals[0] if metals else "")
-    m2 = meta.get("m2", metals[1] if len(metals) > 1 else "")
-    state = meta.get(
-        "state",
-        "clean" if not (atoms.get_tags() == 2).any() else atoms[atoms.get_tags() == 2].get_chemical_formula(),
-    )
-    host = meta.get("host", "user")
-    placement = int(meta.get("placement", 0))
-    task = f"{SiteKey(host, m1, m2, placement)}|{state}|{method}"
-    return {
-        "rid": f"{task}|{folder.name}",
-        "task": task,
-        "kind": "site",
-        "host": host,
-        "m1": m1,
-        "m2": m2,
-        "placement": placement,
-        "adsorbate": state,
-        "orientation": "dft",
-        "method": method,
-        "converged": True,
-        "anomaly": "",
-        "best": True,
-        "source": str(folder),
-    }
-
-
-def find_runs(root: Path) -> Iterator[Path]:
-    """Folders under ``root`` that contain a vasprun.xml."""
-    for p in sorted(root.rglob("vasprun.xml")):
-        yield p.parent
-
-
-def ingest_vasp(
-    store: Store, root: Path, method: str, allow_unconverged: bool = False
-) -> tuple[int, list[str]]:
-    """Ingest every run under ``root``; returns (records written, per-file error messages)."""
-    errors: list[str] = []
-    written = 0
-    if not root.exists():
-        raise DFTInputError(f"{root}: directory not found")
-    for folder in find_runs(root):
-        try:
-            res = read_vasprun(folder, allow_unconverged)
-        except DFTInputError as exc:
-            errors.append(str(exc))
-            log.warning("%s", exc)
-            continue
-        keys = job_keys(folder, res.atoms, method)
-        metal_idx = sorted(res.dband)
-        if metal_idx:
-            keys["dband_m1"] = res.dband[metal_idx[0]]
-            keys["dband_m2"] = res.dband[metal_idx[-1]]
-            keys["dband_method"] = f"{method}-pdos-lorbit11"
-        written += len(store.write_records([Record(res.atoms, res.energy, keys, res.initial)]))
-    return written, errors
+def job_tags(job: dict[str, Any], atoms: Atoms) -> np.ndarray | None:
+    """The atom tags ``job.json`` gives, when they match ``atoms``; else None (infer them)."""
+    tags = job.get("tags")
+    return np.array(tags) if tags is not None and len(tags) == len(atoms) else None

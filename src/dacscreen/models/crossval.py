@@ -18,8 +18,10 @@ import numpy as np
 
 from dacscreen.config import TrainConfig
 from dacscreen.models.baseline import NAMES, SingleAtomMean, choose_baseline, fit_baselines
+from dacscreen.models.dataset import Prepared
 from dacscreen.models.ensemble import Ensemble, Scaling
-from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
+from dacscreen.models.ensemble_meta import EnsembleMeta
+from dacscreen.models.evaluation import baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
 from dacscreen.models.targets import Predictions, markdown, report_targets, score_table
 from dacscreen.models.train import train_member
@@ -35,7 +37,7 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
         for k in range(cfg.model.ensemble)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
-    meta = {"val_loss": val_loss, "orientations": cfg.orientations}
+    meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
     ens = Ensemble([r.model for r in results], cfg.model, p.settings, scaling, meta)
     ens.recalibrate(vg)
     return ens
@@ -61,7 +63,7 @@ def _split_predictions(
         preds["gnn"] = blind_predictions(ens, test_s, cfg.input_mode)
         fitted |= {
             "std_scale": ens.std_scale,
-            "val_loss": ens.meta["val_loss"],
+            "val_loss": ens.meta.val_loss,
             "val_mae": _graph_mae(ens, p.training_graphs(val)),
         }
     return preds, fitted
@@ -183,19 +185,19 @@ def evaluation_report(
     import mlflow
 
     from dacscreen import tracking
-    from dacscreen.models.pipeline import evaluate, flatten
+    from dacscreen.models.evaluation import evaluate, flatten
 
     if ens is not None:
         cfg = cfg.model_copy(
             update={
                 "model": ens.config,
-                "input_mode": ens.meta.get("input_mode", cfg.input_mode),
-                "orientations": ens.meta.get("orientations", "labelled"),
+                "input_mode": ens.meta.input_mode or cfg.input_mode,
+                "orientations": ens.meta.orientations,
             }
         )
     models = "gnn" if ens is not None else "baselines"
     name = f"evaluate-{cfg.model.arch}-{cfg.input_mode}" if ens is not None else "evaluate-baselines"
-    params = {"model": str(ens.meta.get("mlflow_run", "")) if ens else "", "folds": folds, "models": models}
+    params = {"model": ens.meta.mlflow_run if ens else "", "folds": folds, "models": models}
     with tracking.run(cfg.experiment, name, params):
         report: dict[str, Any] = {"split": "leave-metal-out", "input_mode": cfg.input_mode, "models": models}
         if folds > 0 or ens is None:  # without a model, at least the random split

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
@@ -21,8 +21,11 @@ from dacscreen.allocator import tune_allocator
 from dacscreen.config import ModelConfig
 from dacscreen.errors import ModelError
 from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
+from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.multitask import MultiTaskGNN
 
+OWN_KEYS = {"model", "featurizer", "scaling", "n_members", "format"}
+"""``meta.json`` keys the ensemble keeps as its own fields; the rest is its :class:`EnsembleMeta`."""
 MIN_STATE_SAMPLES = 3
 """Fewest labelled graphs of a state for it to get its own standardisation."""
 MIN_STATE_STD = 0.1
@@ -124,7 +127,7 @@ class Ensemble:
     config: ModelConfig
     settings: GraphSettings
     scaling: Scaling
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: EnsembleMeta = field(default_factory=EnsembleMeta)
 
     def to(self, device: str | torch.device) -> Ensemble:
         """Move members to ``device``."""
@@ -169,7 +172,7 @@ class Ensemble:
     @property
     def std_scale(self) -> dict[str, float]:
         """Factors on the members' spread about their mean, fitted by :meth:`recalibrate`."""
-        return self.meta.get("std_scale", {})
+        return self.meta.std_scale
 
     def recalibrate(self, graphs: list[Data]) -> dict[str, float]:
         """Fit σ-scaling on held-out ``graphs`` (the validation split, never the test split).
@@ -184,7 +187,7 @@ class Ensemble:
         everything derived per member (ΔG) widen together. Returns and stores
         ``{"e_ads": s, "dband": s}``.
         """
-        self.meta.pop("std_scale", None)
+        self.meta.std_scale = {}
         if not graphs:
             return {}
         pred = self.predict(graphs)
@@ -195,7 +198,7 @@ class Ensemble:
             "e_ads": _z_scale(y_e, pred["e_ads"], pred["e_ads_std"]),
             "dband": _z_scale(y_d, pred["dband"], pred["dband_std"]),
         }
-        self.meta["std_scale"] = scale
+        self.meta.std_scale = scale
         return scale
 
     def save(self, path: Path) -> None:
@@ -212,7 +215,7 @@ class Ensemble:
             "model": self.config.model_dump(),
             "featurizer": asdict(self.settings),
             "scaling": asdict(self.scaling),
-            **self.meta,
+            **self.meta.to_json(),
         }
         tmp_w, tmp_m = path / "weights.pt.tmp", path / "meta.json.tmp"
         torch.save(weights, tmp_w)
@@ -251,11 +254,13 @@ class Ensemble:
             prefix = f"{k}."
             m.load_state_dict({n[len(prefix) :]: t for n, t in weights.items() if n.startswith(prefix)})
             members.append(m)
-        extra = {
-            k: v
-            for k, v in meta.items()
-            if k not in {"model", "featurizer", "scaling", "n_members", "format"}
-        }
+        own = {k: v for k, v in meta.items() if k not in OWN_KEYS}
+        try:
+            extra = EnsembleMeta.model_validate(own)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(map(str, err["loc"]))
+            raise ModelError(f"{meta_p}: invalid model metadata: {where}: {err['msg']}") from exc
         return cls(members, config, GraphSettings(**meta["featurizer"]), Scaling(**meta["scaling"]), extra)
 
 

@@ -36,9 +36,11 @@ from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import best_baseline
 from dacscreen.models.correction import Correction, label_predictions
 from dacscreen.models.crossval import accumulate, averaged, fit_ensemble
+from dacscreen.models.dataset import Prepared
 from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.ensemble_meta import EnsembleMeta
+from dacscreen.models.evaluation import baseline_predictions, blind_predictions
 from dacscreen.models.metrics import mae_gap
-from dacscreen.models.pipeline import Prepared, baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, metal_folds
 from dacscreen.models.targets import Predictions, score_table
 from dacscreen.models.train import train_member
@@ -73,7 +75,7 @@ def fine_tune(
         for k, m in enumerate(low.members)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
-    meta = {"val_loss": val_loss, "orientations": cfg.orientations}
+    meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
     ens = Ensemble([r.model for r in results], low.config, low.settings, low.scaling, meta)
     ens.recalibrate(vg)
     return ens

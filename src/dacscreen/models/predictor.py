@@ -82,7 +82,7 @@ def predict_states(ens: Ensemble, queries: Sequence[Sample], mode: str, device: 
     read) with inputs built in ``mode`` (``as-built``, ``relaxed-site`` or ``relaxed``)."""
     structures, owner, names = query_inputs(queries, mode)
     raw = ens.predict([atoms_to_graph(a, ens.settings) for a in structures], device=device)
-    rule = ens.meta.get("orientations", "labelled")
+    rule = ens.meta.orientations
     n = len(queries)
     out = Predictions.empty(n)
     members = np.full((raw["e_ads_members"].shape[0], n), np.nan)

@@ -9,7 +9,8 @@ from pathlib import Path
 from dacscreen.config import Settings
 from dacscreen.errors import ModelError
 
-PYFUNC_CODE = Path(__file__).with_name("mlflow_pyfunc.py")
+PYFUNC_CODE = Path(__file__).parents[1] / "screening" / "mlflow_pyfunc.py"
+"""The pyfunc flavour, logged as code (it predicts through the screen, so it lives there)."""
 ARTIFACT = "ensemble"
 
 

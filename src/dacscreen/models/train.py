@@ -24,7 +24,7 @@ from torch_geometric.loader import DataLoader
 from dacscreen.allocator import tune_allocator
 from dacscreen.config import TrainConfig
 from dacscreen.featurize.graphs import FEATURIZER_VERSION
-from dacscreen.models import distributed
+from dacscreen.models import ddp
 from dacscreen.models.ensemble import Scaling
 from dacscreen.models.multitask import MultiTaskGNN
 
@@ -120,10 +120,10 @@ def train_member(
     init: dict[str, torch.Tensor] | None = None,
 ) -> MemberResult:
     """Train one member with AdamW and early stopping on the validation loss (data-parallel
-    across processes when started by torchrun; see :mod:`dacscreen.models.distributed`).
+    across processes when started by torchrun; see :mod:`dacscreen.models.ddp`).
     ``init`` starts from those weights instead of a random initialisation (fine-tuning)."""
     tune_allocator()
-    device = distributed.setup() if distributed.is_worker() else pick_device(cfg.device)
+    device = ddp.setup() if ddp.is_worker() else pick_device(cfg.device)
     torch.manual_seed(seed)
     model = MultiTaskGNN(cfg.model).to(device)
     if init is not None:
@@ -146,8 +146,8 @@ def train_member(
             ck["history"],
         )
         log.info("resumed member %d from epoch %d of %s", seed, start, checkpoint)
-    net = distributed.wrap(model, device)  # the same parameters; DDP averages their gradients
-    shard = distributed.sampler(train, shuffle=True, seed=seed)
+    net = ddp.wrap(model, device)  # the same parameters; DDP averages their gradients
+    shard = ddp.sampler(train, shuffle=True, seed=seed)
     t0 = time.perf_counter() - (ck or {}).get("seconds", 0.0)  # training time includes resumed runs
     epoch = start
     for epoch in range(start, cfg.epochs):
@@ -167,7 +167,7 @@ def train_member(
             opt.step()
             total += float(loss.detach()) * batch.num_graphs
             n += batch.num_graphs
-        total, n = distributed.summed(total, n)  # the epoch's loss over every process's shard
+        total, n = ddp.summed(total, n)  # the epoch's loss over every process's shard
         val_loss = evaluate_loss(model, val, scaling, cfg, device) if val else total / max(n, 1)
         sched.step(val_loss)
         history.append((epoch, total / max(n, 1), val_loss))
@@ -178,7 +178,7 @@ def train_member(
             stale += 1
         if on_epoch:
             on_epoch(epoch, total / max(n, 1), val_loss)
-        if checkpoint is not None and distributed.rank() == 0:
+        if checkpoint is not None and ddp.rank() == 0:
             _save_checkpoint(
                 checkpoint,
                 {

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from dacscreen.config import TrainConfig, TuneConfig
+from dacscreen.models.dataset import Prepared, prepare
 from dacscreen.models.ensemble import Scaling
-from dacscreen.models.pipeline import Prepared, prepare
 from dacscreen.models.train import train_member
 
 

@@ -56,8 +56,8 @@ def predict_sites(
     pooled = predict_states(ens, site_queries(specs), "as-built", device=device)
     n = len(STATES)
     rows = [_row(spec, pooled, k * n, ens, normalisation) for k, spec in enumerate(specs)]
-    if "correction" in ens.meta:
-        corr = fidelity_map(json.dumps(ens.meta["correction"], sort_keys=True))
+    if ens.meta.correction is not None:
+        corr = fidelity_map(json.dumps(ens.meta.correction, sort_keys=True))
         for row, extra in zip(rows, corrected_columns(specs, rows, corr), strict=True):
             row.update(extra)
     return rows
@@ -115,10 +115,10 @@ def _dft_columns(
     for col, (v, sd) in values.items():
         if col in row and np.isfinite(v):
             out[f"{col}_dft"], out[f"{col}_dft_std"] = float(v), float(sd)
-    return out | _dg5(out, corr.references)
+    return out | _dg5_dft(out, corr.references)
 
 
-def _dg5(cols: dict[str, Any], refs: dict[str, float]) -> dict[str, float]:
+def _dg5_dft(cols: dict[str, Any], refs: dict[str, float]) -> dict[str, float]:
     """ΔG5 in the per-product form (eV at 0 V vs Li/Li+) and its σ from corrected E_ads
     (linear propagation, the two errors taken as independent); empty without them."""
     needed = ("e_ads_li2s2_dft", "e_ads_li2s_dft")
@@ -142,8 +142,8 @@ def _row(
         "m2": spec.m2,
         "placement": spec.placement,
         "delta_chi": delta_chi(spec.m1, spec.m2),
-        "fidelity": ens.meta.get("method", "unknown"),  # the labels the model was trained on
-        "d_band_fidelity": ens.meta.get("dband_method") or ens.meta.get("method", "unknown"),
+        "fidelity": ens.meta.method or "unknown",  # the labels the model was trained on
+        "d_band_fidelity": ens.meta.dband_method or ens.meta.method or "unknown",
     }
     row["e_bind"], row["e_bind_std"] = float(p.e_ads[first]), float(p.e_ads_std[first])
     row["d_band_m1"], row["d_band_m2"] = (float(v) for v in p.dband[first])
@@ -154,8 +154,8 @@ def _row(
         row[f"e_ads_{x.lower()}"] = float(p.e_ads[k])
         row[f"e_ads_{x.lower()}_std"] = float(p.e_ads_std[k])
         row[f"orientation_{x.lower()}"] = pooled.orientation[k]
-    row.update(srr_columns(per_member, ens.meta.get("references", {}), normalisation))
-    row.update(metal_share(row, ens.meta.get("references", {}), spec.host))
+    row.update(srr_columns(per_member, ens.meta.references, normalisation))
+    row.update(metal_share(row, ens.meta.references, spec.host))
     return row
 
 

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dacscreen.atomic import staged
-from dacscreen.config import ScreenConfig, Settings
+from dacscreen.config import ScreenConfig, default_model
 from dacscreen.errors import ModelError
 from dacscreen.models.ensemble import Ensemble
-from dacscreen.screening.distributed import predict_chunks
+from dacscreen.screening.on_dask import predict_chunks
 from dacscreen.screening.rank import rank
 from dacscreen.screening.report import write_report
 from dacscreen.screening.space import space_from_config
@@ -27,7 +27,7 @@ def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # 
     files are written in a staging folder and replace those in ``out`` only when all are done
     (:func:`dacscreen.atomic.staged`): an interrupted screen leaves the previous outputs intact.
     """
-    model_dir = cfg.model or Settings().model
+    model_dir = default_model(cfg.model)
     ens = Ensemble.load(model_dir)
     check_domain(ens, cfg.host, model_dir)
     specs = list(space_from_config(cfg))
@@ -38,7 +38,7 @@ def run_screen(cfg: ScreenConfig, out: Path, progress=None) -> pd.DataFrame:  # 
 def check_domain(ens: Ensemble, host: str, model_dir: Path) -> None:
     """Refuse a host the model was not trained on: its adsorption energies would be those of
     the training host's references and sites, passed off as the other host's (ModelError)."""
-    refs = ens.meta.get("references", {})
+    refs = ens.meta.references
     trained = {k.removeprefix("host_") for k in refs if k.startswith("host_") and not k.endswith("_nH")}
     if host not in trained:
         raise ModelError(
@@ -71,7 +71,7 @@ def _screen_into(  # type: ignore[no-untyped-def]
     df.to_parquet(out / "candidates.parquet", index=False)
     meta = {
         "model": str(model_dir),
-        "method": ens.meta.get("method", "?"),
+        "method": ens.meta.method or "?",
         "host": cfg.host,
         "sites": len(df),
         "free energies": f"ΔG ≈ ΔE (ZPE − TS = 0), {cfg.normalisation} SRR steps, 0 V vs Li/Li+",
@@ -91,7 +91,7 @@ def log_screen(df: pd.DataFrame, cfg: ScreenConfig, out: Path) -> str:
 
     pairs = df[~df["reference_row"]]
     params = {
-        "model": str(cfg.model or Settings().model),
+        "model": str(default_model(cfg.model)),
         "host": cfg.host,
         "metals": ",".join(cfg.metals),
         "normalisation": cfg.normalisation,

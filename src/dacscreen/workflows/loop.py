@@ -16,10 +16,10 @@ import pandas as pd
 from dacscreen.config import LoopConfig
 from dacscreen.data.labelling import Labeller, Task
 from dacscreen.data.store import Store, default_store
-from dacscreen.models.pipeline import train_ensemble
-from dacscreen.screening.export_dft import export_frame
+from dacscreen.models.fit import train_ensemble
 from dacscreen.screening.runner import run_screen
 from dacscreen.site_key import SiteKey
+from dacscreen.workflows.export_dft import export_frame
 
 
 def pick_batch(df: pd.DataFrame, verified: set[SiteKey], batch: int) -> pd.DataFrame:

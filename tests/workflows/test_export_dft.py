@@ -125,7 +125,7 @@ def test_export_refuses_to_overwrite_a_run_job(tmp_path: Path) -> None:
 
 
 def test_interrupted_export_keeps_the_previous_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dacscreen.screening import export_dft
+    from dacscreen.workflows import export_dft
 
     out = tmp_path / "jobs"
     args = ["export-dft", "--candidates", str(_one_candidate(tmp_path)), "--out", str(out)]
@@ -169,7 +169,7 @@ def test_ml_plus_single_point_verification(tiny_store: Path, tmp_path: Path) -> 
     from dacscreen.config import CalculatorConfig, LabelConfig
     from dacscreen.data.labelling import Labeller, Task
     from dacscreen.data.store import Store
-    from dacscreen.screening.verify_dft import success_rate
+    from dacscreen.workflows.verify_dft import success_rate
 
     relaxer = Labeller(
         LabelConfig(host="melon", calculator=CalculatorConfig(name="chgnet")), Store(tiny_store)
@@ -214,8 +214,8 @@ def test_delta_ml_estimates_never_fit_on_the_candidates() -> None:
     from dataclasses import replace
 
     from dacscreen.featurize.samples import Sample
-    from dacscreen.screening.verify_dft import delta_ml_estimates
     from dacscreen.site_key import SiteKey
+    from dacscreen.workflows.verify_dft import delta_ml_estimates
 
     metals = ["Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Zr", "Mo", "Ru", "Pd"]
     low = [
@@ -250,3 +250,39 @@ def test_export_leaves_out_the_single_atom_reference_rows(tmp_path: Path) -> Non
     assert res.exit_code == 0, res.output
     sites = [p.name for p in (tmp_path / "jobs").iterdir() if p.is_dir() and p.name != "references"]
     assert sites == ["melon_CuNi_p0"]
+
+
+OSZICAR = (
+    "       N       E                     dE             d eps       ncg     rms          rms(c)\n"
+    "DAV:   1    -0.100000E+03   -0.10000E+03   -0.10000E+03   100   0.100E+02\n"
+    "   1 F= {e:.8E} E0= {e:.8E}  d E =-.100000E+03  mag=     1.0000\n"
+)
+
+
+def test_ingest_reads_back_the_exported_jobs(tmp_path: Path) -> None:
+    """``ingest`` (the alias of ``dataset import --format vasp-tree``) stores an export's
+    finished jobs under the identity and tags of their job.json, and its reference jobs as
+    references."""
+    from dacscreen.data.store import Store
+
+    out = tmp_path / "jobs"
+    res = runner.invoke(app, ["export-dft", "--candidates", str(_one_candidate(tmp_path)), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    folders = sorted(p.parent for p in out.rglob("job.json"))
+    for k, folder in enumerate(folders):
+        (folder / "OSZICAR").write_text(OSZICAR.format(e=-100.0 - k))
+    db = tmp_path / "s.db"
+    res = runner.invoke(app, ["ingest", str(out), "--method", "vasp-test", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    store = Store(db)
+    sites = {r.adsorbate: r for r in store.rows(kind="site")}
+    assert sorted(sites) == ["Li2S", "Li2S2", "clean"]
+    li2s2 = sites["Li2S2"]
+    assert (li2s2.host, li2s2.m1, li2s2.m2) == ("melon", "Cu", "Ni")
+    assert li2s2.task == "melon|Cu|Ni|0|Li2S2|vasp-test"
+    tags = json.loads((out / "melon_CuNi_p0" / "Li2S2" / "job.json").read_text())["tags"]
+    assert li2s2.toatoms().get_tags().tolist() == tags
+    refs = {r.ref for r in store.rows(kind="reference")}
+    assert refs == {"Li_bcc", "host_melon", "mol_Li2S", "mol_Li2S2"}
+    again = runner.invoke(app, ["ingest", str(out), "--method", "vasp-test", "--db", str(db)])
+    assert again.exit_code == 0 and store.count() == len(folders)  # resumes without duplicates

@@ -24,8 +24,8 @@ from dacscreen.data.labelling import Labeller
 from dacscreen.data.store import Store
 from dacscreen.featurize.samples import Sample, collect_samples, reference_table
 from dacscreen.models.correction import Correction, label_predictions
-from dacscreen.screening.loop import verify
 from dacscreen.site_key import SiteKey
+from dacscreen.workflows.loop import verify
 
 THRESHOLDS_EV = (0.1, 0.2)
 COMPARED = ("Li2S2", "Li2S")

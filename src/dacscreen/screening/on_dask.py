@@ -44,7 +44,7 @@ def predict_chunks(
         return
     from dask.distributed import as_completed
 
-    from dacscreen.data.distributed import close_client, dask_client, threads_per_worker
+    from dacscreen.dask_cluster import close_client, dask_client, threads_per_worker
 
     client = dask_client(cfg.workers, cfg.scheduler)
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dacscreen.config import LoopConfig
 from dacscreen.data.store import Store
-from dacscreen.screening.loop import run_loop
+from dacscreen.workflows.loop import run_loop
 from tests.conftest import TINY_LABEL, TINY_TRAIN
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dacscreen.data.distributed import run_distributed
 from dacscreen.data.labelling import Labeller, plan
+from dacscreen.data.labelling.on_dask import run_distributed
 from dacscreen.data.store import Store
 from tests.conftest import tiny_label_config
 

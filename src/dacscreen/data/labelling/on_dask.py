@@ -11,75 +11,35 @@ queued clean sites (Dask priority), so a partial run has complete sites, as the 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
 
 from dacscreen.allocator import tune_allocator
 from dacscreen.config import LabelConfig
+from dacscreen.dask_cluster import close_client, dask_client, threads_per_worker
 from dacscreen.data.labelling import Labeller, Task, TaskInputs
+from dacscreen.data.labelling.strategies import Strategy, strategy_for
 from dacscreen.data.store import Record, Store
-from dacscreen.errors import DacscreenError
 
 log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=2)
-def _worker_labeller(cfg_json: str) -> Labeller:
-    return Labeller(LabelConfig.model_validate_json(cfg_json), None)  # type: ignore[arg-type]
+def _worker_strategy(cfg_json: str) -> Strategy:
+    """The labelling strategy of a config, cached per worker process (no store: workers never
+    touch the database)."""
+    return strategy_for(LabelConfig.model_validate_json(cfg_json))
 
 
 def compute_remote(cfg_json: str, task: Task, inputs: TaskInputs, threads: int) -> list[Record]:
-    """Worker side: relax one task with a per-process cached labeller. Dask's nanny starts
+    """Worker side: compute one task with a per-process cached strategy. Dask's nanny starts
     workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which makes every force call page-fault its
     tensors in again; :func:`tune_allocator` lifts that (2.3× slower labelling without it)."""
     import torch
 
     tune_allocator()
     torch.set_num_threads(threads)
-    return _worker_labeller(cfg_json).compute(task, inputs)
-
-
-SCHEDULER_TIMEOUT = "10s"
-"""How long to try to reach a Dask scheduler given by address before giving up."""
-
-
-def dask_client(workers: int, scheduler: str | None = None) -> Any:
-    """A client of the cluster at ``scheduler``, else of a new LocalCluster of ``workers``
-    single-threaded processes (``workers`` ≤ 0: one per CPU core)."""
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        try:
-            return Client(scheduler, timeout=SCHEDULER_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise DacscreenError(f"--scheduler {scheduler}: no Dask scheduler reachable ({exc})") from exc
-    n = workers if workers > 0 else os.cpu_count() or 1
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.WARNING,
-    )
-    client = Client(cluster)
-    client.wait_for_workers(n)
-    return client
-
-
-def close_client(client: Any) -> None:
-    """Close ``client`` and the LocalCluster that :func:`dask_client` started for it, if any."""
-    cluster = getattr(client, "cluster", None)
-    client.close()
-    if cluster is not None:
-        cluster.close()
-
-
-def threads_per_worker(client: Any, fallback: int) -> int:
-    """CPU threads each worker's torch may use: the machine's cores shared among its workers."""
-    n_workers = len(client.nthreads()) or max(1, fallback)
-    return max(1, (os.cpu_count() or 1) // n_workers)
+    return _worker_strategy(cfg_json).compute(task, inputs)
 
 
 def run_distributed(
