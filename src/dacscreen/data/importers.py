@@ -178,9 +178,12 @@ def import_vasp_tree(store: Store, cfg: ImportConfig) -> ImportReport:
 
 def _folder_record(cfg: ImportConfig, folder: Path, table: pd.DataFrame | None, rid: str) -> Record:
     job = read_job(folder)
-    run = read_vasprun(folder, cfg.allow_unconverged) if (folder / "vasprun.xml").is_file() else None
-    atoms = folder_structure(folder, cfg.structure_files, run)
     row = table.loc[folder.name] if table is not None and folder.name in table.index else None
+    # the convergence check guards the energy: with the energy from the CSV, vasprun.xml only
+    # supplies a structure or the projected DOS
+    lenient = cfg.allow_unconverged or row is not None
+    run = read_vasprun(folder, lenient) if (folder / "vasprun.xml").is_file() else None
+    atoms = folder_structure(folder, cfg.structure_files, run)
     energy = (
         float(row[cfg.energy_column]) if row is not None else run.energy if run else folder_energy(folder)
     )
