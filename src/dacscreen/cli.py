@@ -681,6 +681,41 @@ def dashboard(
     raise typer.Exit(serve(commands))
 
 
+@app.command("dft-picks")
+@reports_errors
+def dft_picks(
+    candidates: Annotated[Path, typer.Argument(help="A screen's candidates.csv (with acquisition).")],
+    out: Annotated[Path, typer.Option(help="Site list to write (CSV, for label's sites).")],
+    n: Annotated[int, typer.Option(help="Sites to pick.")] = 100,
+    method: Annotated[str, typer.Option(help="DFT method whose sites count as done.")] = "gpaw-lcao-pbe-d3",
+    stratified_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of picks made for coverage, not acquisition.")
+    ] = 0.5,
+    redo: Annotated[
+        bool, typer.Option(help="List the sites already done first (stale single points rerun).")
+    ] = True,
+    db: DbOpt = None,
+) -> None:
+    """Pick the next sites for DFT: the screen's acquisition, with a stratified share for the
+    3d–3d hetero pairs and the metals with the fewest DFT sites."""
+    import pandas as pd
+
+    from dacscreen.data.store import default_store
+    from dacscreen.errors import ConfigError
+    from dacscreen.workflows.dft_picks import pick_dft_sites, with_redo, write_picks
+    from dacscreen.workflows.loop import verified_sites
+
+    try:
+        table = pd.read_csv(candidates)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"{candidates}: cannot read the candidates table ({exc})") from exc
+    done = verified_sites(default_store(db), method)
+    picks = pick_dft_sites(table, done, n, stratified_share)
+    write_picks(with_redo(picks, done) if redo else picks, out)
+    counts = picks["pick"].value_counts().to_dict()
+    emit({"picked": len(picks), "already_done": len(done), **counts, "out": str(out)}, "DFT picks")
+
+
 @app.command()
 @reports_errors
 def loop(

@@ -197,6 +197,11 @@ class LabelConfig(Strict):
     """Address of an existing Dask scheduler (tcp://HOST:PORT)."""
     limit: int | None = None
     """Stop after this many sites (for trials)."""
+    sites: Path | None = None
+    """A CSV of the sites to label, in this order, instead of every site in the default
+    priority order: columns ``m1``, ``m2`` (empty for a single atom) and optionally ``host`` and
+    ``placement``, as ``candidates.csv`` and ``dacscreen dft-picks`` write them. Rows of another
+    host are left out."""
     references: bool = True
     """Also relax the references (Li, molecules, bulk metals, host, H2)."""
     method_label: str | None = None

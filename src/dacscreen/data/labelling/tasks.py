@@ -5,10 +5,12 @@ run is as useful as possible (the reference sites first, every metal early)."""
 
 from __future__ import annotations
 
+import csv
 import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from ase import Atoms
 
@@ -17,6 +19,7 @@ from dacscreen.data.hosts import default_supercell
 from dacscreen.data.sites import placements_for, site_keys
 from dacscreen.data.store import Store
 from dacscreen.elements import check_metals
+from dacscreen.errors import ConfigError
 from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES
 
@@ -91,6 +94,31 @@ def site_order(
     return first + [k for k in sites if k not in first]
 
 
+def read_sites(path: Path, host: str) -> list[SiteKey]:
+    """The sites of a site-list CSV (:attr:`LabelConfig.sites`) on ``host``, in file order,
+    metals in canonical order, each once."""
+    try:
+        with Path(path).open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the site list ({exc.strerror})") from exc
+    if rows and not {"m1", "m2"} <= set(rows[0]):
+        raise ConfigError(f"{path}: a site list needs the columns m1 and m2")
+    keys = [
+        SiteKey.of(host, [m for m in (r["m1"], r["m2"]) if m], int(r.get("placement") or 0))
+        for r in rows
+        if (r.get("host") or host) == host
+    ]
+    return list(dict.fromkeys(keys))
+
+
+def planned_sites(cfg: LabelConfig, metals: list[str]) -> list[SiteKey]:
+    """The sites a config labels, in order: its site list, or every site in :func:`site_order`."""
+    if cfg.sites is not None:
+        return read_sites(cfg.sites, cfg.host)
+    return site_order(cfg.host, metals, cfg.include_single, cfg.include_pairs)
+
+
 def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list[Task]:
     """The ordered task list for a config.
 
@@ -104,7 +132,7 @@ def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list
     """
     metals = check_metals(cfg.metals, allow_non_transition=cfg.allow_non_transition)
     sc = cfg.supercell or default_supercell(cfg.host)
-    sites = site_order(cfg.host, metals, cfg.include_single, cfg.include_pairs)
+    sites = planned_sites(cfg, metals)
     if cfg.limit is not None:
         sites = sites[: cfg.limit]
     core = ["clean", *[s for s in cfg.states if s != "clean"]]
@@ -126,7 +154,8 @@ def plan(cfg: LabelConfig, method: str, covered: set[str] | None = None) -> list
 def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task]:
     """ML+SP tasks: every site of ``cfg.single_point_of`` that has a best record for each of
     ``cfg.states``, in :func:`site_order` with :func:`spanning_first` (so that a partial run, and
-    the first ``cfg.limit`` sites, span every metal that has such a site)."""
+    the first ``cfg.limit`` sites, span every metal that has such a site), or in the order of
+    the config's site list."""
     source = cfg.single_point_of
     have: dict[SiteKey, set[str]] = {}
     for row in store.rows(kind="site", best=True, host=cfg.host, method=source, placement=0):
@@ -135,10 +164,10 @@ def plan_single_points(cfg: LabelConfig, method: str, store: Store) -> list[Task
     unsupported = unsupported_metals(cfg, metals)
     sites = [
         s
-        for s in site_order(cfg.host, metals, cfg.include_single, cfg.include_pairs)
+        for s in planned_sites(cfg, metals)
         if set(cfg.states) <= have.get(s, set()) and not unsupported & set(s.metals)
     ]
-    sites = spanning_first(sites)
+    sites = sites if cfg.sites is not None else spanning_first(sites)
     sites = sites[: cfg.limit] if cfg.limit is not None else sites
     return [Task(cfg.host, site.metals, 0, st, method) for site in sites for st in cfg.states]
 
