@@ -319,11 +319,12 @@ class ModelConfig(Strict):
     """Weight of the auxiliary relaxation loss: mean squared error (Å²) of each site and
     adsorbate atom's displacement from input to relaxed position, next to the standardised
     energy loss. 0 leaves the auxiliary head out."""
-    energy_reference: Literal["state-mean", "descriptor-ridge"] = "state-mean"
+    energy_reference: Literal["state-mean", "descriptor-ridge", "descriptor-gp"] = "state-mean"
     """What the network's energy output is added to: the mean of each state's training targets,
-    or a ridge regression of each state's targets on the site descriptor (fitted on the
-    training split, the analogue of fairchem's linear element references), so that the GNN
-    learns the residual the elemental descriptors leave."""
+    a ridge regression of each state's targets on the site descriptor (the analogue of
+    fairchem's linear element references), or a Gaussian process on it (the strongest
+    descriptor baseline on seen metals); fitted on the training split, so that the GNN learns
+    the residual the elemental descriptors leave."""
 
 
 class TargetSpec(Strict):

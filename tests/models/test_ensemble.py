@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 
 import numpy as np
+import pytest
 import torch
 from torch_geometric.data import Batch
 
@@ -77,10 +78,12 @@ def test_scaling_standardises_each_state_on_its_own() -> None:
     assert torch.allclose(few.ads_stats(graphs[1])[0], torch.tensor([few.ads_mean]))
 
 
-def test_descriptor_ridge_reference_carries_what_the_descriptor_explains() -> None:
-    """With ``descriptor-ridge`` the per-graph mean is a ridge fit of the state's targets on
-    ``site_x``: a target linear in the descriptor is matched by the reference alone, so the
-    network's residual is small; the plain state mean cannot do that."""
+@pytest.mark.parametrize("kind", ["descriptor-ridge", "descriptor-gp"])
+def test_descriptor_reference_carries_what_the_descriptor_explains(kind: str) -> None:
+    """With a descriptor reference the per-graph mean is a ridge or GP fit of the state's
+    targets on ``site_x``: a target linear in the descriptor is matched by the reference alone,
+    so the network's residual is small; the plain state mean cannot do that. It survives the
+    round trip through ``meta.json``."""
     sites = [["Cu", "Ni"], ["Fe", "Co"], ["Pt"], ["Zn", "Mo"], ["Ag", "Au"], ["Mn"], ["Ti", "V"], ["Ir"]]
     graphs = []
     for metals in sites:
@@ -92,10 +95,10 @@ def test_descriptor_ridge_reference_carries_what_the_descriptor_explains() -> No
             graphs.append(g)
     y = torch.cat([g.y_ads for g in graphs])
     batch = Batch.from_data_list(graphs)
-    ridge = Scaling.fit(graphs, "descriptor-ridge")
-    assert set(ridge.reference) == {"clean", "Li2S2"}
-    assert float((ridge.ads_stats(batch)[0] - y).abs().max()) < 0.2
+    fitted = Scaling.fit(graphs, kind)
+    assert set(fitted.reference) == {"clean", "Li2S2"}
+    assert float((fitted.ads_stats(batch)[0] - y).abs().max()) < 0.2
     plain = Scaling.fit(graphs)
     assert float((plain.ads_stats(batch)[0] - y).abs().max()) > 1.0
-    again = Scaling(**json.loads(json.dumps(asdict(ridge))))  # as saved in meta.json
-    assert torch.allclose(again.ads_stats(batch)[0], ridge.ads_stats(batch)[0])
+    again = Scaling(**json.loads(json.dumps(asdict(fitted))))  # as saved in meta.json
+    assert torch.allclose(again.ads_stats(batch)[0], fitted.ads_stats(batch)[0])

@@ -23,6 +23,7 @@ from dacscreen.errors import ModelError
 from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.multitask import MultiTaskGNN
+from dacscreen.models.reference import Reference, fit_reference, reference_value
 
 OWN_KEYS = {"model", "featurizer", "scaling", "n_members", "format"}
 """``meta.json`` keys the ensemble keeps as its own fields; the rest is its :class:`EnsembleMeta`."""
@@ -43,9 +44,10 @@ class Scaling:
     the quantity screening ranks, a small share of it. States with too few labels fall back
     to the global ``ads_mean``/``ads_std``.
 
-    ``reference`` (``energy_reference: descriptor-ridge``) maps a state to ``[intercept,
-    w_1 … w_d]`` (eV) of a ridge regression of its targets on the graph's ``site_x``; the
-    per-graph mean is then that prediction and the state's std that of the ridge residuals.
+    ``reference`` (``energy_reference: descriptor-ridge`` or ``descriptor-gp``) maps a state
+    to a regression of its targets on the graph's ``site_x`` (:mod:`dacscreen.models.reference`:
+    ridge coefficients or a Gaussian process's numbers, eV); the per-graph mean is then that
+    prediction and the state's std that of the training residuals.
     """
 
     ads_mean: float = 0.0
@@ -53,12 +55,12 @@ class Scaling:
     db_mean: float = 0.0
     db_std: float = 1.0
     per_state: dict[str, list[float]] = field(default_factory=dict)
-    reference: dict[str, list[float]] = field(default_factory=dict)
+    reference: dict[str, Reference] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, graphs: list[Data], energy_reference: str = "state-mean") -> Scaling:
         """Mean and std of the finite targets of ``graphs``, globally and per state (or, with
-        ``descriptor-ridge``, a ridge reference and residual std per state)."""
+        a descriptor reference, that reference and the residual std per state)."""
         ads = torch.cat([g.y_ads for g in graphs]).numpy()
         db = torch.cat([g.y_dband for g in graphs]).numpy()
         states = np.array([getattr(g, "state", "") for g in graphs])
@@ -70,8 +72,8 @@ class Scaling:
             if not k or sel.sum() < MIN_STATE_SAMPLES:
                 continue
             values = ads[sel]
-            if energy_reference == "descriptor-ridge":
-                reference[str(k)], values = _ridge(site_x[sel], values)
+            if energy_reference != "state-mean":
+                reference[str(k)], values = fit_reference(energy_reference, site_x[sel], values)
             per_state[str(k)] = [float(values.mean()), max(float(values.std()), MIN_STATE_STD)]
         ads, db = ads[ok], db[np.isfinite(db)]
         return cls(
@@ -94,29 +96,15 @@ class Scaling:
         return mean.to(batch.tags.device), stats[:, 1].to(batch.tags.device)
 
     def _reference(self, keys: list[str], batch: Data) -> torch.Tensor:
-        """Per-graph ridge reference (eV; 0 for states without one)."""
+        """Per-graph descriptor reference (eV; 0 for states without one)."""
         out = torch.zeros(len(keys))
         if not self.reference:
             return out
-        site_x = batch.site_x.detach().cpu().double()
-        for i, k in enumerate(keys):
-            if k in self.reference:
-                coef = torch.tensor(self.reference[k], dtype=torch.float64)
-                out[i] = float(coef[0] + site_x[i] @ coef[1:])
+        site_x = batch.site_x.detach().cpu().double().numpy()
+        for k in set(keys) & set(self.reference):
+            rows = [i for i, key in enumerate(keys) if key == k]
+            out[rows] = torch.from_numpy(reference_value(self.reference[k], site_x[rows])).float()
         return out
-
-
-RIDGE_ALPHAS = np.logspace(-3, 3, 13)
-"""Ridge penalties searched by leave-one-out on the training split."""
-
-
-def _ridge(x: np.ndarray, y: np.ndarray) -> tuple[list[float], np.ndarray]:
-    """Ridge fit of ``y`` on ``x`` (penalty by efficient leave-one-out CV): ``[intercept, w…]``
-    and the residuals."""
-    from sklearn.linear_model import RidgeCV
-
-    model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x, y)
-    return [float(model.intercept_), *map(float, model.coef_)], y - model.predict(x)
 
 
 @dataclass
