@@ -68,7 +68,9 @@ def _fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
     inverse = inverse.reshape(-1)
     target = np.bincount(inverse, weights=y) / np.bincount(inverse)
     kernel = ConstantKernel() * RBF(np.ones(x.shape[1]), (1e-2, 1e3)) + WhiteKernel(0.1, (1e-4, 1e1))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed, n_restarts_optimizer=GP_RESTARTS)
+    gp = GaussianProcessRegressor(
+        kernel, normalize_y=True, random_state=seed, n_restarts_optimizer=GP_RESTARTS
+    )
     with warnings.catch_warnings():  # length scales of irrelevant descriptors run to the bound
         warnings.simplefilter("ignore", ConvergenceWarning)
         gp.fit(rows, target)
