@@ -179,8 +179,12 @@ class SRRProfile:
 
     ``step_dgs``/``step_std``: mean and σ over members of ΔG_1..ΔG_5 (NaN for a step whose
     species are missing); ``rds_step`` the step of the largest mean ΔG (0 when a step is
-    missing); ``dg_rds`` the mean over members of each member's largest ΔG; ``limiting_potential``
-    likewise of U_L. With one member every σ is 0."""
+    missing); ``dg_rds`` that step's mean ΔG and σ, ``limiting_potential`` U_L of the mean
+    profile with the σ of its limiting step. The maximum is taken over the mean profile, not
+    averaged over each member's maximum: the members' spread is scaled up to match the errors
+    (σ-scaling) and varies independently from step to step, so the mean of per-member maxima
+    is biased upward by as much as the spread, while the labels' ΔG_RDS is the maximum of one
+    profile. With one member every σ is 0."""
 
     step_dgs: list[float]
     step_std: list[float]
@@ -238,17 +242,18 @@ def srr_profile(
             for s in SRR_STEPS
         ]
     ).T  # (k, 5)
-    complete = bool(np.isfinite(dgs).all())
-    worst = dgs.max(axis=1) if complete else nan
-    ul = -(dgs / np.array(electrons(normalisation))).max(axis=1) if complete else nan
+    mean, std = dgs.mean(0), dgs.std(0)
+    complete = bool(np.isfinite(mean).all())
+    per_electron = mean / np.array(electrons(normalisation))
+    rds, limiting = (int(np.argmax(mean)), int(np.argmax(per_electron))) if complete else (0, 0)
     return SRRProfile(
-        [float(v) for v in dgs.mean(0)],
-        [float(v) for v in dgs.std(0)],
-        int(np.argmax(dgs.mean(0))) + 1 if complete else 0,
-        float(worst.mean()),
-        float(worst.std()),
-        float(ul.mean()),
-        float(ul.std()),
+        [float(v) for v in mean],
+        [float(v) for v in std],
+        rds + 1 if complete else 0,
+        float(mean[rds]) if complete else np.nan,
+        float(std[rds]) if complete else np.nan,
+        float(-per_electron[limiting]) if complete else np.nan,
+        float(std[limiting] / electrons(normalisation)[limiting]) if complete else np.nan,
         normalisation,
         GIBBS_CORRECTION_NOTE if not corr else "ΔG = ΔE + ZPE − TS (per species)",
     )

@@ -44,6 +44,19 @@ def test_correction_survives_the_model_metadata() -> None:
     np.testing.assert_allclose(again.apply(probe, low).e_ads, corr.apply(probe, low).e_ads)
 
 
+def test_correction_written_through_the_ensemble_metadata_keeps_its_missing_labels() -> None:
+    """A clean site's E_bind is NaN without references: it stays NaN through ``meta.json``
+    (pydantic's JSON mode would write null), and a null written before that loads as NaN."""
+    from dacscreen.models.ensemble_meta import EnsembleMeta
+
+    meta = EnsembleMeta(correction=_correction().to_meta()).to_json()
+    assert "NaN" in json.dumps(meta)
+    again = Correction.from_meta(json.loads(json.dumps(meta))["correction"])
+    assert again.states == {"Li2S2", "Li2S"}
+    nulls = json.loads(json.dumps(meta).replace("NaN", "null"))["correction"]
+    assert Correction.from_meta(nulls).states == {"Li2S2", "Li2S"}
+
+
 def _low(values: list[float], std: float = 0.1) -> Predictions:
     n = len(values)
     return Predictions(np.array(values), np.full(n, std), np.full((n, 2), -2.0), np.full((n, 2), std))

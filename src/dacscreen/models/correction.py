@@ -269,13 +269,15 @@ class Correction:
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> Correction:
         """Inverse of :meth:`to_meta`. Metadata without a ``kind`` (written before the ``nargp``
-        map) holds Δ rows: they load as a ``delta`` map with a zero low-fidelity twin."""
+        map) holds Δ rows: they load as a ``delta`` map with a zero low-fidelity twin. A null
+        number (a missing label written as JSON null) loads as NaN."""
         keys = ("host", "m1", "m2", "placement", "state")
         high, low = [], []
         for r in meta["samples"]:
             site = [r[k] for k in keys]
-            high.append(Sample(*site, "none", r["e_ads"], tuple(r["dband"])))
-            low.append(Sample(*site, "none", r.get("e_ads_low", 0.0), tuple(r.get("dband_low", (0.0, 0.0)))))
+            high.append(Sample(*site, "none", _num(r["e_ads"]), _nums(r["dband"])))
+            low_e, low_d = r.get("e_ads_low", 0.0), r.get("dband_low", (0.0, 0.0))
+            low.append(Sample(*site, "none", _num(low_e), _nums(low_d)))
         return cls(
             meta["method"], meta["base"], high, dict(meta["references"]), low, meta.get("kind", "delta")
         )
@@ -285,3 +287,13 @@ class Correction:
         ``gpaw-lcao-pbe-d3 (nargp map from chgnet-0.4.2, 12 sites)``."""
         n = len({s.site for s in self.samples})
         return f"{self.method} ({self.kind} map from {self.base}, {n} sites)"
+
+
+def _num(v: float | None) -> float:
+    """A stored number, NaN for null."""
+    return NAN if v is None else float(v)
+
+
+def _nums(values: Sequence[float | None]) -> tuple[float, ...]:
+    """Stored numbers, NaN for null."""
+    return tuple(_num(v) for v in values)

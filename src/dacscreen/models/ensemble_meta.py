@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict
 class EnsembleMeta(BaseModel):
     """Provenance and usage of a trained ensemble."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, ser_json_inf_nan="constants")
+    """NaN stays NaN in ``meta.json`` (a missing label, e.g. a GPAW E_bind without references),
+    instead of pydantic's default null."""
 
     input_mode: Literal["as-built", "relaxed-site", "relaxed"] | None = None
     """The structure the model reads (:attr:`dacscreen.config.TrainConfig.input_mode`); None for
