@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +14,13 @@ from torch_geometric.data import Batch
 from dacscreen.config import ModelConfig
 from dacscreen.data.adsorbates import place_adsorbate
 from dacscreen.data.sites import build_site
+from dacscreen.data.store import Store
 from dacscreen.featurize.graphs import GraphSettings, atoms_to_graph
+from dacscreen.featurize.samples import collect_samples
+from dacscreen.models.calibration import recalibrate
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.multitask import MultiTaskGNN
+from dacscreen.models.predictor import predict_states
 
 
 def _labelled_graphs(values: list[float]) -> list:
@@ -31,31 +36,39 @@ def _labelled_graphs(values: list[float]) -> list:
     return graphs
 
 
-def test_recalibrated_sigma_has_normal_median_z_and_keeps_the_mean() -> None:
+def _samples(store: Path) -> list:
+    """Labelled samples of both states (E_bind of clean sites, E_ads of adsorbates)."""
+    return collect_samples(Store(store))[:10]
+
+
+def test_recalibrated_sigma_has_normal_median_z_and_keeps_the_mean(tiny_store_path: Path) -> None:
+    """The σ-scale is fitted on the pooled site predictions that screen reports, so there the
+    scaled z-scores have the median of a unit normal."""
     torch.manual_seed(0)
     cfg = ModelConfig(arch="painn", hidden=8, layers=1, n_rbf=8, ensemble=3)
     ens = Ensemble([MultiTaskGNN(cfg) for _ in range(3)], cfg, GraphSettings(), Scaling())
-    graphs = _labelled_graphs([-3.0, -1.0, -2.5, 0.5, -4.0, -0.5, -2.0, 1.0])
-    before = ens.predict(graphs)
-    scale = ens.recalibrate(graphs)
-    after = ens.predict(graphs)
+    ens.meta.orientations = "all"
+    samples = _samples(tiny_store_path)
+    before = predict_states(ens, samples, "as-built").predictions
+    scale = recalibrate(ens, samples, "as-built")
+    after = predict_states(ens, samples, "as-built").predictions
     assert scale["e_ads"] > 1.0  # untrained members are far more wrong than they disagree
-    np.testing.assert_allclose(after["e_ads"], before["e_ads"], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(after["e_ads_std"], scale["e_ads"] * before["e_ads_std"], rtol=1e-4)
-    y = np.array([g.y_ads.item() for g in graphs])
-    z = (y - after["e_ads"]) / after["e_ads_std"]
+    np.testing.assert_allclose(after.e_ads, before.e_ads, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(after.e_ads_std, scale["e_ads"] * before.e_ads_std, rtol=1e-4)
+    y = np.array([s.e_ads for s in samples])
+    z = (y - after.e_ads) / after.e_ads_std
     assert abs(np.median(np.abs(z)) - 0.6745) < 1e-3
     assert ens.meta.std_scale == scale
 
 
-def test_recalibration_survives_save_and_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_recalibration_survives_save_and_load(tmp_path: Path, tiny_store_path: Path) -> None:
     cfg = ModelConfig(arch="schnet", hidden=8, layers=1, n_rbf=8, ensemble=2)
     ens = Ensemble([MultiTaskGNN(cfg) for _ in range(2)], cfg, GraphSettings(), Scaling())
-    graphs = _labelled_graphs([-3.0, -1.0, -2.5, 0.5])
-    ens.recalibrate(graphs)
+    recalibrate(ens, _samples(tiny_store_path), "as-built")
     ens.save(tmp_path / "m")
     loaded = Ensemble.load(tmp_path / "m")
-    assert loaded.std_scale == ens.std_scale
+    assert loaded.std_scale == ens.std_scale and ens.std_scale["e_ads"] != 1.0
+    graphs = _labelled_graphs([-3.0, -1.0, -2.5, 0.5])
     np.testing.assert_allclose(
         loaded.predict(graphs)["e_ads_std"], ens.predict(graphs)["e_ads_std"], rtol=1e-5
     )

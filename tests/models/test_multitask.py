@@ -68,7 +68,7 @@ def test_inference_on_the_receptive_field_is_exact(arch: str, layers: int) -> No
     """Screening's forward pass keeps only the edges whose messages reach a site or adsorbate
     atom: the energies and the metals' d-band centres are those of the full pass, on far
     fewer edges."""
-    from dacscreen.models.layers import receptive_field
+    from dacscreen.models.layers import field_subgraph, receptive_field
 
     torch.manual_seed(1)
     cfg = ModelConfig(arch=arch, hidden=16, layers=layers, n_rbf=8, displacement_weight=1.0)
@@ -85,3 +85,9 @@ def test_inference_on_the_receptive_field_is_exact(arch: str, layers: int) -> No
     sets = receptive_field(batch.edge_index, batch.tags > 0, layers)
     sizes = [len(edges) for edges, _ in sets]
     assert sizes == sorted(sizes, reverse=True) and sizes[-1] < 0.3 * batch.edge_index.size(1)
+    pruned = field_subgraph(batch, layers)  # what the ensemble hands every member
+    with torch.no_grad():
+        e_p, d_p, _ = model(pruned, inference=True)
+    torch.testing.assert_close(e_p, e_i, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(d_p[metals], d_i[metals], atol=1e-6, rtol=1e-6)
+    assert pruned.edge_index.size(1) == sizes[0] and batch.edge_index.size(1) > sizes[0]

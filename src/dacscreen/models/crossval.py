@@ -5,7 +5,9 @@ a test sample; training and early stopping see only samples with neither metal i
 (validation is a seeded subset of those training sites). A pair whose two metals fall in
 different groups is a test sample of both folds; its out-of-fold prediction is the mean of the
 two. The best baseline of each fold is chosen on that fold's validation split, never on its
-test split. A random split by site is reported next to it for reference.
+test split. A random split by site is reported next to it for reference. Where the model has
+a fidelity map, the folds also score the screen's DFT-level numbers against the DFT labels
+(:mod:`dacscreen.models.dft_agreement`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import numpy as np
 
 from dacscreen.config import TrainConfig
 from dacscreen.models.baseline import NAMES, SingleAtomMean, choose_baseline, fit_baselines
+from dacscreen.models.calibration import recalibrate
 from dacscreen.models.dataset import Prepared
+from dacscreen.models.dft_agreement import DftAgreement
+from dacscreen.models.dft_agreement import markdown as dft_markdown
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
@@ -39,18 +44,24 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
     val_loss = float(np.mean([r.best_val for r in results]))
     meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
     ens = Ensemble([r.model for r in results], cfg.model, p.settings, scaling, meta)
-    ens.recalibrate(vg)
+    recalibrate(ens, [p.samples[i] for i in val], cfg.input_mode)
     return ens
 
 
 def _split_predictions(
-    cfg: TrainConfig, p: Prepared, split: tuple[list[int], list[int], list[int]], ckpt: Path | None
+    cfg: TrainConfig,
+    p: Prepared,
+    split: tuple[list[int], list[int], list[int]],
+    ckpt: Path | None,
+    dft: DftAgreement | None = None,
+    held: list[str] | None = None,
 ) -> tuple[dict[str, Predictions], dict[str, Any]]:
     """Predictions for the test samples of one split, by model: ``gnn`` (unless ``ckpt`` is
     None: descriptor baselines only), ``baseline`` (the kind chosen on the validation split)
     and every baseline kind by its name, for reference; and what was fitted (the chosen
     baseline's name, the ensemble's σ-scaling, its members' mean best validation loss and its
-    graph-level validation MAE in eV, all from the validation split)."""
+    graph-level validation MAE in eV, all from the validation split). With ``dft``, the fold's
+    GNN and baseline also predict its DFT sites with a metal of ``held``."""
     train, val, test = split
     kinds = fit_baselines([p.samples[i] for i in train], cfg.split.seed)
     baseline = choose_baseline(kinds, [p.samples[i] for i in val])
@@ -66,6 +77,8 @@ def _split_predictions(
             "val_loss": ens.meta.val_loss,
             "val_mae": _graph_mae(ens, p.training_graphs(val)),
         }
+        if dft is not None and held:
+            dft.add(held, ens, baseline)
     return preds, fitted
 
 
@@ -123,10 +136,15 @@ def cross_validate(
     acc: dict[str, Predictions] = {}
     count = np.zeros(n)
     folds: list[dict[str, Any]] = []
+    dft = (
+        DftAgreement(p.correction, p.samples, cfg.correction_kind, cfg.input_mode)
+        if gnn and p.correction
+        else None
+    )
     for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed) if k > 0 else []):
         split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by)
         if split[0] and split[2]:
-            preds, fitted = _split_predictions(cfg, p, split, ckpt(f"fold-{j}"))
+            preds, fitted = _split_predictions(cfg, p, split, ckpt(f"fold-{j}"), dft, held)
             accumulate(acc, count, split[2], preds)
             folds.append({"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), **fitted})
         if progress:
@@ -140,6 +158,7 @@ def cross_validate(
             "folds": folds,
             "targets": targets,
             **score_table(p.samples, tested, mean, p.references, targets),
+            "dft": dft.table(cfg.split.seed) if dft is not None else {},
         }
     }
     split = random_split(p.samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
@@ -236,6 +255,7 @@ def cv_markdown(report: dict[str, Any]) -> list[str]:
         names = sorted({f["baseline"] for f in report["folds"]})
         lines += [f"## {report['k']}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
         lines += [*table({t: report[t] for t in report["targets"]}), ""]
+    lines += dft_markdown(report.get("dft", {}))
     if report.get("random"):
         rnd = report["random"]
         lines += ["## Random split by site (reference)", ""]

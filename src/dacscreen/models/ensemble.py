@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from pydantic import ValidationError
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from dacscreen.allocator import tune_allocator
@@ -22,6 +22,7 @@ from dacscreen.config import ModelConfig
 from dacscreen.errors import ModelError
 from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
 from dacscreen.models.ensemble_meta import EnsembleMeta
+from dacscreen.models.layers import field_subgraph
 from dacscreen.models.multitask import MultiTaskGNN
 from dacscreen.models.reference import Reference, fit_reference, reference_value
 
@@ -134,7 +135,9 @@ class Ensemble:
         """
         tune_allocator()
         self.to(device)
-        batches = [b.to(device) for b in DataLoader(graphs, batch_size=batch_size)]  # collated once
+        layers = self.config.layers
+        # collated and pruned to the site's receptive field once, for every member
+        batches = [field_subgraph(b, layers).to(device) for b in DataLoader(graphs, batch_size=batch_size)]
         stats = [self.scaling.ads_stats(b) for b in batches]
         per_member_e, per_member_d = [], []
         for model in self.members:
@@ -159,35 +162,9 @@ class Ensemble:
 
     @property
     def std_scale(self) -> dict[str, float]:
-        """Factors on the members' spread about their mean, fitted by :meth:`recalibrate`."""
+        """Factors on the members' spread about their mean, fitted by
+        :func:`dacscreen.models.calibration.recalibrate`."""
         return self.meta.std_scale
-
-    def recalibrate(self, graphs: list[Data]) -> dict[str, float]:
-        """Fit σ-scaling on held-out ``graphs`` (the validation split, never the test split).
-
-        A deep ensemble of a few members trained on little data is overconfident: its spread
-        underestimates the error. The factor s = median(|y − μ| / σ) / 0.6745 over the labelled
-        values of ``graphs`` gives the scaled z-scores the median of a unit normal, so that
-        ±0.67σ holds half of the errors (σ-scaling, Levi et al. 2022, "Evaluating and calibrating
-        uncertainty prediction in regression tasks", with the median instead of the mean of z²:
-        with two or three members one nearly-zero σ would otherwise dominate the factor).
-        :meth:`predict` then scales each member's deviation from the mean by s, so σ and
-        everything derived per member (ΔG) widen together. Returns and stores
-        ``{"e_ads": s, "dband": s}``.
-        """
-        self.meta.std_scale = {}
-        if not graphs:
-            return {}
-        pred = self.predict(graphs)
-        batch = Batch.from_data_list(graphs)
-        y_e = batch.y_ads.numpy()
-        y_d = _metal_pairs(batch.y_dband, batch).numpy()
-        scale = {
-            "e_ads": _z_scale(y_e, pred["e_ads"], pred["e_ads_std"]),
-            "dband": _z_scale(y_d, pred["dband"], pred["dband_std"]),
-        }
-        self.meta.std_scale = scale
-        return scale
 
     def save(self, path: Path) -> None:
         """Write ``meta.json`` and ``weights.pt`` into directory ``path`` (atomically)."""
@@ -258,18 +235,6 @@ def _spread(members: np.ndarray, scale: float) -> np.ndarray:
         return members
     mean = members.mean(axis=0, keepdims=True)
     return mean + scale * (members - mean)
-
-
-HALF_NORMAL_MEDIAN = 0.6745
-"""Median of |z| for a unit normal."""
-
-
-def _z_scale(y: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
-    """median(|z|) / 0.6745 over the finite z-scores (1.0 when there are fewer than three)."""
-    ok = np.isfinite(y) & np.isfinite(mu) & (sigma > 0)
-    if ok.sum() < 3:
-        return 1.0
-    return float(np.median(np.abs((y[ok] - mu[ok]) / sigma[ok])) / HALF_NORMAL_MEDIAN)
 
 
 def _metal_pairs(node_values: torch.Tensor, batch: Data) -> torch.Tensor:

@@ -11,6 +11,7 @@ import numpy as np
 from dacscreen.config import TrainConfig
 from dacscreen.featurize.samples import cache_key
 from dacscreen.models import ddp
+from dacscreen.models.calibration import recalibrate
 from dacscreen.models.dataset import Prepared, prepare
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.ensemble_meta import EnsembleMeta
@@ -90,7 +91,7 @@ def train_ensemble(
                 correction=p.correction.to_meta() if p.correction else None,
             ),
         )
-        ens.recalibrate(val_g)
+        recalibrate(ens, [p.samples[i] for i in p.val], cfg.input_mode)
         ens.save(cfg.out)
         report = evaluate(ens, p, cfg.out)
         report["train_seconds"] = seconds

@@ -34,6 +34,7 @@ import numpy as np
 from dacscreen.config import TrainConfig
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import best_baseline
+from dacscreen.models.calibration import recalibrate
 from dacscreen.models.correction import Correction, label_predictions
 from dacscreen.models.crossval import accumulate, averaged, fit_ensemble
 from dacscreen.models.dataset import Prepared
@@ -77,7 +78,7 @@ def fine_tune(
     val_loss = float(np.mean([r.best_val for r in results]))
     meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
     ens = Ensemble([r.model for r in results], low.config, low.settings, low.scaling, meta)
-    ens.recalibrate(vg)
+    recalibrate(ens, [high.samples[i] for i in val], cfg.input_mode)
     return ens
 
 

@@ -6,7 +6,9 @@ with the functions training uses (:func:`dacscreen.featurize.samples.input_site`
 :func:`~dacscreen.featurize.samples.on_site`), an adsorbate in every offered orientation, all
 graphs go through the ensemble in one batch, and the orientations of each query are pooled by
 the model's ``orientations`` rule (:func:`orientation_weights`): the lowest predicted E_ads for
-a model of the relaxed start (AdsorbML), the mean for a model of the site. The label is the
+a model of the relaxed start (AdsorbML), the mean for a model of the site. Each member's
+predictions are pooled on their own, and σ is the spread of the members' pooled values: the
+uncertainty of the number reported, which is what :mod:`dacscreen.models.calibration` scales. The label is the
 lowest valid relaxed start of a site, so the orientation of the start that gave it is never
 shown to the model. Each site is built once, however many states are asked of it.
 """
@@ -84,15 +86,15 @@ def predict_states(ens: Ensemble, queries: Sequence[Sample], mode: str, device: 
     raw = ens.predict([atoms_to_graph(a, ens.settings) for a in structures], device=device)
     rule = ens.meta.orientations
     n = len(queries)
-    out = Predictions.empty(n)
-    members = np.full((raw["e_ads_members"].shape[0], n), np.nan)
+    k_members = raw["e_ads_members"].shape[0]
+    members_e, members_d = np.full((k_members, n), np.nan), np.full((k_members, n, 2), np.nan)
     lowest = ["none"] * n
     owner_a = np.asarray(owner)
     for k in range(n):
         idx = np.where(owner_a == k)[0]
         w = orientation_weights(raw["e_ads"][idx], rule)
-        out.e_ads[k], out.e_ads_std[k] = pool(raw["e_ads"][idx], w), pool(raw["e_ads_std"][idx], w)
-        out.dband[k], out.dband_std[k] = pool(raw["dband"][idx], w), pool(raw["dband_std"][idx], w)
-        members[:, k] = pool(raw["e_ads_members"][:, idx].T, w)
+        members_e[:, k] = pool(raw["e_ads_members"][:, idx].T, w)
+        members_d[:, k] = pool(raw["dband_members"][:, idx].transpose(1, 0, 2), w)
         lowest[k] = names[idx[int(np.argmin(raw["e_ads"][idx]))]]
-    return Pooled(out, members, lowest)
+    out = Predictions(members_e.mean(0), members_e.std(0), members_d.mean(0), members_d.std(0))
+    return Pooled(out, members_e, lowest)
