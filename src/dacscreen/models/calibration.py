@@ -28,11 +28,18 @@ HALF_NORMAL_MEDIAN = 0.6745
 """Median of |z| for a unit normal."""
 
 
+MIN_PER_STATE = 10
+"""Labelled validation samples a state needs for a σ-scale of its own."""
+
+
 def recalibrate(ens: Ensemble, samples: Sequence[Sample], mode: str) -> dict[str, float]:
-    """Fit and store ``ens``'s σ-scaling (``{"e_ads": s, "dband": s}``) on the labelled
-    ``samples``, predicted with inputs built in ``mode``. :meth:`Ensemble.predict` then scales
-    each member's deviation from the mean by s, so σ and everything derived per member (ΔG)
-    widen together. Without samples the factors are 1."""
+    """Fit and store ``ens``'s σ-scaling on the labelled ``samples``, predicted with inputs
+    built in ``mode``: ``{"e_ads": s, "dband": s}`` over all of them, and ``e_ads:<state>`` for
+    each state with at least :data:`MIN_PER_STATE` labels (E_bind of clean sites and E_ads of
+    each adsorbate: the states' errors differ, and one factor left clean sites overconfident
+    and adsorbates underconfident); a state without its own factor takes the overall one.
+    :meth:`Ensemble.predict` then scales each member's deviation from the mean by s, so σ and
+    everything derived per member (ΔG) widen together. Without samples the factors are 1."""
     ens.meta.std_scale = {}
     if not samples:
         return {}
@@ -43,6 +50,11 @@ def recalibrate(ens: Ensemble, samples: Sequence[Sample], mode: str) -> dict[str
         "e_ads": z_scale(y_e, pred.e_ads, pred.e_ads_std),
         "dband": z_scale(y_d, pred.dband, pred.dband_std),
     }
+    states = np.array([s.state for s in samples])
+    for state in sorted(set(states)):
+        i = (states == state) & np.isfinite(y_e)
+        if i.sum() >= MIN_PER_STATE:
+            scale[f"e_ads:{state}"] = z_scale(y_e[i], pred.e_ads[i], pred.e_ads_std[i])
     ens.meta.std_scale = scale
     return scale
 

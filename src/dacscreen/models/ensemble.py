@@ -149,7 +149,9 @@ class Ensemble:
                 ds.append(_metal_pairs(d.float().cpu() * self.scaling.db_std + self.scaling.db_mean, batch))
             per_member_e.append(torch.cat(es))
             per_member_d.append(torch.cat(ds))
-        e = _spread(torch.stack(per_member_e).numpy(), self.std_scale.get("e_ads", 1.0))
+        e = _spread(
+            torch.stack(per_member_e).numpy(), self.e_ads_scale([getattr(g, "state", "") for g in graphs])
+        )
         d = _spread(torch.stack(per_member_d).numpy(), self.std_scale.get("dband", 1.0))
         return {
             "e_ads": e.mean(0),
@@ -159,6 +161,12 @@ class Ensemble:
             "e_ads_members": e,
             "dband_members": d,
         }
+
+    def e_ads_scale(self, states: list[str]) -> np.ndarray:
+        """Per graph, the σ-scale of its state (``e_ads:<state>``: E_bind of a clean site and
+        E_ads of each adsorbate err on their own scales), else the overall ``e_ads`` factor."""
+        s = self.std_scale
+        return np.array([s.get(f"e_ads:{st}", s.get("e_ads", 1.0)) for st in states])
 
     @property
     def std_scale(self) -> dict[str, float]:
@@ -229,9 +237,10 @@ class Ensemble:
         return cls(members, config, GraphSettings(**meta["featurizer"]), Scaling(**meta["scaling"]), extra)
 
 
-def _spread(members: np.ndarray, scale: float) -> np.ndarray:
-    """Members' values with their deviation from the ensemble mean (axis 0) scaled by ``scale``."""
-    if scale == 1.0:
+def _spread(members: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
+    """Members' values with their deviation from the ensemble mean (axis 0) scaled by ``scale``
+    (one factor, or one per entry of axis 1)."""
+    if np.all(np.asarray(scale) == 1.0):
         return members
     mean = members.mean(axis=0, keepdims=True)
     return mean + scale * (members - mean)
