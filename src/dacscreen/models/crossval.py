@@ -28,7 +28,7 @@ from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
 from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
-from dacscreen.models.targets import Predictions, markdown, report_targets, score_table
+from dacscreen.models.targets import Predictions, accumulate, averaged, markdown, report_targets, score_table
 from dacscreen.models.train import train_member
 
 
@@ -90,26 +90,6 @@ def _graph_mae(ens: Ensemble, graphs: list[Any]) -> float:
     y = np.concatenate([g.y_ads.numpy() for g in graphs])
     ok = np.isfinite(y)
     return float(np.mean(np.abs(ens.predict(graphs)["e_ads"][ok] - y[ok]))) if ok.any() else float("nan")
-
-
-def accumulate(
-    acc: dict[str, Predictions], count: np.ndarray, idx: list[int], preds: dict[str, Predictions]
-) -> None:
-    """Add one fold's predictions (aligned with ``idx``) into the running sums ``acc`` (by model
-    name, created on first use) for later averaging."""
-    i = np.asarray(idx, dtype=int)
-    for key, pred in preds.items():
-        total = acc.setdefault(key, Predictions.empty(len(count), 0.0))
-        for name in ("e_ads", "e_ads_std", "dband", "dband_std"):
-            getattr(total, name)[i] += getattr(pred, name)
-    count[i] += 1
-
-
-def averaged(total: Predictions, count: np.ndarray) -> Predictions:
-    c = np.where(count > 0, count, np.nan)
-    return Predictions(
-        total.e_ads / c, total.e_ads_std / c, total.dband / c[:, None], total.dband_std / c[:, None]
-    )
 
 
 def cross_validate(

@@ -23,7 +23,7 @@ from dacscreen.models.correction import Correction, KindChoice
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
 from dacscreen.models.metrics import mae_gap, top_k_recall
-from dacscreen.models.targets import SITE_TARGETS, Predictions, score_table
+from dacscreen.models.targets import SITE_TARGETS, Predictions, accumulate, averaged, score_table
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg5")
 MODELS = ("gnn + map", "gnn", "baseline + map")
@@ -36,9 +36,8 @@ class DftAgreement:
 
     def __init__(self, corr: Correction, low: Sequence[Sample], kind: KindChoice, mode: str) -> None:
         self.corr, self.low, self.kind, self.mode = corr, list(low), kind, mode
-        n = len(corr.samples)
-        self.total = {m: Predictions.empty(n, 0.0) for m in MODELS}
-        self.count = np.zeros(n)
+        self.total: dict[str, Predictions] = {}
+        self.count = np.zeros(len(corr.samples))
 
     def add(self, held: Sequence[str], ens: Ensemble, baseline: Baseline) -> None:
         """Predict the DFT samples with a metal of ``held`` by one fold's GNN ``ens`` and
@@ -54,11 +53,7 @@ class DftAgreement:
         gnn = blind_predictions(ens, test_s, self.mode)
         base = baseline_predictions(baseline, test_s)
         preds = {"gnn": gnn, "gnn + map": fmap.apply(test_s, gnn), "baseline + map": fmap.apply(test_s, base)}
-        i = np.asarray(test, dtype=int)
-        for name, pred in preds.items():
-            for field in ("e_ads", "e_ads_std", "dband", "dband_std"):
-                getattr(self.total[name], field)[i] += getattr(pred, field)
-        self.count[i] += 1
+        accumulate(self.total, self.count, test, preds)
 
     def table(self, seed: int = 0) -> dict[str, Any]:
         """``{"method", "sites", target: {model: metrics}, "gaps": [...]}``: MAE, R², ρ (and
@@ -68,11 +63,7 @@ class DftAgreement:
         tested = [k for k in range(len(high)) if self.count[k] > 0]
         if not tested:
             return {}
-        c = np.where(self.count > 0, self.count, np.nan)
-        mean = {
-            m: Predictions(p.e_ads / c, p.e_ads_std / c, p.dband / c[:, None], p.dband_std / c[:, None])
-            for m, p in self.total.items()
-        }
+        mean = {m: averaged(p, self.count) for m, p in self.total.items()}
         refs = self.corr.references
         out: dict[str, Any] = score_table(high, tested, mean, refs, TARGETS)
         y = np.array([s.e_ads for s in high])

@@ -36,14 +36,14 @@ from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import best_baseline
 from dacscreen.models.calibration import recalibrate
 from dacscreen.models.correction import Correction, label_predictions
-from dacscreen.models.crossval import accumulate, averaged, fit_ensemble
+from dacscreen.models.crossval import fit_ensemble
 from dacscreen.models.dataset import Prepared
 from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
 from dacscreen.models.metrics import mae_gap
 from dacscreen.models.splits import leave_metal_out, metal_folds
-from dacscreen.models.targets import Predictions, score_table
+from dacscreen.models.targets import Predictions, accumulate, averaged, score_table
 from dacscreen.models.train import train_member
 
 TARGETS = ("e_ads:Li2S2", "e_ads:Li2S", "dg5", "dband")

@@ -221,3 +221,23 @@ def _gap_cell(gap: dict[str, float] | None) -> str:
     if not gap or not gap.get("n"):
         return ""
     return f"{gap['gap']:+.3f} [{gap['low']:+.3f}, {gap['high']:+.3f}]"
+
+
+def accumulate(
+    acc: dict[str, Predictions], count: np.ndarray, idx: list[int], preds: dict[str, Predictions]
+) -> None:
+    """Add one fold's predictions (aligned with ``idx``) into the running sums ``acc`` (by model
+    name, created on first use) for later averaging."""
+    i = np.asarray(idx, dtype=int)
+    for key, pred in preds.items():
+        total = acc.setdefault(key, Predictions.empty(len(count), 0.0))
+        for name in ("e_ads", "e_ads_std", "dband", "dband_std"):
+            getattr(total, name)[i] += getattr(pred, name)
+    count[i] += 1
+
+
+def averaged(total: Predictions, count: np.ndarray) -> Predictions:
+    c = np.where(count > 0, count, np.nan)
+    return Predictions(
+        total.e_ads / c, total.e_ads_std / c, total.dband / c[:, None], total.dband_std / c[:, None]
+    )
