@@ -198,7 +198,12 @@ def evaluation_report(
     name = f"evaluate-{cfg.model.arch}-{cfg.input_mode}" if ens is not None else "evaluate-baselines"
     params = {"model": ens.meta.mlflow_run if ens else "", "folds": folds, "models": models}
     with tracking.run(cfg.experiment, name, params):
-        report: dict[str, Any] = {"split": "leave-metal-out", "input_mode": cfg.input_mode, "models": models}
+        report: dict[str, Any] = {
+            "split": "leave-metal-out",
+            "input_mode": cfg.input_mode,
+            "models": models,
+            "members": cfg.model.ensemble if ens is not None else 0,
+        }
         if folds > 0 or ens is None:  # without a model, at least the random split
             cv = cross_validate(cfg, p, folds, out / "crossval", progress, gnn=ens is not None)
             report.update(cv["leave-metal-out"])
@@ -233,7 +238,9 @@ def cv_markdown(report: dict[str, Any]) -> list[str]:
     lines = []
     if report["folds"]:
         names = sorted({f["baseline"] for f in report["folds"]})
-        lines += [f"## {report['k']}-fold leave-metal-out (baseline per fold: {', '.join(names)})", ""]
+        per_fold = f"{report['members']} GNN members per fold, " if report.get("members") else ""
+        lines += [f"## {report['k']}-fold leave-metal-out ({per_fold}baseline per fold: {', '.join(names)})"]
+        lines += [""]
         lines += [*table({t: report[t] for t in report["targets"]}), ""]
     lines += dft_markdown(report.get("dft", {}))
     if report.get("random"):
