@@ -16,6 +16,8 @@ if __name__ == "__main__":
         "accuracy.py",
         "multifidelity.py",
         "baseline_gap.py",
+        "random_pair_baselines.py",
+        "gp_calibration.py",
         "placement_search.py",
         "gpaw_generated_setups.py",
     ):
