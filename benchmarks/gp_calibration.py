@@ -19,33 +19,21 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 
 from dacscreen.data.label_table import label_table
 from dacscreen.data.store import default_store
 from dacscreen.featurize.descriptors import metal_descriptor
+from dacscreen.models.reference import gp_regressor
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = ("e_ads_li2s2", "e_ads_li2s")
 FOLDS = 5
-
-
-def _gp(x: np.ndarray, y: np.ndarray) -> GaussianProcessRegressor:
-    """The shipped reference's GP (:func:`dacscreen.models.reference._fit_gp`), kept whole."""
-    kernel = ConstantKernel() * RBF(np.ones(x.shape[1]), (1e-2, 1e3)) + WhiteKernel(0.1, (1e-4, 1e1))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=0, n_restarts_optimizer=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return gp.fit(x, y)
 
 
 def _splits(m1: list[str], m2: list[str], kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -87,7 +75,7 @@ def run(method: str) -> dict[str, Any]:
             mu, sd = np.full(len(y), np.nan), np.full(len(y), np.nan)
             for tr, te in _splits(list(sub.m1), list(sub.m2), kind):
                 scale = StandardScaler().fit(x[tr])
-                mu[te], sd[te] = _gp(scale.transform(x[tr]), y[tr]).predict(
+                mu[te], sd[te] = gp_regressor(scale.transform(x[tr]), y[tr]).predict(
                     scale.transform(x[te]), return_std=True
                 )
             done = np.isfinite(mu)

@@ -293,3 +293,11 @@ def test_evaluation_and_screening_predict_a_site_alike(tiny_model: Path, tiny_st
         assert scored.e_ads_std[k] == pytest.approx(row[f"{col}_std"], abs=1e-5), s.state
     clean = next(k for k, s in enumerate(samples) if s.state == "clean")
     assert scored.dband[clean] == pytest.approx([row["d_band_m1"], row["d_band_m2"]], abs=1e-5)
+
+
+def test_cv_markdown_states_members_per_fold() -> None:
+    from dacscreen.models.crossval import cv_markdown
+
+    report = {"folds": [{"baseline": "Gaussian process"}], "k": 5, "targets": [], "models": "gnn"}
+    assert "3 GNN members per fold" in cv_markdown({**report, "members": 3})[0]
+    assert "members per fold" not in cv_markdown(report)[0]

@@ -57,23 +57,29 @@ def _fit_ridge(x: np.ndarray, y: np.ndarray) -> list[float]:
     return [float(model.intercept_), *map(float, model.coef_)]
 
 
-def _fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
-    """GP on the distinct rows of ``x`` (orientations of one site share its descriptor and
-    label, so they are one observation, their mean)."""
+def gp_regressor(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Any:
+    """The fitted scikit-learn GP of the ``descriptor-gp`` reference (constant × anisotropic RBF
+    + white noise, hyperparameters by marginal likelihood, normalised ``y``) on rows ``x``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-    rows, inverse = np.unique(np.round(x, 9), axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    target = np.bincount(inverse, weights=y) / np.bincount(inverse)
     kernel = ConstantKernel() * RBF(np.ones(x.shape[1]), (1e-2, 1e3)) + WhiteKernel(0.1, (1e-4, 1e1))
     gp = GaussianProcessRegressor(
         kernel, normalize_y=True, random_state=seed, n_restarts_optimizer=GP_RESTARTS
     )
     with warnings.catch_warnings():  # length scales of irrelevant descriptors run to the bound
         warnings.simplefilter("ignore", ConvergenceWarning)
-        gp.fit(rows, target)
+        return gp.fit(x, y)
+
+
+def _fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
+    """GP on the distinct rows of ``x`` (orientations of one site share its descriptor and
+    label, so they are one observation, their mean)."""
+    rows, inverse = np.unique(np.round(x, 9), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    target = np.bincount(inverse, weights=y) / np.bincount(inverse)
+    gp = gp_regressor(rows, target, seed)
     product = gp.kernel_.k1
     return {
         "kind": "gp",
