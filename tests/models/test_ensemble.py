@@ -138,3 +138,32 @@ def test_descriptor_reference_carries_what_the_descriptor_explains(kind: str) ->
     assert float((plain.ads_stats(batch)[0] - y).abs().max()) > 1.0
     again = Scaling(**json.loads(json.dumps(asdict(fitted))))  # as saved in meta.json
     assert torch.allclose(again.ads_stats(batch)[0], fitted.ads_stats(batch)[0])
+
+
+def test_sigma_adds_the_gp_references_predictive_variance_to_the_members_spread() -> None:
+    """The members all start from one GP reference, so their spread cannot show its error: the
+    reported σ² is the members' variance plus the reference's predictive variance, each member
+    keeping its own deviation (σ-scale 1 here)."""
+    torch.manual_seed(0)
+    graphs = _labelled_graphs([5.0, -3.0, 7.0, -4.0, 6.0, -3.5, 9.0, -2.5])
+    cfg = ModelConfig(arch="painn", hidden=8, layers=1, n_rbf=8, ensemble=3)
+    members = [MultiTaskGNN(cfg) for _ in range(3)]
+    scaling = Scaling.fit(graphs, "descriptor-gp")
+    bare = Scaling(
+        **{
+            **asdict(scaling),
+            "reference": {
+                k: {n: v for n, v in ref.items() if n != "noise"} for k, ref in scaling.reference.items()
+            },
+        }
+    )
+    with_gp = Ensemble(members, cfg, GraphSettings(), scaling).predict(graphs)
+    spread_only = Ensemble(members, cfg, GraphSettings(), bare).predict(graphs)
+    ref_std = scaling.reference_std(graphs)
+    assert (ref_std > 0).all()
+    np.testing.assert_allclose(with_gp["e_ads"], spread_only["e_ads"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        with_gp["e_ads_std"] ** 2, spread_only["e_ads_std"] ** 2 + ref_std**2, rtol=1e-4
+    )
+    deviation = with_gp["e_ads_members"] - with_gp["e_ads"]
+    assert np.all(np.sign(deviation) == np.sign(spread_only["e_ads_members"] - spread_only["e_ads"]))

@@ -8,6 +8,7 @@ is data, never code.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.layers import field_subgraph
 from dacscreen.models.multitask import MultiTaskGNN
-from dacscreen.models.reference import Reference, fit_reference, reference_value
+from dacscreen.models.reference import Reference, fit_reference, reference_std, reference_value
 
 OWN_KEYS = {"model", "featurizer", "scaling", "n_members", "format"}
 """``meta.json`` keys the ensemble keeps as its own fields; the rest is its :class:`EnsembleMeta`."""
@@ -98,13 +99,27 @@ class Scaling:
 
     def _reference(self, keys: list[str], batch: Data) -> torch.Tensor:
         """Per-graph descriptor reference (eV; 0 for states without one)."""
-        out = torch.zeros(len(keys))
+        return torch.from_numpy(self._per_state(reference_value, keys, batch)).float()
+
+    def reference_std(self, graphs: list[Data]) -> np.ndarray:
+        """Per-graph predictive σ (eV) of the state's descriptor reference (0 without one)."""
+        keys = [getattr(g, "state", "") for g in graphs]
+        if not graphs or not self.reference:
+            return np.zeros(len(graphs))
+        site_x = torch.cat([g.site_x for g in graphs])
+        return self._per_state(reference_std, keys, Data(site_x=site_x))
+
+    def _per_state(
+        self, fn: Callable[[Reference, np.ndarray], np.ndarray], keys: list[str], batch: Data
+    ) -> np.ndarray:
+        """``fn(reference, site_x)`` of each graph's state reference (0 where it has none)."""
+        out = np.zeros(len(keys))
         if not self.reference:
             return out
         site_x = batch.site_x.detach().cpu().double().numpy()
         for k in set(keys) & set(self.reference):
             rows = [i for i, key in enumerate(keys) if key == k]
-            out[rows] = torch.from_numpy(reference_value(self.reference[k], site_x[rows])).float()
+            out[rows] = fn(self.reference[k], site_x[rows])
         return out
 
 
@@ -150,7 +165,9 @@ class Ensemble:
             per_member_e.append(torch.cat(es))
             per_member_d.append(torch.cat(ds))
         e = _spread(
-            torch.stack(per_member_e).numpy(), self.e_ads_scale([getattr(g, "state", "") for g in graphs])
+            torch.stack(per_member_e).numpy(),
+            self.e_ads_scale([getattr(g, "state", "") for g in graphs]),
+            self.scaling.reference_std(graphs),
         )
         d = _spread(torch.stack(per_member_d).numpy(), self.std_scale.get("dband", 1.0))
         return {
@@ -237,13 +254,24 @@ class Ensemble:
         return cls(members, config, GraphSettings(**meta["featurizer"]), Scaling(**meta["scaling"]), extra)
 
 
-def _spread(members: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
-    """Members' values with their deviation from the ensemble mean (axis 0) scaled by ``scale``
-    (one factor, or one per entry of axis 1)."""
-    if np.all(np.asarray(scale) == 1.0):
-        return members
+def _spread(
+    members: np.ndarray, scale: float | np.ndarray, extra_std: np.ndarray | None = None
+) -> np.ndarray:
+    """Members' values with their deviation from the ensemble mean (axis 0) widened so that
+    their spread is ``scale`` × √(σ_members² + extra_std²) (``scale``: one factor, or one per
+    entry of axis 1; ``extra_std``: per entry of axis 1, the σ the members cannot show, the
+    shared reference's). Each member keeps its own deviations, so quantities derived member by
+    member (ΔG) widen with it. Entries whose members agree exactly keep the plain factor."""
     mean = members.mean(axis=0, keepdims=True)
-    return mean + scale * (members - mean)
+    factor = np.broadcast_to(np.asarray(scale, dtype=float), members.shape[1 : 1 + np.ndim(scale)]).copy()
+    if extra_std is not None and np.any(extra_std > 0):
+        sd = members.std(axis=0)
+        ok = sd > 1e-12
+        factor[ok] *= np.sqrt(sd[ok] ** 2 + extra_std[ok] ** 2) / sd[ok]
+    if np.all(factor == 1.0):
+        return members
+    factor = factor.reshape(factor.shape + (1,) * (members.ndim - 1 - factor.ndim))
+    return mean + factor * (members - mean)
 
 
 def _metal_pairs(node_values: torch.Tensor, batch: Data) -> torch.Tensor:

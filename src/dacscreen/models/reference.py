@@ -7,7 +7,9 @@ training split only and stored as plain numbers in ``meta.json`` (a model file i
 * ``ridge``: ``[intercept, w_1 … w_d]``, the analogue of fairchem's linear element references;
 * ``gp``: a Gaussian process (constant × anisotropic RBF + white noise, hyperparameters by
   marginal likelihood) on the distinct training sites of the state: its training inputs, the
-  weights α = K⁻¹(y − ȳ)/s_y and the kernel's amplitude and length scales. On the shipped
+  weights α = K⁻¹(y − ȳ)/s_y and the kernel's amplitude, length scales and white-noise level.
+  Its predictive σ (:func:`reference_std`) is part of the ensemble's σ: it grows away from the
+  training metals, which the members, all starting from the same reference, cannot show. On the shipped
   labels the elemental GP is the strongest descriptor model on seen metals (random-pair MAE
   about 0.42 eV for E_ads(Li2S2), against 0.50 eV for the additive metal-identity ridge), so
   the network starting from it has the baselines' answer to begin with and learns what the
@@ -41,12 +43,33 @@ def reference_value(ref: Reference, x: np.ndarray) -> np.ndarray:
     """The reference energy (eV) of each row of ``x``."""
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
     if isinstance(ref, dict):
-        train = np.asarray(ref["x"], dtype=np.float64)
-        d = (x[:, None, :] - train[None, :, :]) / np.asarray(ref["length_scale"])
-        k = ref["amplitude"] * np.exp(-0.5 * (d**2).sum(-1))
+        k = ref["amplitude"] * _rbf(x, np.asarray(ref["x"], dtype=np.float64), ref["length_scale"])
         return ref["y_mean"] + ref["y_std"] * (k @ np.asarray(ref["alpha"]))
     coef = np.asarray(ref, dtype=np.float64)
     return coef[0] + x @ coef[1:]
+
+
+def reference_std(ref: Reference, x: np.ndarray) -> np.ndarray:
+    """The reference's predictive standard deviation (eV) for each row of ``x``: a GP's
+    posterior σ of a new label (the white noise included), rebuilt from its stored training
+    inputs and hyperparameters; 0 for a ridge reference or a GP stored without its noise level
+    (models trained before the noise was kept)."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    if not isinstance(ref, dict) or "noise" not in ref:
+        return np.zeros(len(x))
+    train = np.asarray(ref["x"], dtype=np.float64)
+    amp, noise = float(ref["amplitude"]), float(ref["noise"])
+    k_train = amp * _rbf(train, train, ref["length_scale"]) + noise * np.eye(len(train))
+    chol = np.linalg.cholesky(k_train)
+    v = np.linalg.solve(chol, amp * _rbf(train, x, ref["length_scale"]))
+    var = amp + noise - (v**2).sum(0)
+    return ref["y_std"] * np.sqrt(np.clip(var, 0.0, None))
+
+
+def _rbf(a: np.ndarray, b: np.ndarray, length_scale: list[float]) -> np.ndarray:
+    """Unit-amplitude anisotropic RBF kernel between the rows of ``a`` and ``b``."""
+    d = (a[:, None, :] - b[None, :, :]) / np.asarray(length_scale)
+    return np.exp(-0.5 * (d**2).sum(-1))
 
 
 def _fit_ridge(x: np.ndarray, y: np.ndarray) -> list[float]:
@@ -80,13 +103,14 @@ def _fit_gp(x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, Any]:
     inverse = inverse.reshape(-1)
     target = np.bincount(inverse, weights=y) / np.bincount(inverse)
     gp = gp_regressor(rows, target, seed)
-    product = gp.kernel_.k1
+    product, white = gp.kernel_.k1, gp.kernel_.k2
     return {
         "kind": "gp",
         "x": rows.tolist(),
         "alpha": gp.alpha_.reshape(-1).tolist(),
         "amplitude": float(product.k1.constant_value),
         "length_scale": np.atleast_1d(product.k2.length_scale).astype(float).tolist(),
+        "noise": float(white.noise_level),
         "y_mean": float(np.ravel(gp._y_train_mean)[0]),
         "y_std": float(np.ravel(gp._y_train_std)[0]),
     }
