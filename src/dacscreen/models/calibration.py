@@ -11,7 +11,9 @@ would otherwise dominate the factor).
 The factor is fitted on the site-level predictions that ``screen`` and ``evaluate`` report
 (:func:`dacscreen.models.predictor.predict_states`: orientations pooled member by member), not on
 single orientation graphs: pooling over the orientations averages part of each graph's error
-away, so a factor fitted per graph leaves the reported σ too wide.
+away, so a factor fitted per graph leaves the reported σ too wide. With a ``descriptor-gp``
+energy reference the σ it scales already includes the reference's predictive σ
+(:meth:`dacscreen.models.ensemble.Scaling.reference_std`), so the one factor scales both.
 """
 
 from __future__ import annotations
