@@ -99,27 +99,26 @@ class Scaling:
 
     def _reference(self, keys: list[str], batch: Data) -> torch.Tensor:
         """Per-graph descriptor reference (eV; 0 for states without one)."""
-        return torch.from_numpy(self._per_state(reference_value, keys, batch)).float()
+        return torch.from_numpy(self._per_state(reference_value, keys, batch.site_x)).float()
 
     def reference_std(self, graphs: list[Data]) -> np.ndarray:
         """Per-graph predictive σ (eV) of the state's descriptor reference (0 without one)."""
         keys = [getattr(g, "state", "") for g in graphs]
         if not graphs or not self.reference:
             return np.zeros(len(graphs))
-        site_x = torch.cat([g.site_x for g in graphs])
-        return self._per_state(reference_std, keys, Data(site_x=site_x))
+        return self._per_state(reference_std, keys, torch.cat([g.site_x for g in graphs]))
 
     def _per_state(
-        self, fn: Callable[[Reference, np.ndarray], np.ndarray], keys: list[str], batch: Data
+        self, fn: Callable[[Reference, np.ndarray], np.ndarray], keys: list[str], site_x: torch.Tensor
     ) -> np.ndarray:
-        """``fn(reference, site_x)`` of each graph's state reference (0 where it has none)."""
+        """``fn(reference, site_x rows)`` of each graph's state reference (0 where it has none)."""
         out = np.zeros(len(keys))
         if not self.reference:
             return out
-        site_x = batch.site_x.detach().cpu().double().numpy()
+        x = site_x.detach().cpu().double().numpy()
         for k in set(keys) & set(self.reference):
             rows = [i for i, key in enumerate(keys) if key == k]
-            out[rows] = fn(self.reference[k], site_x[rows])
+            out[rows] = fn(self.reference[k], x[rows])
         return out
 
 
