@@ -21,7 +21,11 @@ All are scored against the DFT labels of the held-out sites: E_ads(Li2S2), E_ads
 ΔG5 (Li2S2* → Li2S*) and the d-band centres. Writes ``benchmarks/results/multifidelity.{json,md}``.
 
     python benchmarks/multifidelity.py [--config configs/train.yaml] [--dft gpaw-lcao-pbe-d3]
-        [--low chgnet-0.4.2] [--folds 5] [--members 2]
+        [--low chgnet-0.4.2] [--folds 5] [--members 3] [--store data/models/default/evaluation/members]
+
+The CHGNet-only members of each fold are the members ``dacscreen evaluate`` trains for the same
+fold (same held-out metals, data and recipe), so both share one member store: whichever runs
+first trains them, and the store is committed, so the run resumes across sessions.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ def main() -> None:
     ap.add_argument("--dft", default="gpaw-lcao-pbe-d3")
     ap.add_argument("--low", default="chgnet-0.4.2")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--members", type=int, default=2)
+    ap.add_argument("--members", type=int, default=3)
+    ap.add_argument("--store", type=Path, default=Path("data/models/default/evaluation/members"))
     ap.add_argument("--report-only", action="store_true", help="rewrite the markdown from the JSON")
     args = ap.parse_args()
     if args.report_only:
@@ -57,7 +62,7 @@ def main() -> None:
     low = prepare(cfg.model_copy(update={"method": args.low}))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
-        result = compare_fidelities(cfg, high, low, args.folds, Path(work))
+        result = compare_fidelities(cfg, high, low, args.folds, Path(work), store=args.store)
     sites = {(s.m1, s.m2) for s in high.samples}
     result.update(
         dft=args.dft,

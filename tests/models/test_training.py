@@ -136,13 +136,20 @@ def test_stale_checkpoint_of_another_run_is_not_resumed(
     must not be loaded into this run's model."""
     from dacscreen.models.train import _matching_checkpoint, _save_checkpoint, run_fingerprint
 
-    g = torch.zeros(1)
-    graphs = [type("G", (), {"y_ads": g - 1.0})(), type("G", (), {"y_ads": g + 2.0})()]
+    def graph(y: float, x: float = 0.0) -> object:
+        fields = {"y_ads": torch.tensor([y]), "y_dband": torch.zeros(2), "pos": torch.full((3, 3), x)}
+        return type("G", (), fields)()
+
+    graphs = [graph(-1.0), graph(2.0)]
     cfg = TrainConfig.model_validate(TINY_TRAIN)
     wider = cfg.model_copy(update={"model": cfg.model.model_copy(update={"hidden": 32})})
     mine, other = run_fingerprint(graphs, cfg, 0), run_fingerprint(graphs, wider, 0)
     assert mine != other != run_fingerprint(graphs[:1], cfg, 0)
     assert mine == run_fingerprint(graphs, cfg.model_copy(update={"epochs": 99}), 0)
+    bigger = cfg.model_copy(update={"model": cfg.model.model_copy(update={"ensemble": 7})})
+    assert mine == run_fingerprint(graphs, bigger, 0)  # a member does not depend on its ensemble's size
+    assert mine != run_fingerprint([graphs[0], graph(2.0, x=0.5)], cfg, 0)  # other input positions
+    assert mine != run_fingerprint(graphs, cfg, 0, val=[graph(0.0)])  # another validation set
     per_state = Scaling(per_state={"Li2S2": [-3.0, 0.5]})  # another target standardisation
     assert run_fingerprint(graphs, cfg, 0, Scaling()) != run_fingerprint(graphs, cfg, 0, per_state)
     path = tmp_path / "member-0.pt"
@@ -150,6 +157,30 @@ def test_stale_checkpoint_of_another_run_is_not_resumed(
     assert _matching_checkpoint(path, mine, torch.device("cpu")) is None
     assert "different run" in caplog.text
     assert _matching_checkpoint(path, other, torch.device("cpu"))["epoch"] == 7
+
+
+def test_member_store_trains_each_member_once(tiny_store_path: Path, tmp_path: Path) -> None:
+    """A member trained into a store is found there by its fingerprint and not trained again;
+    one stopped early is kept without its optimiser state; a run with another patience (which
+    would have stopped elsewhere) trains afresh."""
+    from dacscreen.models.train import train_member
+
+    cfg = TrainConfig.model_validate({**TINY_TRAIN, "db": str(tiny_store_path), "epochs": 60, "patience": 1})
+    p = prepare(cfg)
+    tg, vg = p.training_graphs(p.train), p.training_graphs(p.val)
+    scaling = Scaling.fit(tg, cfg.model.energy_reference)
+    epochs: list[int] = []
+    first = train_member(tg, vg, cfg, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
+    (stored,) = tmp_path.glob("*.pt")
+    ck = torch.load(stored, weights_only=True)
+    assert 0 < len(epochs) < 60 and ck["stale"] >= 1 and "opt" not in ck
+    again = train_member(tg, vg, cfg, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
+    assert len(epochs) == len(ck["history"]) and again.best_val == first.best_val
+    for k, v in first.model.state_dict().items():
+        assert torch.equal(v, again.model.state_dict()[k]), k
+    patient = cfg.model_copy(update={"patience": 3})
+    train_member(tg, vg, patient, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
+    assert len(epochs) > len(ck["history"])
 
 
 def test_correction_method_without_shared_sites_is_a_clear_error(tiny_store_path: Path) -> None:

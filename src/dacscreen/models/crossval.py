@@ -32,14 +32,14 @@ from dacscreen.models.targets import Predictions, accumulate, averaged, markdown
 from dacscreen.models.train import train_member
 
 
-def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int], ckpt: Path) -> Ensemble:
-    """Train ``cfg.model.ensemble`` members on ``train`` (checkpointed under ``ckpt``, so an
-    interrupted cross-validation resumes fold by fold)."""
+def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int], store: Path) -> Ensemble:
+    """Train ``cfg.model.ensemble`` members on ``train``, each checkpointed in the member store
+    ``store`` (:func:`~dacscreen.models.train.train_member`), so an interrupted cross-validation
+    resumes where it stopped and a member already trained on the same data is not trained again."""
     tg, vg = p.training_graphs(train), p.training_graphs(val)
     scaling = Scaling.fit(tg, cfg.model.energy_reference)
     results = [
-        train_member(tg, vg, cfg, scaling, cfg.seed + k, ckpt / f"member-{k}.pt")
-        for k in range(cfg.model.ensemble)
+        train_member(tg, vg, cfg, scaling, cfg.seed + k, store=store) for k in range(cfg.model.ensemble)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
     meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
@@ -52,11 +52,11 @@ def _split_predictions(
     cfg: TrainConfig,
     p: Prepared,
     split: tuple[list[int], list[int], list[int]],
-    ckpt: Path | None,
+    store: Path | None,
     dft: DftAgreement | None = None,
     held: list[str] | None = None,
 ) -> tuple[dict[str, Predictions], dict[str, Any]]:
-    """Predictions for the test samples of one split, by model: ``gnn`` (unless ``ckpt`` is
+    """Predictions for the test samples of one split, by model: ``gnn`` (unless ``store`` is
     None: descriptor baselines only), ``baseline`` (the kind chosen on the validation split)
     and every baseline kind by its name, for reference; and what was fitted (the chosen
     baseline's name, the ensemble's σ-scaling, its members' mean best validation loss and its
@@ -69,8 +69,8 @@ def _split_predictions(
     preds = {"baseline": baseline_predictions(baseline, test_s)}
     preds |= {b.name: baseline_predictions(b, test_s) for b in kinds}
     fitted: dict[str, Any] = {"baseline": baseline.name}
-    if ckpt is not None:
-        ens = fit_ensemble(cfg, p, train, val, ckpt)
+    if store is not None:
+        ens = fit_ensemble(cfg, p, train, val, store)
         preds["gnn"] = blind_predictions(ens, test_s, cfg.input_mode)
         fitted |= {
             "std_scale": ens.std_scale,
@@ -96,7 +96,7 @@ def cross_validate(
     cfg: TrainConfig,
     p: Prepared,
     k: int = 5,
-    workdir: Path | None = None,
+    store: Path | None = None,
     progress: Callable[[int], None] | None = None,
     gnn: bool = True,
 ) -> dict[str, Any]:
@@ -105,13 +105,11 @@ def cross_validate(
 
     Returns ``{"leave-metal-out": {"folds": [...], "targets": [...], target: {"gnn": ..,
     "baseline": ..}}, "random": {...}}``; targets as in
-    :func:`dacscreen.models.targets.report_targets`.
+    :func:`dacscreen.models.targets.report_targets`. The folds' GNN members are trained into
+    the member store ``store`` (default ``cfg.out/members``): an interrupted run resumes, and a
+    member trained before on the same data is reused.
     """
-    work = workdir or cfg.out / "crossval"
-
-    def ckpt(name: str) -> Path | None:
-        return work / name if gnn else None
-
+    store = (store or cfg.out / "members") if gnn else None
     n = len(p.samples)
     acc: dict[str, Predictions] = {}
     count = np.zeros(n)
@@ -121,10 +119,10 @@ def cross_validate(
         if gnn and p.correction
         else None
     )
-    for j, held in enumerate(metal_folds(p.samples, k, cfg.split.seed) if k > 0 else []):
+    for held in metal_folds(p.samples, k, cfg.split.seed) if k > 0 else []:
         split = leave_metal_out(p.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by)
         if split[0] and split[2]:
-            preds, fitted = _split_predictions(cfg, p, split, ckpt(f"fold-{j}"), dft, held)
+            preds, fitted = _split_predictions(cfg, p, split, store, dft, held)
             accumulate(acc, count, split[2], preds)
             folds.append({"test_metals": held, "n_train": len(split[0]), "n_test": len(split[2]), **fitted})
         if progress:
@@ -143,7 +141,7 @@ def cross_validate(
     }
     split = random_split(p.samples, (cfg.split.val_fraction, cfg.split.val_fraction), cfg.split.seed)
     if split[0] and split[2]:
-        preds, fitted = _split_predictions(cfg, p, split, ckpt("random"))
+        preds, fitted = _split_predictions(cfg, p, split, store)
         full = {key: Predictions.empty(n) for key in preds}
         for key, pred in preds.items():
             full[key].fill(split[2], pred)
@@ -168,7 +166,8 @@ def evaluation_report(
     card: Path | None = None,
 ) -> dict[str, Any]:
     """The full evaluation of a trained model, logged to MLflow and written to ``out`` (and its
-    cross-validation tables to the model card ``card``, when given).
+    cross-validation tables to the model card ``card``, when given); the folds' members are
+    kept in the member store ``out/members``.
 
     * ``model``: the trained ensemble itself on its own held-out metals;
     * top level (the spec of ``evaluate --json``): k-fold leave-metal-out, per target
@@ -205,7 +204,7 @@ def evaluation_report(
             "members": cfg.model.ensemble if ens is not None else 0,
         }
         if folds > 0 or ens is None:  # without a model, at least the random split
-            cv = cross_validate(cfg, p, folds, out / "crossval", progress, gnn=ens is not None)
+            cv = cross_validate(cfg, p, folds, out / "members", progress, gnn=ens is not None)
             report.update(cv["leave-metal-out"])
             report["random"] = cv.get("random", {})
         own = evaluate(ens, p, out) if ens is not None else {}

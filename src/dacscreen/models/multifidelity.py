@@ -83,10 +83,11 @@ def fine_tune(
 
 
 def _fold(
-    cfg: TrainConfig, high: Prepared, low: Prepared, held: list[str], work: Path
+    cfg: TrainConfig, high: Prepared, low: Prepared, held: list[str], work: Path, store: Path
 ) -> tuple[list[int], dict[str, Predictions], str] | None:
     """Every model's predictions for the high-fidelity test samples of one leave-metal-out
-    fold; no sample with a held-out metal reaches any training or validation set."""
+    fold; no sample with a held-out metal reaches any training or validation set. The
+    low-fidelity members go to the member store ``store``, the others under ``work``."""
     h_tr, h_va, h_te = leave_metal_out(
         high.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by
     )
@@ -97,7 +98,7 @@ def _fold(
         return None
     test_s = [high.samples[i] for i in h_te]
     seen = [high.samples[i] for i in h_tr + h_va]
-    low_ens = fit_ensemble(cfg, low, l_tr, l_va, work / "chgnet-only")
+    low_ens = fit_ensemble(cfg, low, l_tr, l_va, store)
     low_pred = blind_predictions(low_ens, test_s, cfg.input_mode)
     dft_ens = fit_ensemble(cfg, high, h_tr, h_va, work / "dft-only")
     base = best_baseline([high.samples[i] for i in h_tr], [high.samples[i] for i in h_va], cfg.split.seed)
@@ -124,6 +125,7 @@ def compare_fidelities(
     k: int = 5,
     work: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    store: Path | None = None,
 ) -> dict[str, Any]:
     """k-fold leave-metal-out over the metals of the DFT samples, all scored against the DFT
     labels: the models of :data:`SCREENING` (DFT-only GNN, CHGNet-only GNN, the CHGNet GNN with
@@ -132,14 +134,18 @@ def compare_fidelities(
     metals fall in two folds is averaged over both.
 
     Returns ``{"folds": [...], target: {model: metrics}}`` with the targets of :data:`TARGETS`.
+    The CHGNet-only members are trained into the member store ``store`` (default
+    ``work/members``): with the store of ``evaluate``, its folds' members are the same ones
+    (same metals held out, same data, same recipe) and are trained once.
     """
     work = work or cfg.out / "multifidelity"
+    store = store or work / "members"
     n = len(high.samples)
     acc = {m: Predictions.empty(n, 0.0) for m in MODELS}
     count = np.zeros(n)
     folds = []
     for j, held in enumerate(metal_folds(high.samples, k, cfg.split.seed)):
-        result = _fold(cfg, high, low, held, work / f"fold-{j}")
+        result = _fold(cfg, high, low, held, work / f"fold-{j}", store)
         if result is not None:
             idx, preds, kind = result
             accumulate(acc, count, idx, preds)

@@ -118,21 +118,35 @@ def train_member(
     checkpoint: Path | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
     init: dict[str, torch.Tensor] | None = None,
+    store: Path | None = None,
 ) -> MemberResult:
     """Train one member with AdamW and early stopping on the validation loss (data-parallel
     across processes when started by torchrun; see :mod:`dacscreen.models.ddp`).
-    ``init`` starts from those weights instead of a random initialisation (fine-tuning)."""
+    ``init`` starts from those weights instead of a random initialisation (fine-tuning).
+
+    ``store`` (instead of ``checkpoint``) is a content-addressed directory of members: the
+    checkpoint is ``store/<run fingerprint>.pt``, so every run that trains the same member on
+    the same data (the folds of ``evaluate`` and of the multi-fidelity benchmark, a resumed or a
+    later session's run) trains it once. A member stopped early is stored without its optimiser
+    state (:func:`_finished`), a quarter of the size."""
     tune_allocator()
     device = ddp.setup() if ddp.is_worker() else pick_device(cfg.device)
     torch.manual_seed(seed)
     model = MultiTaskGNN(cfg.model).to(device)
     if init is not None:
         model.load_state_dict(init)
+    fingerprint = run_fingerprint(train, cfg, seed, scaling, init, val)
+    if store is not None:
+        checkpoint = store / f"{fingerprint}.pt"
+    ck = _matching_checkpoint(checkpoint, fingerprint, device)
+    if ck is not None and "opt" not in ck:
+        done = _finished(ck, model, cfg, checkpoint)
+        if done is not None:
+            return done
+        ck = None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.patience // 3))
     start, best, best_state, stale, history = 0, float("inf"), None, 0, []
-    fingerprint = run_fingerprint(train, cfg, seed, scaling, init)
-    ck = _matching_checkpoint(checkpoint, fingerprint, device)
     if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
@@ -195,10 +209,42 @@ def train_member(
                     "seconds": time.perf_counter() - t0,
                 },
             )
+    seconds = time.perf_counter() - t0
+    if checkpoint is not None and ddp.rank() == 0 and stale >= cfg.patience:
+        _save_checkpoint(
+            checkpoint,
+            {
+                "fingerprint": fingerprint,
+                "patience": cfg.patience,
+                "epoch": len(history),
+                "best": best,
+                "best_state": best_state,
+                "stale": stale,
+                "history": history,
+                "seconds": seconds,
+            },
+        )
     if best_state is not None:
         model.load_state_dict(best_state)
     model.cpu()
-    return MemberResult(model, best, epoch + 1, time.perf_counter() - t0, history)
+    return MemberResult(model, best, epoch + 1, seconds, history)
+
+
+def _finished(
+    ck: dict[str, Any], model: MultiTaskGNN, cfg: TrainConfig, path: Path | None
+) -> MemberResult | None:
+    """The member of a finished checkpoint (stopped early, saved without optimiser state), or
+    None when this run's patience differs from the one it stopped with (it would have stopped
+    elsewhere, and cannot go on without the optimiser: it trains afresh)."""
+    if ck["patience"] != cfg.patience:
+        log.warning(
+            "%s: stopped with patience %s, not %d; training afresh", path, ck.get("patience"), cfg.patience
+        )
+        return None
+    if ck["best_state"] is not None:
+        model.load_state_dict(ck["best_state"])
+    model.cpu()
+    return MemberResult(model, ck["best"], ck["epoch"], ck["seconds"], ck["history"])
 
 
 def run_fingerprint(
@@ -207,30 +253,40 @@ def run_fingerprint(
     seed: int,
     scaling: Scaling | None = None,
     init: dict[str, torch.Tensor] | None = None,
+    val: list[Data] | None = None,
 ) -> str:
-    """What a checkpoint must match to be resumed: the architecture, the optimiser settings, the
-    seed, the featuriser version, the target standardisation, the training targets and the
-    initial weights of a fine-tuning run. (The epoch budget may change: a resumed run can train
-    longer.)"""
-    targets = torch.cat([g.y_ads for g in train]).nan_to_num(1e9) if train else torch.zeros(0)
-    start = torch.cat([v.flatten().float() for v in init.values()]) if init else torch.zeros(0)
-    payload = (
-        json.dumps(
-            [
-                cfg.model.model_dump(mode="json"),
-                cfg.lr,
-                cfg.batch_size,
-                cfg.weight_decay,
-                seed,
-                len(train),
-                FEATURIZER_VERSION,
-                asdict(scaling) if scaling else None,
-            ]
-        ).encode()
-        + targets.numpy().round(6).tobytes()
-        + start.numpy().round(6).tobytes()
-    )
-    return hashlib.sha1(payload).hexdigest()[:16]
+    """What a checkpoint must match to be resumed: the architecture (not the ensemble's size: a
+    member is the same in an ensemble of 2 or of 5), the optimiser settings, the seed, the
+    featuriser version, the target standardisation, the training and validation graphs (their
+    positions and targets) and the initial weights of a fine-tuning run. (The epoch budget may
+    change: a resumed run can train longer.)"""
+    arrays = [_graph_bytes(train), _graph_bytes(val or [])]
+    if init:
+        arrays.append(torch.cat([v.flatten().float() for v in init.values()]).numpy().round(6).tobytes())
+    payload = json.dumps(
+        [
+            cfg.model.model_dump(mode="json", exclude={"ensemble"}),
+            cfg.lr,
+            cfg.batch_size,
+            cfg.weight_decay,
+            seed,
+            len(train),
+            len(val or []),
+            FEATURIZER_VERSION,
+            asdict(scaling) if scaling else None,
+        ]
+    ).encode()
+    return hashlib.sha1(payload + b"".join(arrays)).hexdigest()[:16]
+
+
+def _graph_bytes(graphs: list[Data]) -> bytes:
+    """The targets (E_ads, d-band centres) and atom positions of ``graphs``, rounded, as bytes
+    to hash."""
+    if not graphs:
+        return b""
+    targets = torch.cat([t for g in graphs for t in (g.y_ads, g.y_dband.flatten())]).nan_to_num(1e9)
+    pos = torch.cat([g.pos.flatten() for g in graphs])
+    return targets.numpy().round(6).tobytes() + pos.numpy().round(4).tobytes()
 
 
 def _matching_checkpoint(path: Path | None, fingerprint: str, device: torch.device) -> dict | None:
