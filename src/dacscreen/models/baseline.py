@@ -16,8 +16,6 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.linear_model import BayesianRidge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -25,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from dacscreen.elements import element_features
 from dacscreen.featurize.descriptors import metal_descriptor, one_hot, site_descriptor
 from dacscreen.featurize.samples import Sample
+from dacscreen.models.gp import ARDGaussianProcess, ard_kernel
 
 Kind = Literal["rf", "gb", "gp", "metals"]
 KINDS: tuple[Kind, ...] = ("rf", "gb", "gp", "metals")
@@ -61,9 +60,8 @@ class Regressor:
                 for k in range(N_BOOSTERS)
             ]
         else:
-            kernel = ConstantKernel() * RBF(np.ones(x.shape[1])) + WhiteKernel()
-            gp = GaussianProcessRegressor(
-                kernel, normalize_y=True, random_state=self.seed, n_restarts_optimizer=2
+            gp = ARDGaussianProcess(
+                ard_kernel(x.shape[1]), normalize_y=True, random_state=self.seed, n_restarts_optimizer=2
             )
             self.models = [make_pipeline(StandardScaler(), gp)]
         with warnings.catch_warnings():  # length scales of irrelevant descriptors run to the bound

@@ -84,13 +84,11 @@ def gp_regressor(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Any:
     """The fitted scikit-learn GP of the ``descriptor-gp`` reference (constant × anisotropic RBF
     + white noise, hyperparameters by marginal likelihood, normalised ``y``) on rows ``x``."""
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-    kernel = ConstantKernel() * RBF(np.ones(x.shape[1]), (1e-2, 1e3)) + WhiteKernel(0.1, (1e-4, 1e1))
-    gp = GaussianProcessRegressor(
-        kernel, normalize_y=True, random_state=seed, n_restarts_optimizer=GP_RESTARTS
-    )
+    from dacscreen.models.gp import ARDGaussianProcess, ard_kernel
+
+    kernel = ard_kernel(x.shape[1], (1e-2, 1e3), noise_level=0.1, noise_level_bounds=(1e-4, 1e1))
+    gp = ARDGaussianProcess(kernel, normalize_y=True, random_state=seed, n_restarts_optimizer=GP_RESTARTS)
     with warnings.catch_warnings():  # length scales of irrelevant descriptors run to the bound
         warnings.simplefilter("ignore", ConvergenceWarning)
         return gp.fit(x, y)
