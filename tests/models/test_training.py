@@ -152,6 +152,12 @@ def test_stale_checkpoint_of_another_run_is_not_resumed(
     assert mine != run_fingerprint(graphs, cfg, 0, val=[graph(0.0)])  # another validation set
     per_state = Scaling(per_state={"Li2S2": [-3.0, 0.5]})  # another target standardisation
     assert run_fingerprint(graphs, cfg, 0, Scaling()) != run_fingerprint(graphs, cfg, 0, per_state)
+    # a reference refitted with another BLAS thread count: the same member, not a new one
+    gp = {"Li2S2": {"kind": "gp", "alpha": [0.1234567]}}
+    bits = {"Li2S2": {"kind": "gp", "alpha": [0.1234568]}}
+    noisy = Scaling(per_state={"Li2S2": [-3.0 + 1e-9, 0.5]}, reference=bits)
+    same = run_fingerprint(graphs, cfg, 0, Scaling(per_state={"Li2S2": [-3.0, 0.5]}, reference=gp))
+    assert same == run_fingerprint(graphs, cfg, 0, noisy)
     path = tmp_path / "member-0.pt"
     _save_checkpoint(path, {"fingerprint": other, "epoch": 7})
     assert _matching_checkpoint(path, mine, torch.device("cpu")) is None

@@ -273,10 +273,23 @@ def run_fingerprint(
             len(train),
             len(val or []),
             FEATURIZER_VERSION,
-            asdict(scaling) if scaling else None,
+            _scaling_summary(scaling),
         ]
     ).encode()
     return hashlib.sha1(payload + b"".join(arrays)).hexdigest()[:16]
+
+
+def _scaling_summary(scaling: Scaling | None) -> dict[str, Any] | None:
+    """The target standardisation as the fingerprint sees it: its numbers to 1 meV and the kind
+    of its per-state references. The references' fitted numbers are left out: they follow from
+    the training graphs and ``energy_reference`` (both hashed), and a Gaussian-process reference
+    refitted with another BLAS thread count differs in the last bits, which would otherwise
+    make the same member look new."""
+    if scaling is None:
+        return None
+    d = asdict(scaling)
+    refs = {k: v["kind"] if isinstance(v, dict) else "ridge" for k, v in d.pop("reference").items()}
+    return {**json.loads(json.dumps(d), parse_float=lambda x: round(float(x), 3)), "reference": refs}
 
 
 def _graph_bytes(graphs: list[Data]) -> bytes:
