@@ -23,16 +23,15 @@ All are scored against the DFT labels of the held-out sites: E_ads(Li2S2), E_ads
     python benchmarks/multifidelity.py [--config configs/train.yaml] [--dft gpaw-lcao-pbe-d3]
         [--low chgnet-0.4.2] [--folds 5] [--members 3] [--store data/models/default/evaluation/members]
 
-The CHGNet-only members of each fold are the members ``dacscreen evaluate`` trains for the same
-fold (same held-out metals, data and recipe), so both share one member store: whichever runs
-first trains them, and the store is committed, so the run resumes across sessions.
+Every GNN member goes to the member store, which is committed, so the run resumes across
+sessions. The CHGNet-only members of each fold are the members ``dacscreen evaluate`` trains for
+the same fold (same held-out metals, data and recipe): whichever runs first trains them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -61,8 +60,7 @@ def main() -> None:
     high = prepare(cfg.model_copy(update={"method": args.dft}))
     low = prepare(cfg.model_copy(update={"method": args.low}))
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as work:
-        result = compare_fidelities(cfg, high, low, args.folds, Path(work), store=args.store)
+    result = compare_fidelities(cfg, high, low, args.folds, store=args.store)
     sites = {(s.m1, s.m2) for s in high.samples}
     result.update(
         dft=args.dft,

@@ -93,3 +93,8 @@ def test_fine_tuning_moves_a_pretrained_ensemble_to_the_new_fidelity(
     assert tuned.scaling is low.scaling
     for k, v in low.members[0].state_dict().items():
         torch.testing.assert_close(v, before[k])
+    # the tuned members are in the store under their fingerprints; a second run reuses them
+    assert len(list((tmp_path / "ft").glob("*.pt"))) == len(low.members)
+    again = fine_tune(low, cfg, high, idx, [], tmp_path / "ft")
+    assert len(list((tmp_path / "ft").glob("*.pt"))) == len(low.members)
+    np.testing.assert_allclose(again.predict(shifted)["e_ads"], tuned.predict(shifted)["e_ads"])

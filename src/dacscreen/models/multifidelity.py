@@ -64,15 +64,16 @@ FINE_TUNE_LR = 0.2
 
 
 def fine_tune(
-    low: Ensemble, cfg: TrainConfig, high: Prepared, train: list[int], val: list[int], ckpt: Path
+    low: Ensemble, cfg: TrainConfig, high: Prepared, train: list[int], val: list[int], store: Path
 ) -> Ensemble:
     """The members of the low-fidelity ensemble ``low``, each trained further on the
     high-fidelity graphs ``train`` (early stopping on ``val``) at ``FINE_TUNE_LR`` × the learning
-    rate, with ``low``'s target standardisation; σ recalibrated on ``val``."""
+    rate, with ``low``'s target standardisation; σ recalibrated on ``val``. The tuned members go
+    to the member store ``store`` (their fingerprint covers the initial weights)."""
     tg, vg = high.training_graphs(train), high.training_graphs(val)
     tuned = cfg.model_copy(update={"lr": cfg.lr * FINE_TUNE_LR})
     results = [
-        train_member(tg, vg, tuned, low.scaling, cfg.seed + k, ckpt / f"member-{k}.pt", init=m.state_dict())
+        train_member(tg, vg, tuned, low.scaling, cfg.seed + k, init=m.state_dict(), store=store)
         for k, m in enumerate(low.members)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
@@ -83,11 +84,11 @@ def fine_tune(
 
 
 def _fold(
-    cfg: TrainConfig, high: Prepared, low: Prepared, held: list[str], work: Path, store: Path
+    cfg: TrainConfig, high: Prepared, low: Prepared, held: list[str], store: Path
 ) -> tuple[list[int], dict[str, Predictions], str] | None:
     """Every model's predictions for the high-fidelity test samples of one leave-metal-out
-    fold; no sample with a held-out metal reaches any training or validation set. The
-    low-fidelity members go to the member store ``store``, the others under ``work``."""
+    fold; no sample with a held-out metal reaches any training or validation set. Every GNN
+    member (low-fidelity, DFT-only, fine-tuned) goes to the member store ``store``."""
     h_tr, h_va, h_te = leave_metal_out(
         high.samples, held, cfg.split.val_fraction, cfg.split.seed, cfg.split.val_by
     )
@@ -100,7 +101,7 @@ def _fold(
     seen = [high.samples[i] for i in h_tr + h_va]
     low_ens = fit_ensemble(cfg, low, l_tr, l_va, store)
     low_pred = blind_predictions(low_ens, test_s, cfg.input_mode)
-    dft_ens = fit_ensemble(cfg, high, h_tr, h_va, work / "dft-only")
+    dft_ens = fit_ensemble(cfg, high, h_tr, h_va, store)
     base = best_baseline([high.samples[i] for i in h_tr], [high.samples[i] for i in h_va], cfg.split.seed)
     fmap = Correction.build(seen, low.samples, high.references, "auto")
     labels = label_predictions(test_s, low.samples)
@@ -109,7 +110,7 @@ def _fold(
         "chgnet-only": low_pred,
         "gnn + map": fmap.apply(test_s, low_pred),
         "fine-tuned": blind_predictions(
-            fine_tune(low_ens, cfg, high, h_tr, h_va, work / "fine-tuned"), test_s, cfg.input_mode
+            fine_tune(low_ens, cfg, high, h_tr, h_va, store), test_s, cfg.input_mode
         ),
         "baseline (dft)": baseline_predictions(base, test_s),
         "chgnet label": labels,
@@ -123,9 +124,8 @@ def compare_fidelities(
     high: Prepared,
     low: Prepared,
     k: int = 5,
-    work: Path | None = None,
-    progress: Callable[[int], None] | None = None,
     store: Path | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """k-fold leave-metal-out over the metals of the DFT samples, all scored against the DFT
     labels: the models of :data:`SCREENING` (DFT-only GNN, CHGNet-only GNN, the CHGNet GNN with
@@ -134,18 +134,18 @@ def compare_fidelities(
     metals fall in two folds is averaged over both.
 
     Returns ``{"folds": [...], target: {model: metrics}}`` with the targets of :data:`TARGETS`.
-    The CHGNet-only members are trained into the member store ``store`` (default
-    ``work/members``): with the store of ``evaluate``, its folds' members are the same ones
-    (same metals held out, same data, same recipe) and are trained once.
+    Every GNN member is trained into the member store ``store`` (default
+    ``cfg.out/multifidelity/members``), so an interrupted run resumes; with the store of
+    ``evaluate``, the CHGNet-only members are the ones its folds train (same metals held out,
+    same data, same recipe) and are trained once.
     """
-    work = work or cfg.out / "multifidelity"
-    store = store or work / "members"
+    store = store or cfg.out / "multifidelity" / "members"
     n = len(high.samples)
     acc = {m: Predictions.empty(n, 0.0) for m in MODELS}
     count = np.zeros(n)
     folds = []
-    for j, held in enumerate(metal_folds(high.samples, k, cfg.split.seed)):
-        result = _fold(cfg, high, low, held, work / f"fold-{j}", store)
+    for held in metal_folds(high.samples, k, cfg.split.seed):
+        result = _fold(cfg, high, low, held, store)
         if result is not None:
             idx, preds, kind = result
             accumulate(acc, count, idx, preds)
