@@ -123,10 +123,10 @@ def test_training_killed_and_resumed_matches(tiny_store_path: Path, tmp_path: Pa
     run(tmp_path / "resumed", kill_after_epoch=4)
     a = torch.load(tmp_path / "once" / "checkpoints" / "member-0.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed" / "checkpoints" / "member-0.pt", weights_only=True)
-    assert a["epoch"] == b["epoch"] == 12
+    assert a["epoch"] == b["epoch"] == 12 and "opt" not in a and "opt" not in b  # finished: compact
     assert [round(h[2], 6) for h in a["history"]] == [round(h[2], 6) for h in b["history"]]
-    for k, v in a["model"].items():
-        assert torch.allclose(v, b["model"][k], atol=1e-6), k
+    for k, v in a["best_state"].items():
+        assert torch.allclose(v, b["best_state"][k], atol=1e-6), k
 
 
 def test_stale_checkpoint_of_another_run_is_not_resumed(
@@ -187,6 +187,28 @@ def test_member_store_trains_each_member_once(tiny_store_path: Path, tmp_path: P
     patient = cfg.model_copy(update={"patience": 3})
     train_member(tg, vg, patient, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
     assert len(epochs) > len(ck["history"])
+
+
+def test_member_that_ran_out_of_epochs_is_kept_compact(tiny_store_path: Path, tmp_path: Path) -> None:
+    """A member that used its whole epoch budget is stored without its optimiser state and reused
+    by a run with the same budget; a run with a longer budget (it would have trained on) trains
+    afresh."""
+    from dacscreen.models.train import train_member
+
+    cfg = TrainConfig.model_validate({**TINY_TRAIN, "db": str(tiny_store_path), "epochs": 2, "patience": 50})
+    p = prepare(cfg)
+    tg, vg = p.training_graphs(p.train), p.training_graphs(p.val)
+    scaling = Scaling.fit(tg, cfg.model.energy_reference)
+    epochs: list[int] = []
+    train_member(tg, vg, cfg, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
+    (stored,) = tmp_path.glob("*.pt")
+    ck = torch.load(stored, weights_only=True)
+    assert epochs == [0, 1] and ck["epoch"] == 2 and "opt" not in ck
+    train_member(tg, vg, cfg, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
+    assert epochs == [0, 1]
+    longer = cfg.model_copy(update={"epochs": 3})
+    train_member(tg, vg, longer, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
+    assert epochs == [0, 1, 0, 1, 2]
 
 
 def test_correction_method_without_shared_sites_is_a_clear_error(tiny_store_path: Path) -> None:

@@ -127,8 +127,9 @@ def train_member(
     ``store`` (instead of ``checkpoint``) is a content-addressed directory of members: the
     checkpoint is ``store/<run fingerprint>.pt``, so every run that trains the same member on
     the same data (the folds of ``evaluate`` and of the multi-fidelity benchmark, a resumed or a
-    later session's run) trains it once. A member stopped early is stored without its optimiser
-    state (:func:`_finished`), a quarter of the size."""
+    later session's run) trains it once. A finished member (stopped early or at the epoch budget)
+    is kept without its optimiser state (:func:`_finished`), a quarter of the size; an
+    interrupted one keeps it and resumes."""
     tune_allocator()
     device = ddp.setup() if ddp.is_worker() else pick_device(cfg.device)
     torch.manual_seed(seed)
@@ -210,7 +211,7 @@ def train_member(
                 },
             )
     seconds = time.perf_counter() - t0
-    if checkpoint is not None and ddp.rank() == 0 and stale >= cfg.patience:
+    if checkpoint is not None and ddp.rank() == 0:
         _save_checkpoint(
             checkpoint,
             {
@@ -233,12 +234,20 @@ def train_member(
 def _finished(
     ck: dict[str, Any], model: MultiTaskGNN, cfg: TrainConfig, path: Path | None
 ) -> MemberResult | None:
-    """The member of a finished checkpoint (stopped early, saved without optimiser state), or
-    None when this run's patience differs from the one it stopped with (it would have stopped
-    elsewhere, and cannot go on without the optimiser: it trains afresh)."""
-    if ck["patience"] != cfg.patience:
+    """The member of a finished checkpoint (stopped early or at its epoch budget, saved without
+    optimiser state), or None when this run would have stopped elsewhere: another patience, a
+    budget below the epoch it stopped at, or, for a member that ran out of epochs, another budget.
+    Without the optimiser it cannot go on: it trains afresh."""
+    early = ck["stale"] >= ck["patience"]
+    same_stop = cfg.epochs >= ck["epoch"] if early else cfg.epochs == ck["epoch"]
+    if ck["patience"] != cfg.patience or not same_stop:
         log.warning(
-            "%s: stopped with patience %s, not %d; training afresh", path, ck.get("patience"), cfg.patience
+            "%s: stopped at epoch %d, patience %s; this run: %d epochs, patience %d; training afresh",
+            path,
+            ck["epoch"],
+            ck["patience"],
+            cfg.epochs,
+            cfg.patience,
         )
         return None
     if ck["best_state"] is not None:
