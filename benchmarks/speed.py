@@ -7,7 +7,10 @@
 * labelling: relaxations per hour, serial against a Dask LocalCluster with 2 workers;
 * chgnet step: one energy + forces call of the labeller's CHGNet (no strain derivative) against
   CHGNet's own ASE calculator (energy, forces, stress and magmoms) on the Cu–Ni + Li2S2 site;
-* scaling: screening wall time for the default space and 4× and 16× that space (linear cost).
+* scaling: screening wall time for the default space and 4× and 16× that space (linear cost);
+* training: training steps per second (forward, backward, optimiser) of the shipped recipe on its
+  own training graphs, on the receptive field of what the loss reads (``loss_only``, what
+  ``train_member`` runs) against the full graph, with the largest difference of the two losses.
 
 Writes ``benchmarks/results/speed.{json,md}``.
 
@@ -39,7 +42,7 @@ from dacscreen.data.sites import build_site, site_keys
 from dacscreen.data.store import Store
 from dacscreen.elements import DEFAULT_METALS
 from dacscreen.featurize.graphs import atoms_to_graph
-from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.screening.on_dask import predict_chunks
 from dacscreen.site_key import SiteKey
 from dacscreen.thermo import SRR_SPECIES
@@ -151,11 +154,55 @@ def chgnet_step(calls: int = 10) -> dict:
     return out
 
 
-PARTS = ("featurisation", "screening", "scaling", "labelling", "chgnet_step")
+class FullPass(torch.nn.Module):
+    """A model whose every call is the full-graph pass (training before ``loss_only``)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, data, **_):  # type: ignore[no-untyped-def]
+        return self.model(data)
+
+
+def training(config: Path, steps: int = 30) -> dict:
+    """Training steps of the recipe ``config`` on its first training graphs, both ways, in turn."""
+    from torch_geometric.loader import DataLoader
+
+    from dacscreen.config import TrainConfig, load_config
+    from dacscreen.models.dataset import prepare
+    from dacscreen.models.multitask import MultiTaskGNN
+    from dacscreen.models.train import masked_loss
+
+    cfg = load_config(TrainConfig, config, {})
+    p = prepare(cfg)
+    graphs = p.training_graphs(p.train)
+    scaling = Scaling.fit(graphs, cfg.model.energy_reference)
+    batches = list(DataLoader(graphs[: steps * cfg.batch_size], batch_size=cfg.batch_size))
+    torch.manual_seed(0)
+    model = MultiTaskGNN(cfg.model)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0)  # lr 0: both ways see the same weights
+    out: dict = {"batch_size": cfg.batch_size, "steps": len(batches), "config": str(config)}
+    losses = {}
+    for name, net in (("full", FullPass(model)), ("field", model)):
+        t0, losses[name] = time.perf_counter(), []
+        for batch in batches:
+            opt.zero_grad(set_to_none=True)
+            loss = masked_loss(net, batch, scaling, cfg.model.displacement_weight)
+            loss.backward()
+            opt.step()
+            losses[name].append(float(loss.detach()))
+        out[f"{name}_graphs_per_s"] = len(graphs[: steps * cfg.batch_size]) / (time.perf_counter() - t0)
+    out["speedup"] = out["field_graphs_per_s"] / out["full_graphs_per_s"]
+    out["max_loss_difference"] = max(abs(a - b) for a, b in zip(losses["full"], losses["field"], strict=True))
+    return out
+
+
+PARTS = ("featurisation", "screening", "scaling", "labelling", "chgnet_step", "training")
 """Independent parts; "screening" includes the CHGNet relaxations of its speed-up ratio."""
 
 
-def measure(part: str, ens: Ensemble, model: Path) -> dict:
+def measure(part: str, ens: Ensemble, model: Path, config: Path) -> dict:
     """The results of one part, stamped with the time of measurement."""
     if part == "featurisation":
         out = {"featurisation": featurisation(50)}
@@ -179,6 +226,8 @@ def measure(part: str, ens: Ensemble, model: Path) -> dict:
         out = {"scaling": [screening(ens, model, repeat=k) | {"factor": k} for k in FACTORS]}
     elif part == "chgnet_step":
         out = {"chgnet_step": chgnet_step()}
+    elif part == "training":
+        out = {"training": training(config)}
     else:
         out = {"labelling": [labelling(1), labelling(2)]}
     out["measured"] = {part: time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -192,6 +241,7 @@ FACTORS = (1, 2, 4)
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, default=Path("data/models/default"))
+    ap.add_argument("--config", type=Path, default=Path("configs/train.yaml"), help="training recipe")
     ap.add_argument(
         "--parts",
         nargs="+",
@@ -209,7 +259,7 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
     }
     for part in args.parts:
-        new = measure(part, ens, args.model)
+        new = measure(part, ens, args.model, args.config)
         res |= {**new, "measured": {**res.get("measured", {}), **new["measured"]}}
     RESULTS.mkdir(parents=True, exist_ok=True)
     old.write_text(json.dumps(res, indent=2))
@@ -253,6 +303,15 @@ def markdown(r: dict) -> str:
             f"* CHGNet force call on the {c['atoms']}-atom Cu–Ni + Li2S2 site: {c['fast_seconds']:.3f} s "
             f"(labeller, energy + forces) against {c['full_seconds']:.3f} s (CHGNetCalculator with "
             f"stress and magmoms): ×{c['speedup']:.2f}",
+        ]
+    if "training" in r:
+        t = r["training"]
+        lines += [
+            "",
+            f"* training steps of `{t['config']}` (batches of {t['batch_size']}, {t['steps']} steps, "
+            f"forward, backward and optimiser): {t['field_graphs_per_s']:.1f} graphs/s on the receptive "
+            f"field of what the loss reads against {t['full_graphs_per_s']:.1f} graphs/s on the full "
+            f"graph, ×{t['speedup']:.2f}; largest loss difference {t['max_loss_difference']:.1e}",
         ]
     if "labelling" in r:
         lines += ["", "| labelling | relaxations/hour |", "|---|---|"]

@@ -91,3 +91,41 @@ def test_inference_on_the_receptive_field_is_exact(arch: str, layers: int) -> No
     torch.testing.assert_close(e_p, e_i, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(d_p[metals], d_i[metals], atol=1e-6, rtol=1e-6)
     assert pruned.edge_index.size(1) == sizes[0] and batch.edge_index.size(1) > sizes[0]
+
+
+class _FullPass(torch.nn.Module):
+    """The model with every call made on the full graph (what training did before ``loss_only``)."""
+
+    def __init__(self, model: MultiTaskGNN) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, data, **_):  # type: ignore[no-untyped-def]
+        return self.model(data)
+
+
+@pytest.mark.parametrize("arch", ["schnet", "painn"])
+@pytest.mark.parametrize("displacement_weight", [0.0, 0.5])
+def test_training_loss_on_the_field_is_the_full_pass_loss(arch: str, displacement_weight: float) -> None:
+    """Training runs the model on the receptive field of what its loss reads: the loss and every
+    parameter's gradient are those of the full pass."""
+    torch.manual_seed(2)
+    cfg = ModelConfig(arch=arch, hidden=16, layers=2, n_rbf=8, displacement_weight=displacement_weight)
+    model = MultiTaskGNN(cfg)
+    graphs = [_graph(), atoms_to_graph(build_site("melon", ["Fe"])), _graph()]
+    for g in graphs:
+        g.y_ads = torch.tensor([-1.5])
+        g.y_dband = torch.where(g.tags == 1, -1.2, float("nan"))
+        g.y_disp = 0.1 * torch.randn(g.num_nodes, 3)
+    batch = Batch.from_data_list(graphs)
+    losses, grads = [], []
+    for net in (_FullPass(model), model):
+        model.zero_grad()
+        loss = masked_loss(net, batch, Scaling(), displacement_weight)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    torch.testing.assert_close(losses[1], losses[0], atol=1e-6, rtol=1e-5)
+    assert grads[0].keys() == grads[1].keys() and len(grads[0]) > 0
+    for name, g in grads[0].items():
+        torch.testing.assert_close(grads[1][name], g, atol=1e-5, rtol=1e-4, msg=name)

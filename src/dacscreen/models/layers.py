@@ -91,3 +91,13 @@ def field_subgraph(data: Any, layers: int) -> Any:
     out.edge_index = data.edge_index.index_select(1, edges)
     out.edge_vec = data.edge_vec.index_select(0, edges)
     return out
+
+
+def edges_into(data: Any, nodes: torch.Tensor) -> Any:
+    """A shallow copy of ``data`` (a graph or batch) that keeps only the edges into ``nodes``
+    (bool per node): what a per-atom head needs for those atoms alone."""
+    edges = nodes.index_select(0, data.edge_index[1]).nonzero().flatten()
+    out = copy.copy(data)
+    out.edge_index = data.edge_index.index_select(1, edges)
+    out.edge_vec = data.edge_vec.index_select(0, edges)
+    return out

@@ -9,7 +9,7 @@ from torch_geometric.utils import scatter
 
 from dacscreen.config import ModelConfig
 from dacscreen.featurize.graphs import N_SITE_FEATURES, N_TAGS
-from dacscreen.models.layers import GaussianRBF, cosine_cutoff, mlp
+from dacscreen.models.layers import GaussianRBF, cosine_cutoff, edges_into, mlp
 from dacscreen.models.painn import PaiNNBackbone
 from dacscreen.models.schnet import SchNetBackbone
 
@@ -69,17 +69,24 @@ class MultiTaskGNN(nn.Module):
         )
 
     def forward(
-        self, data: object, inference: bool = False
+        self, data: object, inference: bool = False, loss_only: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Per-graph energy, per-node d-band centre, per-node displacement (None without the
         head). ``inference``: the same energies and metal d-band centres, computed on the edges
         that reach the site and adsorbate atoms only (:func:`receptive_field`), without the
-        displacement head; the d-band centres of other atoms are then meaningless."""
-        h = self.backbone(data, data.tags > 0 if inference else None)
+        displacement head; the d-band centres of other atoms are then meaningless.
+        ``loss_only``: exact for what the training loss reads (energies, the metals' d-band
+        centres, the site and adsorbate atoms' displacements), computed on the receptive field of
+        those atoms and of their neighbours (the displacement head's pair terms read both ends of
+        an edge); the loss and its gradients are the full pass's, at about half its cost, and the
+        other atoms' outputs are meaningless."""
+        site_atoms = data.tags > 0
+        disp_data = edges_into(data, site_atoms) if loss_only else data
+        h = self.backbone(data, self._exact_nodes(site_atoms, disp_data, inference, loss_only))
         atom_e = self.energy_head(h).squeeze(-1)
         n_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros_like(data.tags)
-        site = (data.tags > 0).to(atom_e.dtype)
+        site = site_atoms.to(atom_e.dtype)
         energy = scatter(atom_e * site, batch, dim=0, dim_size=n_graphs, reduce="sum")
         if self.graph_head is not None:
             pooled = scatter(h * site[:, None], batch, dim=0, dim_size=n_graphs, reduce="sum")
@@ -91,6 +98,22 @@ class MultiTaskGNN(nn.Module):
             ).squeeze(-1)
         dband = self.dband_head(h).squeeze(-1)
         disp = (
-            self.displacement_head(h, data) if self.displacement_head is not None and not inference else None
+            self.displacement_head(h, disp_data)
+            if self.displacement_head is not None and not inference
+            else None
         )
         return energy, dband, disp
+
+    def _exact_nodes(
+        self, site_atoms: torch.Tensor, into_site: object, inference: bool, loss_only: bool
+    ) -> torch.Tensor | None:
+        """The nodes whose embeddings must be exact (None: every node, the full pass): the site
+        and adsorbate atoms and, for the training loss with the displacement head, also the
+        sources of ``into_site``'s edges (those into the site and adsorbate atoms)."""
+        if not (inference or loss_only):
+            return None
+        if inference or self.displacement_head is None:
+            return site_atoms
+        need = site_atoms.clone()
+        need[into_site.edge_index[0]] = True
+        return need

@@ -44,7 +44,7 @@ def masked_loss(
     """MSE of E_ads (per graph, standardised per state) + d-band centre (per metal node),
     NaN-masked, plus ``displacement_weight`` × the MSE (Å²) of the relaxation displacement of
     the site and adsorbate atoms where the model has that head and the batch that target."""
-    e, d, disp = model(batch)
+    e, d, disp = model(batch, loss_only=True)  # the full pass's loss and gradients, on fewer edges
     mean, std = scaling.ads_stats(batch)
     ya = (batch.y_ads - mean) / std
     yd = (batch.y_dband - scaling.db_mean) / scaling.db_std
