@@ -325,6 +325,12 @@ class ModelConfig(Strict):
     fairchem's linear element references), or a Gaussian process on it (the strongest
     descriptor baseline on seen metals); fitted on the training split, so that the GNN learns
     the residual the elemental descriptors leave."""
+    reference_folds: int = Field(0, ge=0)
+    """With a descriptor reference, k > 1 cross-fits it: the network trains on each site's
+    residual from a reference fitted on the other k − 1 folds of training sites (its error on
+    new sites), not on the in-sample residual, which a GP shrinks to its noise. 0 (or 1) trains
+    on the in-sample residual. The stored reference, fitted on every training site, is used
+    for validation and prediction either way."""
 
 
 class TargetSpec(Strict):

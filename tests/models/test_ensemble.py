@@ -21,6 +21,7 @@ from dacscreen.models.calibration import recalibrate
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.multitask import MultiTaskGNN
 from dacscreen.models.predictor import predict_states
+from dacscreen.models.reference import out_of_fold
 
 
 def _labelled_graphs(values: list[float]) -> list:
@@ -167,3 +168,35 @@ def test_sigma_adds_the_gp_references_predictive_variance_to_the_members_spread(
     )
     deviation = with_gp["e_ads_members"] - with_gp["e_ads"]
     assert np.all(np.sign(deviation) == np.sign(spread_only["e_ads_members"] - spread_only["e_ads"]))
+
+
+def test_cross_fitted_training_graphs_carry_the_out_of_fold_reference() -> None:
+    """With ``reference_folds`` > 1 the network trains on each site's residual from a reference
+    fitted without that site: the training graphs' per-graph mean is the out-of-fold reference (plus the residuals' mean)
+    (the originals are left alone), each state's std is that of the out-of-fold residuals, and
+    the stored reference, the one used on new sites, is the in-sample fit."""
+    rng = np.random.default_rng(0)
+    sites = [["Cu", "Ni"], ["Fe", "Co"], ["Pt"], ["Zn", "Mo"], ["Ag", "Au"], ["Mn"], ["Ti", "V"], ["Ir"]]
+    graphs = []
+    for metals in sites:
+        g = atoms_to_graph(place_adsorbate(build_site("melon", metals), "Li2S2", "bridge"))
+        g.y_ads = torch.tensor([3.0 * float(g.site_x[0, 0]) + rng.normal(0, 0.5)], dtype=torch.float32)
+        g.y_dband = torch.full((len(g.tags),), float("nan"))
+        graphs.append(g)
+    x = np.concatenate([g.site_x.numpy() for g in graphs]).astype(np.float64)
+    y = torch.cat([g.y_ads for g in graphs]).numpy().astype(np.float64)
+    scaling, train = Scaling.for_training(graphs, "descriptor-ridge", folds=4)
+    assert all(not hasattr(g, "ref_shift") for g in graphs)
+    oof = out_of_fold("descriptor-ridge", x, y, 4)
+    mean = scaling.ads_stats(Batch.from_data_list(train))[0].numpy()
+    np.testing.assert_allclose(mean, oof + (y - oof).mean(), atol=1e-4)  # the residuals' mean on top
+    in_sample = Scaling.fit(graphs, "descriptor-ridge")
+    assert scaling.reference == in_sample.reference
+    on_new = (
+        scaling.ads_stats(Batch.from_data_list(graphs))[0]
+        - in_sample.ads_stats(Batch.from_data_list(graphs))[0]
+    )
+    assert float(on_new.max() - on_new.min()) < 1e-5  # the same reference, up to the residuals' mean
+    assert scaling.per_state["Li2S2"][1] == pytest.approx(max((y - oof).std(), 0.1), rel=1e-4)
+    assert scaling.per_state["Li2S2"][1] > in_sample.per_state["Li2S2"][1]
+    assert Scaling.for_training(graphs, "descriptor-ridge", folds=0)[1] is graphs

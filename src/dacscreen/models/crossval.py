@@ -36,8 +36,10 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
     """Train ``cfg.model.ensemble`` members on ``train``, each checkpointed in the member store
     ``store`` (:func:`~dacscreen.models.train.train_member`), so an interrupted cross-validation
     resumes where it stopped and a member already trained on the same data is not trained again."""
-    tg, vg = p.training_graphs(train), p.training_graphs(val)
-    scaling = Scaling.fit(tg, cfg.model.energy_reference)
+    vg = p.training_graphs(val)
+    scaling, tg = Scaling.for_training(
+        p.training_graphs(train), cfg.model.energy_reference, cfg.model.reference_folds
+    )
     results = [
         train_member(tg, vg, cfg, scaling, cfg.seed + k, store=store) for k in range(cfg.model.ensemble)
     ]

@@ -7,6 +7,7 @@ is data, never code.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.layers import field_subgraph
 from dacscreen.models.multitask import MultiTaskGNN
-from dacscreen.models.reference import Reference, fit_reference, reference_std, reference_value
+from dacscreen.models.reference import Reference, fit_reference, out_of_fold, reference_std, reference_value
 
 OWN_KEYS = {"model", "featurizer", "scaling", "n_members", "format"}
 """``meta.json`` keys the ensemble keeps as its own fields; the rest is its :class:`EnsembleMeta`."""
@@ -63,11 +64,36 @@ class Scaling:
     def fit(cls, graphs: list[Data], energy_reference: str = "state-mean") -> Scaling:
         """Mean and std of the finite targets of ``graphs``, globally and per state (or, with
         a descriptor reference, that reference and the residual std per state)."""
+        return cls._fit(graphs, energy_reference, 0)[0]
+
+    @classmethod
+    def for_training(
+        cls, graphs: list[Data], energy_reference: str = "state-mean", folds: int = 0
+    ) -> tuple[Scaling, list[Data]]:
+        """The scaling of :meth:`fit` and the training graphs to train on. With ``folds`` > 1 and
+        a descriptor reference, cross-fitted: each graph (a shallow copy) carries ``ref_shift``,
+        its out-of-fold reference minus the stored one (eV,
+        :func:`~dacscreen.models.reference.out_of_fold`), so the network learns the residual
+        the reference leaves on sites it was not fitted to, and each state's std is that of
+        those residuals; validation and inference use the stored reference alone."""
+        scaling, shift = cls._fit(graphs, energy_reference, folds)
+        if shift is None:
+            return scaling, graphs
+        copies = [copy.copy(g) for g in graphs]
+        for g, value in zip(copies, shift, strict=True):
+            g.ref_shift = torch.tensor([value], dtype=torch.float32)
+        return scaling, copies
+
+    @classmethod
+    def _fit(cls, graphs: list[Data], energy_reference: str, folds: int) -> tuple[Scaling, np.ndarray | None]:
+        """The scaling and, cross-fitted, each graph's reference shift (eV; None otherwise)."""
         ads = torch.cat([g.y_ads for g in graphs]).numpy()
         db = torch.cat([g.y_dband for g in graphs]).numpy()
         states = np.array([getattr(g, "state", "") for g in graphs])
         site_x = np.concatenate([g.site_x.numpy() for g in graphs]) if graphs else np.zeros((0, 0))
         ok = np.isfinite(ads)
+        cross = folds > 1 and energy_reference != "state-mean"
+        shift = np.zeros(len(graphs)) if cross else None
         per_state, reference = {}, {}
         for k in np.unique(states[ok]):
             sel = ok & (states == k)
@@ -76,9 +102,13 @@ class Scaling:
             values = ads[sel]
             if energy_reference != "state-mean":
                 reference[str(k)], values = fit_reference(energy_reference, site_x[sel], values)
+            if shift is not None:
+                oof = out_of_fold(energy_reference, site_x[sel], ads[sel], folds)
+                shift[sel] = oof - (ads[sel] - values)
+                values = ads[sel] - oof
             per_state[str(k)] = [float(values.mean()), max(float(values.std()), MIN_STATE_STD)]
         ads, db = ads[ok], db[np.isfinite(db)]
-        return cls(
+        scaling = cls(
             float(ads.mean()) if len(ads) else 0.0,
             float(ads.std() + 1e-3) if len(ads) > 1 else 1.0,
             float(db.mean()) if len(db) else 0.0,
@@ -86,6 +116,7 @@ class Scaling:
             per_state,
             reference,
         )
+        return scaling, shift
 
     def ads_stats(self, batch: Data) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-graph mean and std (eV) of the graph-level target of ``batch``."""
@@ -95,6 +126,9 @@ class Scaling:
         fallback = [self.ads_mean, self.ads_std]
         stats = torch.tensor([self.per_state.get(k, fallback) for k in keys], dtype=torch.float32)
         mean = stats[:, 0] + self._reference(keys, batch)
+        shift = getattr(batch, "ref_shift", None)  # cross-fitted training graphs (for_training)
+        if shift is not None:
+            mean = mean + shift.cpu()
         return mean.to(batch.tags.device), stats[:, 1].to(batch.tags.device)
 
     def _reference(self, keys: list[str], batch: Data) -> torch.Tensor:

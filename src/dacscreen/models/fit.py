@@ -36,8 +36,10 @@ def train_ensemble(
     from dacscreen import tracking
 
     p = prepared or prepare(cfg)
-    train_g, val_g = p.training_graphs(p.train), p.training_graphs(p.val)
-    scaling = Scaling.fit(train_g, cfg.model.energy_reference)
+    val_g = p.training_graphs(p.val)
+    scaling, train_g = Scaling.for_training(
+        p.training_graphs(p.train), cfg.model.energy_reference, cfg.model.reference_folds
+    )
     if ddp.rank() != 0:  # a data-parallel helper: it trains the same members; rank 0 reports
         for k in range(cfg.model.ensemble):
             train_member(

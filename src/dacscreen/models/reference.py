@@ -39,6 +39,24 @@ def fit_reference(kind: str, x: np.ndarray, y: np.ndarray, seed: int = 0) -> tup
     return ref, y - reference_value(ref, x)
 
 
+def out_of_fold(kind: str, x: np.ndarray, y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """Each row's ``kind`` reference value (eV) from a reference fitted without its site: k-fold
+    over the distinct rows of ``x`` (a site's orientations share its descriptor, so they leave
+    together). A network stacked on the reference meets the reference's out-of-sample error on
+    new sites; trained on the in-sample residuals, which a GP shrinks towards its noise, it
+    would learn a different, smaller function (Wolpert's stacked generalisation)."""
+    from sklearn.model_selection import KFold
+
+    rows, inverse = np.unique(np.round(x, 9), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    out = np.empty(len(y))
+    for fit_rows, held_rows in KFold(min(folds, len(rows)), shuffle=True, random_state=seed).split(rows):
+        fit, held = np.isin(inverse, fit_rows), np.isin(inverse, held_rows)
+        ref, _ = fit_reference(kind, x[fit], y[fit], seed)
+        out[held] = reference_value(ref, x[held])
+    return out
+
+
 def reference_value(ref: Reference, x: np.ndarray) -> np.ndarray:
     """The reference energy (eV) of each row of ``x``."""
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))

@@ -274,7 +274,7 @@ def run_fingerprint(
         arrays.append(torch.cat([v.flatten().float() for v in init.values()]).numpy().round(6).tobytes())
     payload = json.dumps(
         [
-            cfg.model.model_dump(mode="json", exclude={"ensemble"}),
+            cfg.model.model_dump(mode="json", exclude=_unhashed(cfg.model)),
             cfg.lr,
             cfg.batch_size,
             cfg.weight_decay,
@@ -286,6 +286,12 @@ def run_fingerprint(
         ]
     ).encode()
     return hashlib.sha1(payload + b"".join(arrays)).hexdigest()[:16]
+
+
+def _unhashed(model: Any) -> set[str]:
+    """Model fields a member's fingerprint leaves out: the ensemble's size, and
+    ``reference_folds`` at its default (0), so members trained before the field existed match."""
+    return {"ensemble"} | (set() if model.reference_folds else {"reference_folds"})
 
 
 def _scaling_summary(scaling: Scaling | None) -> dict[str, Any] | None:

@@ -41,8 +41,11 @@ def objective_factory(cfg: TuneConfig, p: Prepared):  # type: ignore[no-untyped-
     import mlflow
     import optuna
 
-    train_g, val_g = p.training_graphs(p.train), p.training_graphs(p.val)
-    scaling = Scaling.fit(train_g, cfg.train.model.energy_reference)
+    val_g = p.training_graphs(p.val)
+    model = cfg.train.model
+    scaling, train_g = Scaling.for_training(
+        p.training_graphs(p.train), model.energy_reference, model.reference_folds
+    )
 
     def objective(trial: Any) -> float:
         train_cfg = trial_config(cfg, trial)
