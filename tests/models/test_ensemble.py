@@ -172,9 +172,10 @@ def test_sigma_adds_the_gp_references_predictive_variance_to_the_members_spread(
 
 def test_cross_fitted_training_graphs_carry_the_out_of_fold_reference() -> None:
     """With ``reference_folds`` > 1 the network trains on each site's residual from a reference
-    fitted without that site: the training graphs' per-graph mean is the out-of-fold reference (plus the residuals' mean)
-    (the originals are left alone), each state's std is that of the out-of-fold residuals, and
-    the stored reference, the one used on new sites, is the in-sample fit."""
+    fitted without that site: the training graphs' per-graph mean is the out-of-fold reference
+    plus the residuals' mean (the originals are left alone), each state's std is that of the
+    out-of-fold residuals, and the stored reference, the one used on new sites, is the in-sample
+    fit."""
     rng = np.random.default_rng(0)
     sites = [["Cu", "Ni"], ["Fe", "Co"], ["Pt"], ["Zn", "Mo"], ["Ag", "Au"], ["Mn"], ["Ti", "V"], ["Ir"]]
     graphs = []

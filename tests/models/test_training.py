@@ -148,6 +148,8 @@ def test_stale_checkpoint_of_another_run_is_not_resumed(
     assert mine == run_fingerprint(graphs, cfg.model_copy(update={"epochs": 99}), 0)
     bigger = cfg.model_copy(update={"model": cfg.model.model_copy(update={"ensemble": 7})})
     assert mine == run_fingerprint(graphs, bigger, 0)  # a member does not depend on its ensemble's size
+    crossed = cfg.model_copy(update={"model": cfg.model.model_copy(update={"reference_folds": 5})})
+    assert mine != run_fingerprint(graphs, crossed, 0)  # trained on other residuals
     assert mine != run_fingerprint([graphs[0], graph(2.0, x=0.5)], cfg, 0)  # other input positions
     assert mine != run_fingerprint(graphs, cfg, 0, val=[graph(0.0)])  # another validation set
     per_state = Scaling(per_state={"Li2S2": [-3.0, 0.5]})  # another target standardisation
@@ -209,6 +211,21 @@ def test_member_that_ran_out_of_epochs_is_kept_compact(tiny_store_path: Path, tm
     longer = cfg.model_copy(update={"epochs": 3})
     train_member(tg, vg, longer, scaling, 0, on_epoch=lambda e, *_: epochs.append(e), store=tmp_path)
     assert epochs == [0, 1, 0, 1, 2]
+
+
+def test_member_trains_on_cross_fitted_residuals(tiny_store_path: Path) -> None:
+    """Training graphs from ``Scaling.for_training`` (each carrying its out-of-fold reference
+    shift) train a member: the shift is collated per graph, the training loss stays finite and
+    the validation graphs, without a shift, are scored against the stored reference."""
+    from dacscreen.models.train import train_member
+
+    model = {**TINY_TRAIN["model"], "energy_reference": "descriptor-ridge", "reference_folds": 3}
+    cfg = TrainConfig.model_validate({**TINY_TRAIN, "db": str(tiny_store_path), "epochs": 1, "model": model})
+    p = prepare(cfg)
+    scaling, tg = Scaling.for_training(p.training_graphs(p.train), "descriptor-ridge", 3)
+    assert all(g.ref_shift.shape == (1,) for g in tg)
+    result = train_member(tg, p.training_graphs(p.val), cfg, scaling, 0)
+    assert np.isfinite(result.best_val) and all(np.isfinite(h[1]) for h in result.history)
 
 
 def test_correction_method_without_shared_sites_is_a_clear_error(tiny_store_path: Path) -> None:
