@@ -88,3 +88,33 @@ def test_dask_equals_serial(tmp_path: Path, dask_cluster: str) -> None:
     for rid, e in a.items():
         assert abs(e - b[rid]) < 1e-3, rid
     assert run_distributed(remote, tasks) == 0  # nothing left: idempotent
+
+
+def test_results_are_stored_while_the_schedule_is_walked(
+    tmp_path: Path, dask_cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished task is written to the store before the schedule has yielded its last task:
+    walking the schedule of a full store takes minutes, and a result held in memory meanwhile
+    is lost when the run is stopped."""
+    from distributed import Client
+
+    extra = {"limit": 2, "templates": False, "dband_calculator": None, "references": False}
+    extra |= {"states": ["clean"], "all_states_sites": 0}
+    db = tmp_path / "dask.db"
+    labeller = Labeller(tiny_label_config(db, scheduler=dask_cluster, workers=2, **extra), Store(db))
+    first, second = plan(labeller.cfg, labeller.method)[:2]
+    stored_during_walk: list[bool] = []
+
+    def slow_schedule(pending: list) -> object:  # type: ignore[type-arg]
+        yield first
+        with Client(dask_cluster) as watcher:  # the first task's result reaches the scheduler
+            deadline = time.time() + 300
+            while not watcher.who_has().get(f"label-{first.key}") and time.time() < deadline:
+                time.sleep(0.5)
+        time.sleep(2)  # and from it the client's completion queue
+        yield second
+        stored_during_walk.append(labeller.store.has_task(first.key))
+
+    monkeypatch.setattr(labeller, "schedule", slow_schedule)
+    assert run_distributed(labeller, [first, second]) == 2
+    assert stored_during_walk == [True]

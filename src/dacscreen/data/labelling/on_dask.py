@@ -73,6 +73,16 @@ def run_distributed(
         fut.task = task  # type: ignore[attr-defined]
         futures.add(fut)
 
+    def collect(fut) -> None:  # type: ignore[no-untyped-def]
+        nonlocal ran
+        task = fut.task
+        store.write_records(fut.result())
+        ran += 1
+        if on_done:
+            on_done(task)
+        for follower in waiting.pop(task.key, []):
+            submit(follower)
+
     try:
         for task in labeller.schedule(pending):
             clean_key = Task(task.host, task.metals, task.placement, "clean", task.method).key
@@ -80,14 +90,13 @@ def run_distributed(
                 submit(task)
             else:
                 waiting.setdefault(clean_key, []).append(task)
+            # stored as they finish, also while the schedule is still being walked: a result
+            # held in memory is lost when the run is stopped, and the schedule's order of the
+            # next tasks depends on what is stored
+            for fut in futures.next_batch(block=False) if futures.has_ready() else []:
+                collect(fut)
         for fut in futures:
-            task = fut.task  # type: ignore[attr-defined]
-            store.write_records(fut.result())
-            ran += 1
-            if on_done:
-                on_done(task)
-            for follower in waiting.pop(task.key, []):
-                submit(follower)
+            collect(fut)
     finally:
         close_client(client)
     return ran
