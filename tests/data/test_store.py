@@ -157,3 +157,25 @@ def test_legacy_shard_with_merged_empty_keys_is_repaired(tmp_path: Path) -> None
         fh.write(f"1\n{header}\nCu 0 0 0\n")
     row = next(open_store(tmp_path / "s.db", shards).rows())
     assert (row.m2, row.placement, row.anomaly, row.mm_dist) == ("", 0, "", 2.5)
+
+
+def test_each_shard_is_read_once_for_the_shipped_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards are written once and never changed: a labeller exporting a shard every few tasks
+    parses only the shards it has not read yet, not the whole directory again."""
+    src = Store(tmp_path / "src.db")
+    shards = tmp_path / "labels"
+    src.write_records([_rec("a#1")])
+    first = export_shard(src, shards)
+    reads: list[str] = []
+    read = store_module._read_shard
+
+    def counted(path: Path):  # type: ignore[no-untyped-def]
+        reads.append(path.name)
+        return read(path)
+
+    monkeypatch.setattr(store_module, "_read_shard", counted)
+    src.write_records([_rec("b#1")])
+    second = export_shard(src, shards, prefix="more")
+    assert shipped_rids(shards) == {"a#1", "b#1"}
+    assert second is not None
+    assert reads.count(first.name) == 1 and reads.count(second.name) == 1  # not once per export

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -515,13 +516,26 @@ def _parse_value(text: str) -> Any:
 def iter_shards(shard_dir: Path) -> Iterable[Atoms]:
     """All structures of all shards, in file-name order."""
     for path in sorted(shard_dir.glob("*.extxyz.gz")):
-        with gzip.open(path, "rt") as fh:
-            yield from ase.io.iread(fh, index=":", format="extxyz")
+        yield from _read_shard(path)
+
+
+def _read_shard(path: Path) -> Iterator[Atoms]:
+    with gzip.open(path, "rt") as fh:
+        yield from ase.io.iread(fh, index=":", format="extxyz")
 
 
 def shipped_rids(shard_dir: Path) -> set[str]:
-    """Record ids already present in the shards."""
-    return {str(a.info["rid"]) for a in iter_shards(shard_dir) if "rid" in a.info}
+    """Record ids already present in the shards. A shard is written once and never changed, so
+    each file is parsed once per process (:func:`_shard_rids`, keyed by its size and time): a
+    labeller that writes a shard every few tasks reads only the new ones, not all of them."""
+    files = sorted(shard_dir.glob("*.extxyz.gz"))
+    return set().union(*(_shard_rids(p, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+
+
+@cache
+def _shard_rids(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    """Record ids of one shard file (its ``mtime_ns`` and ``size`` make a changed file a new key)."""
+    return frozenset(str(a.info["rid"]) for a in _read_shard(path) if "rid" in a.info)
 
 
 def import_shards(store: Store, shard_dir: Path) -> int:
