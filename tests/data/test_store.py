@@ -179,3 +179,18 @@ def test_each_shard_is_read_once_for_the_shipped_ids(tmp_path: Path, monkeypatch
     assert shipped_rids(shards) == {"a#1", "b#1"}
     assert second is not None
     assert reads.count(first.name) == 1 and reads.count(second.name) == 1  # not once per export
+
+
+def test_site_rows_answer_as_the_database_after_writes_by_another_process(tmp_path: Path) -> None:
+    """The labeller's in-memory copy of the site records answers what an ASE query does, in the
+    same order, and is read again after a write by another connection, including a write that
+    only moves the ``best`` flag of a stored record."""
+    path = tmp_path / "s.db"
+    reader, writer = Store(path), Store(path)
+    writer.write_records([_rec("t#template", -1.0), _rec("u#template", -5.0)])
+    assert [r.rid for r in reader.site_rows(best=True)] == ["t#template", "u#template"]
+    writer.write_records([_rec("t#top1", -2.0)])
+    for sel in ({"task": "t"}, {"best": True}, {"task": "t", "best": True}, {"m1": "C"}):
+        assert [r.rid for r in reader.site_rows(**sel)] == [r.rid for r in reader.rows(kind="site", **sel)]
+    assert [r.rid for r in reader.site_rows(task="t", best=True)] == ["t#top1"]
+    assert reader.site_rows(task="nothing") == []

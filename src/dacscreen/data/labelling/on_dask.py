@@ -86,7 +86,7 @@ def run_distributed(
     try:
         for task in labeller.schedule(pending):
             clean_key = Task(task.host, task.metals, task.placement, "clean", task.method).key
-            if task.state == "clean" or store.has_task(clean_key):
+            if task.state == "clean" or labeller.rows(clean_key):
                 submit(task)
             else:
                 waiting.setdefault(clean_key, []).append(task)

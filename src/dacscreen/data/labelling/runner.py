@@ -44,8 +44,8 @@ class Labeller:
         return self.strategy.failed
 
     def rows(self, key: str) -> list[Any]:
-        """The stored site records of the task ``key``."""
-        return list(self.store.rows(kind="site", task=key))
+        """The stored site records of the task ``key`` (:meth:`Store.site_rows`)."""
+        return self.store.site_rows(task=key)
 
     def plan(self) -> list[Task]:
         """The strategy's task list."""
@@ -53,7 +53,7 @@ class Labeller:
 
     def pending(self, tasks: list[Task]) -> list[Task]:
         """Tasks not yet in the store, and stored ones that :meth:`retryable` allows."""
-        return [t for t in tasks if not self.store.has_task(t.key) or self.retryable(t)]
+        return [t for t in tasks if not self.rows(t.key) or self.retryable(t)]
 
     def schedule(self, todo: list[Task]) -> Iterator[Task]:
         """``todo`` in the policy's order (:meth:`Schedule.order`)."""

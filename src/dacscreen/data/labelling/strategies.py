@@ -63,7 +63,7 @@ class Relaxation:
     def covered_metals(self, store: Store) -> set[str]:
         """Metals on a site of ``cfg.host`` with a valid record of all seven states."""
         have: dict[tuple[str, str], set[str]] = {}
-        for r in store.rows(kind="site", best=True, host=self.cfg.host, method=self.method):
+        for r in store.site_rows(best=True, host=self.cfg.host, method=self.method):
             have.setdefault((r.m1, r.m2), set()).add(r.adsorbate)
         return {m for site, states in have.items() if set(ALL_STATES) <= states for m in site if m}
 
@@ -71,7 +71,7 @@ class Relaxation:
         """The relaxed clean site, templates, tried starts, label floor and starts to resume."""
         if task.state == "clean":
             return TaskInputs()
-        rows = list(store.rows(kind="site", task=task.key))
+        rows = store.site_rows(task=task.key)
         floor = min((float(r.energy) for r in rows if r.get("best")), default=None)
         tried = frozenset(str(r.orientation) for r in rows)
         resume = tuple(record_to_atoms(r) for r in to_continue(self.cfg, rows))
@@ -114,7 +114,7 @@ class Relaxation:
         }
         rows = [
             r
-            for r in store.rows(kind="site", best=True, **query)
+            for r in store.site_rows(best=True, **query)
             if not r.anomaly and not task.key.startswith(_site_prefix(r))
         ]
         same = next((r for r in rows if bool(r.m2) == (len(task.metals) > 1)), None)
