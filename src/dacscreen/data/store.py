@@ -17,6 +17,7 @@ import math
 import os
 import re
 import socket
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -114,7 +115,8 @@ class Store:
         self.url = str(url)
         self.db = _connect(self.url)
         self.timeout = timeout
-        self._sites: tuple[tuple[Any, ...], list[Any], dict[str, list[Any]]] | None = None
+        self._sites: tuple[Any, list[Any], dict[str, list[Any]]] | None = None
+        self._watch = None if _is_postgresql(self.url) else sqlite3.connect(self.url, check_same_thread=False)
 
     def count(self, *query: Any, **selection: Any) -> int:
         """Number of records matching ``query`` strings and ``selection`` (ASE db filters)."""
@@ -257,7 +259,6 @@ class Store:
         then writes (is this task done or claimed? is this rid stored?) is atomic across
         processes. Python's sqlite3 otherwise begins a transaction only at the first write, after
         the checks. Raises an error saying "locked" when another writer keeps the lock."""
-        import sqlite3
 
         con = self.db.connection
         if isinstance(con, sqlite3.Connection):
@@ -332,10 +333,14 @@ class Store:
         pool = by_task.get(selection["task"], []) if "task" in selection else rows
         return [r for r in pool if all(r.get(k) == v for k, v in selection.items())]
 
-    def version(self) -> tuple[Any, ...]:
-        """What changes whenever a record is written, re-flagged or deleted, by any process:
-        the newest modification time and the number of rows (ASE stamps ``mtime`` on every
-        write and update; a deleted claim lowers the count)."""
+    def version(self) -> Any:
+        """What changes whenever a record is written, re-flagged or deleted, by any process or
+        connection. SQLite: ``PRAGMA data_version`` of a connection of its own that never writes
+        (microseconds; asked thousands of times per queue step). PostgreSQL: the newest
+        modification time and the number of rows (ASE stamps ``mtime`` on every write and
+        update; a deleted claim lowers the count)."""
+        if self._watch is not None:
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
         with self.db.managed_connection() as con:
             cur = con.cursor()
             cur.execute("SELECT max(mtime), count(*) FROM systems")
@@ -374,9 +379,7 @@ def _connect(url: str) -> Any:
     """The ASE database at ``url``: a SQLite path (created when missing) or a
     ``postgresql://`` URL (the ``postgresql`` extra). A file that is not a SQLite database, a
     missing backend and an unreachable server are :class:`StoreError` naming the store."""
-    import sqlite3
-
-    if url.startswith(("postgresql://", "postgres://")):
+    if _is_postgresql(url):
         return _connect_postgresql(url)
     if "://" in url:
         raise StoreError(f"{url}: unknown database URL (a SQLite path or postgresql://...)")
@@ -395,6 +398,10 @@ def _connect(url: str) -> Any:
             "from the shards"
         ) from exc
     return db
+
+
+def _is_postgresql(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
 
 
 def _connect_postgresql(url: str) -> Any:
@@ -424,7 +431,6 @@ def _init_sqlite(path: str) -> None:
     """Switch a SQLite file to write-ahead logging (readers never block the single writer) and
     create ASE's tables, once, under a file lock: two processes that open a new database at the
     same moment would otherwise race to create the tables."""
-    import sqlite3
 
     with file_lock(f"{path}.init-lock"):
         con = sqlite3.connect(path, timeout=60)
