@@ -102,6 +102,7 @@ def run(method: str, since: str, seeds: int) -> dict[str, Any]:
         "seeds": seeds,
         "sites": len(pairs),
         "fully_searched": int(pairs.full.sum()),
+        "complete_before": int((pairs.full & ~pairs.new_starts).sum()),
         "given_new_starts": len(searched),
         "moved_share_over_0.1": float(np.mean(searched > 0.1)),
         "moved_mean": float(searched.mean()),
@@ -119,7 +120,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"valid Li2S2 label in the shards before `{res['since']}`, that label against the label now. Models by "
         f"5-fold random split over these sites, {res['seeds']} shuffle(s), same folds for both labels. eV.",
         "",
-        f"Now {res['fully_searched']} of the {res['sites']} sites have every orientation stored; "
+        f"Now {res['fully_searched']} of the {res['sites']} sites have every orientation stored "
+        f"({res['complete_before']} of them already had before); "
         f"{res['given_new_starts']} were given new starts since `{res['since']}`. Their labels moved down by "
         f"{res['moved_mean']:.3f} on average (max {res['moved_max']:.2f}); {res['moved_share_over_0.1']:.0%} "
         "of them by more than 0.1.",
