@@ -25,14 +25,13 @@ Writes ``benchmarks/results/full_search_effect.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from random_pair_baselines import _fold
+from results_io import publish
 from sklearn.model_selection import KFold
 
 from dacscreen.config import Settings
@@ -43,7 +42,6 @@ from dacscreen.data.store import Store, default_store, shipped_rids
 from dacscreen.elements import DEFAULT_METALS
 from dacscreen.featurize.descriptors import metal_descriptor
 
-RESULTS = Path(__file__).resolve().parent / "results"
 STATE = "Li2S2"
 
 
@@ -147,10 +145,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args()
     res = run(args.method, args.since, args.seeds)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "full_search_effect.json").write_text(json.dumps(res, indent=2))
-    (RESULTS / "full_search_effect.md").write_text(markdown(res))
-    print(markdown(res))
+    publish("full_search_effect", res, markdown(res))
 
 
 if __name__ == "__main__":

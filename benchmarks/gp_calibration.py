@@ -17,12 +17,11 @@ could add to the members' spread. Writes ``benchmarks/results/gp_calibration.{js
 from __future__ import annotations
 
 import argparse
-import json
 import random
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_io import publish
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 
@@ -31,7 +30,6 @@ from dacscreen.data.store import default_store
 from dacscreen.featurize.descriptors import metal_descriptor
 from dacscreen.models.reference import gp_regressor
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = ("e_ads_li2s2", "e_ads_li2s")
 FOLDS = 5
 
@@ -108,10 +106,7 @@ def main() -> None:
     ap.add_argument("--method", default="chgnet-0.4.2")
     args = ap.parse_args()
     res = run(args.method)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gp_calibration.json").write_text(json.dumps(res, indent=2))
-    (RESULTS / "gp_calibration.md").write_text(markdown(res))
-    print(markdown(res))
+    publish("gp_calibration", res, markdown(res))
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ fits' predictions there are. Writes ``benchmarks/results/gp_fit.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from results_io import publish
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.preprocessing import StandardScaler
@@ -31,8 +31,6 @@ from dacscreen.models.baseline import DescriptorBaseline
 from dacscreen.models.dataset import prepare
 from dacscreen.models.gp import ARDGaussianProcess, ard_kernel
 from dacscreen.models.splits import leave_metal_out, metal_folds
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def fold_rows(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -90,10 +88,7 @@ def main() -> None:
         "speedup": runs["scikit-learn"]["seconds"] / runs["fast gradient"]["seconds"],
         "max_abs_test_prediction_diff_ev": float(diff.max()),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "gp_fit.json").write_text(json.dumps(report, indent=2))
-    (RESULTS / "gp_fit.md").write_text(markdown(report))
-    print(markdown(report))
+    publish("gp_fit", report, markdown(report))
 
 
 def markdown(r: dict) -> str:

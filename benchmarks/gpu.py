@@ -17,7 +17,6 @@ Writes ``results/gpu.json`` and ``results/gpu.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from results_io import publish
 
 from dacscreen.config import TrainConfig, load_config
 from dacscreen.data.adsorbates import place_adsorbate
@@ -34,7 +34,6 @@ from dacscreen.models.dataset import prepare
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.train import train_member
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MODES = (("cuda", True), ("cuda", False), ("cpu", False))
 """(device, bf16 autocast) of the training runs."""
 
@@ -179,10 +178,7 @@ def main() -> None:
     }
     res["training"], graphs = training(cfg, args.epochs)
     res["inference"] = inference(Ensemble.load(args.model), graphs)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gpu.json").write_text(json.dumps(res, indent=2))
-    (RESULTS / "gpu.md").write_text(markdown(res))
-    print(markdown(res))
+    publish("gpu", res, markdown(res))
 
 
 if __name__ == "__main__":

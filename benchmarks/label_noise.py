@@ -22,13 +22,12 @@ input. Writes ``benchmarks/results/label_noise.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from results_io import publish
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 
@@ -37,7 +36,6 @@ from dacscreen.data.store import default_store
 from dacscreen.featurize.descriptors import metal_descriptor
 from dacscreen.models.reference import fit_reference, reference_value
 
-RESULTS = Path(__file__).resolve().parent / "results"
 STATES = ("Li2S2", "Li2S")
 
 
@@ -136,10 +134,7 @@ def main() -> None:
     ap.add_argument("--method", default="chgnet-0.4.2")
     args = ap.parse_args()
     res = run(args.method)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "label_noise.json").write_text(json.dumps(res, indent=2))
-    (RESULTS / "label_noise.md").write_text(markdown(res))
-    print(markdown(res))
+    publish("label_noise", res, markdown(res))
 
 
 if __name__ == "__main__":

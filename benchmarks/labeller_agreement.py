@@ -18,19 +18,17 @@ differences between sites, which a constant Δ-correction cannot fix). Writes
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pymatgen.core.periodic_table import Element
+from results_io import publish
 from scipy.stats import spearmanr
 
 from dacscreen.config import Settings
 from dacscreen.data.store import open_store
 from dacscreen.featurize.samples import Sample, collect_samples
 
-RESULTS = Path(__file__).resolve().parent / "results"
 STATES = ("Li2S2", "Li2S")
 
 
@@ -152,10 +150,7 @@ def main() -> None:
     res = compare(args.db, args.fast, args.dft)
     s = Settings()
     res["group_trend"] = group_trend(open_store(args.db or s.db, s.shards))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "labeller_agreement.json").write_text(json.dumps(res, indent=2))
-    (RESULTS / "labeller_agreement.md").write_text(markdown(res))
-    print(markdown(res))
+    publish("labeller_agreement", res, markdown(res))
 
 
 if __name__ == "__main__":

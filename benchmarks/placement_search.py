@@ -18,20 +18,19 @@ is written to the store. Writes ``benchmarks/results/placement_search.{json,md}`
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_io import publish
 from rich.progress import Progress
 
 from dacscreen.config import LabelConfig, Settings, load_config
 from dacscreen.data.labelling import Labeller, Task, TaskInputs
 from dacscreen.data.store import open_store
 
-RESULTS = Path(__file__).resolve().parent / "results"
 STATES = ("Li2S2", "Li2S")
 
 
@@ -147,10 +146,7 @@ def main() -> None:
         "summary": summary(rows),
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "placement_search.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "placement_search.md").write_text(markdown(result))
-    print(markdown(result))
+    publish("placement_search", result, markdown(result))
 
 
 if __name__ == "__main__":

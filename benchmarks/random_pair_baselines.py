@@ -21,11 +21,10 @@ Writes ``benchmarks/results/random_pair_baselines.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_io import publish
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
@@ -36,7 +35,6 @@ from dacscreen.elements import DEFAULT_METALS
 from dacscreen.featurize.descriptors import metal_descriptor
 from dacscreen.models.reference import fit_reference, reference_value
 
-RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = ("e_ads_li2s2", "e_ads_li2s", "dg_5")
 
 
@@ -112,10 +110,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1)
     args = ap.parse_args()
     res = run(args.method, args.seeds)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "random_pair_baselines.json").write_text(json.dumps(res, indent=2))
-    (RESULTS / "random_pair_baselines.md").write_text(markdown(res))
-    print(markdown(res))
+    publish("random_pair_baselines", res, markdown(res))
 
 
 if __name__ == "__main__":

@@ -23,12 +23,11 @@ No model is involved: every number is a stored label of one method (eV; ΔG at 0
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from results_io import publish
 
 from dacscreen.data.host_adsorption import reference_name
 from dacscreen.data.label_table import label_table
@@ -36,7 +35,6 @@ from dacscreen.data.references import reference_value
 from dacscreen.data.store import Store, default_store
 from dacscreen.site_key import SiteKey
 
-RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("chgnet-0.4.2", "gpaw-lcao-pbe-d3")
 HOST = "melon"
 LITERATURE_DG5 = (0.2, 1.0)
@@ -206,10 +204,7 @@ def main() -> None:
     args = ap.parse_args()
     store = default_store(args.db)
     report = {m: method_report(store, m) for m in METHODS}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "srr_magnitudes.json").write_text(json.dumps(report, indent=2))
-    (RESULTS / "srr_magnitudes.md").write_text(markdown(report))
-    print(markdown(report))
+    publish("srr_magnitudes", report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ Writes ``benchmarks/results/template_donors.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_io import publish
 from rich.progress import Progress
 
 from dacscreen.config import LabelConfig, Settings, load_config
@@ -33,8 +33,6 @@ from dacscreen.data.adsorbates import orientations
 from dacscreen.data.labelling import Labeller, Task, transplant
 from dacscreen.data.relax import relax
 from dacscreen.data.store import open_store, record_to_atoms
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def failed_tasks(lab: Labeller, state: str, n: int, seed: int) -> list[Task]:
@@ -145,10 +143,7 @@ def main() -> None:
         "seconds": round(time.perf_counter() - t0, 1),
         "rows": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "template_donors.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "template_donors.md").write_text(markdown(result))
-    print(markdown(result))
+    publish("template_donors", result, markdown(result))
 
 
 if __name__ == "__main__":
