@@ -10,6 +10,8 @@ compares that label with the label now:
 * how many sites have every orientation stored now, and how many were given new starts;
 * how far the labels of those moved (old − new, eV; never negative: the search only adds
   starts);
+* whether the sites that moved are those whose old label the elemental GP found too high (its
+  held-out residual against the move, Spearman), and that residual before and now;
 * how well the metal-identity ridge and the elemental GP predict each label set, by the same
   5-fold random split over the same sites (MAE, R², held-out residual std; mean over
   ``--seeds``).
@@ -32,7 +34,9 @@ import numpy as np
 import pandas as pd
 from random_pair_baselines import _fold
 from results_io import publish
+from scipy.stats import spearmanr
 from sklearn.model_selection import KFold
+from sklearn.preprocessing import StandardScaler
 
 from dacscreen.config import Settings
 from dacscreen.data import label_rules
@@ -41,6 +45,7 @@ from dacscreen.data.label_table import label_table
 from dacscreen.data.store import Store, default_store, shipped_rids
 from dacscreen.elements import DEFAULT_METALS
 from dacscreen.featurize.descriptors import metal_descriptor
+from dacscreen.models.reference import fit_reference, reference_value
 
 STATE = "Li2S2"
 
@@ -71,6 +76,17 @@ def old_minus_new(store: Store, method: str, old: set[str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def gp_out_of_fold(pairs: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+    """Held-out elemental-GP predictions of ``y`` (5-fold random split, seed 0)."""
+    x = np.array([metal_descriptor(a, b) for a, b in zip(pairs.m1, pairs.m2, strict=True)])
+    out = np.zeros(len(y))
+    for tr, te in KFold(5, shuffle=True, random_state=0).split(y):
+        scale = StandardScaler().fit(x[tr])
+        gp, _ = fit_reference("descriptor-gp", scale.transform(x[tr]), y[tr])
+        out[te] = reference_value(gp, scale.transform(x[te]))
+    return out
+
+
 def learnability(pairs: pd.DataFrame, y: np.ndarray, seeds: int) -> dict[str, Any]:
     """Metal-identity ridge and elemental GP on labels ``y`` of ``pairs`` (5-fold random split)."""
     metals = sorted(DEFAULT_METALS)
@@ -94,6 +110,9 @@ def run(method: str, since: str, seeds: int) -> dict[str, Any]:
     pairs = pairs[np.isfinite(pairs.e_ads_li2s2)].reset_index(drop=True)
     new = pairs.e_ads_li2s2.to_numpy(float)
     searched = pairs.moved[pairs.new_starts].to_numpy(float)
+    old = new + pairs.moved.to_numpy(float)
+    res_old = (old - gp_out_of_fold(pairs, old))[pairs.new_starts]
+    res_new = (new - gp_out_of_fold(pairs, new))[pairs.new_starts]
     return {
         "method": method,
         "since": since,
@@ -105,7 +124,9 @@ def run(method: str, since: str, seeds: int) -> dict[str, Any]:
         "moved_share_over_0.1": float(np.mean(searched > 0.1)),
         "moved_mean": float(searched.mean()),
         "moved_max": float(searched.max()),
-        "before": learnability(pairs, new + pairs.moved.to_numpy(float), seeds),
+        "searched_gp_abs_residual": [float(np.abs(res_old).mean()), float(np.abs(res_new).mean())],
+        "move_vs_old_residual_spearman": float(spearmanr(res_old, searched).statistic),
+        "before": learnability(pairs, old, seeds),
         "now": learnability(pairs, new, seeds),
     }
 
@@ -122,7 +143,10 @@ def markdown(res: dict[str, Any]) -> str:
         f"({res['complete_before']} of them already had before); "
         f"{res['given_new_starts']} were given new starts since `{res['since']}`. Their labels moved down by "
         f"{res['moved_mean']:.3f} on average (max {res['moved_max']:.2f}); {res['moved_share_over_0.1']:.0%} "
-        "of them by more than 0.1.",
+        "of them by more than 0.1. On these sites the elemental GP's mean absolute held-out residual went "
+        f"from {res['searched_gp_abs_residual'][0]:.3f} to {res['searched_gp_abs_residual'][1]:.3f}; the Spearman "
+        f"correlation of how far a label moved with its old residual (label above the GP: positive) is "
+        f"{res['move_vs_old_residual_spearman']:.2f} (positive: the search lowers the labels the GP found too high).",
         "",
         "| label | identity ridge MAE / R² | elemental GP MAE / R² | identity + GP MAE / R² | "
         "GP held-out residual std |",
