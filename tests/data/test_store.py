@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -194,3 +196,18 @@ def test_site_rows_answer_as_the_database_after_writes_by_another_process(tmp_pa
         assert [r.rid for r in reader.site_rows(**sel)] == [r.rid for r in reader.rows(kind="site", **sel)]
     assert [r.rid for r in reader.site_rows(task="t", best=True)] == ["t#top1"]
     assert reader.site_rows(task="nothing") == []
+
+
+def test_a_copy_of_the_database_file_holds_what_site_rows_has_seen(tmp_path: Path) -> None:
+    """Asking ``site_rows`` keeps no connection open, so a write is in the database file itself
+    once it is committed (SQLite folds its write-ahead log back in when the last connection
+    closes), and a plain copy of the file holds it. (ASE's own queries leave their connection
+    to the garbage collector, hence the collection first.)"""
+    store = Store(tmp_path / "s.db")
+    store.write_records([_rec("t#template", -1.0)])
+    assert [r.rid for r in store.site_rows()] == ["t#template"]
+    store.write_records([_rec("t#top1", -2.0)])
+    assert len(store.site_rows(task="t")) == 2
+    gc.collect()
+    shutil.copy(tmp_path / "s.db", tmp_path / "copy.db")
+    assert Store(tmp_path / "copy.db").count(task="t") == 2

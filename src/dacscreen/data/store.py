@@ -116,7 +116,6 @@ class Store:
         self.db = _connect(self.url)
         self.timeout = timeout
         self._sites: tuple[Any, list[Any], dict[str, list[Any]]] | None = None
-        self._watch = None if _is_postgresql(self.url) else sqlite3.connect(self.url, check_same_thread=False)
 
     def count(self, *query: Any, **selection: Any) -> int:
         """Number of records matching ``query`` strings and ``selection`` (ASE db filters)."""
@@ -150,6 +149,7 @@ class Store:
                     ids = [self._write_one(r) for r in fresh]
                     for row_id, kv in updates:
                         self.db.update(row_id, **kv)
+                self._sites = None  # read again on the next question, whatever the clock says
                 return ids
             except Exception as exc:
                 if "locked" not in str(exc).lower() or time.monotonic() > deadline:
@@ -324,7 +324,8 @@ class Store:
         records, the copy about 4 s, once per write."""
         version = self.version()
         if self._sites is None or self._sites[0] != version:
-            rows = list(self.db.select(kind="site"))  # in id order, as ASE's own queries
+            with self.db:  # a connection closed at the end, not when a cycle is collected
+                rows = list(self.db.select(kind="site"))  # in id order, as ASE's own queries
             by_task: dict[str, list[Any]] = {}
             for row in rows:
                 by_task.setdefault(str(row.task), []).append(row)
@@ -334,13 +335,15 @@ class Store:
         return [r for r in pool if all(r.get(k) == v for k, v in selection.items())]
 
     def version(self) -> Any:
-        """What changes whenever a record is written, re-flagged or deleted, by any process or
-        connection. SQLite: ``PRAGMA data_version`` of a connection of its own that never writes
-        (microseconds; asked thousands of times per queue step). PostgreSQL: the newest
-        modification time and the number of rows (ASE stamps ``mtime`` on every write and
-        update; a deleted claim lowers the count)."""
-        if self._watch is not None:
-            return self._watch.execute("PRAGMA data_version").fetchone()[0]
+        """What changes whenever a record is written, re-flagged or deleted, by any process.
+        SQLite: the size and modification time of the database file and of its write-ahead log
+        (every commit appends to the log, every checkpoint writes the file): one ``stat`` each,
+        microseconds, asked thousands of times per queue step. No connection is held open for
+        it: one would keep the commits in the log, out of a copy of the database file.
+        PostgreSQL: the newest modification time and the number of rows (ASE stamps ``mtime``
+        on every write and update; a deleted claim lowers the count)."""
+        if not _is_postgresql(self.url):
+            return _file_version(self.url), _file_version(f"{self.url}-wal")
         with self.db.managed_connection() as con:
             cur = con.cursor()
             cur.execute("SELECT max(mtime), count(*) FROM systems")
@@ -398,6 +401,15 @@ def _connect(url: str) -> Any:
             "from the shards"
         ) from exc
     return db
+
+
+def _file_version(path: str) -> tuple[int, int] | None:
+    """(modification time in ns, size) of ``path``; None when it does not exist."""
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def _is_postgresql(url: str) -> bool:
