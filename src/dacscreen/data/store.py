@@ -404,12 +404,14 @@ def _connect(url: str) -> Any:
 
 
 def _file_version(path: str) -> tuple[int, int] | None:
-    """(modification time in ns, size) of ``path``; None when it does not exist."""
+    """(modification time in ns, size) of ``path``; None when it is missing or empty (a
+    connection that opens creates an empty write-ahead log, and the last to close deletes it:
+    neither changes what is stored)."""
     try:
         st = Path(path).stat()
     except FileNotFoundError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return (st.st_mtime_ns, st.st_size) if st.st_size else None
 
 
 def _is_postgresql(url: str) -> bool:

@@ -118,9 +118,9 @@ class Labeller:
     def clean_site(self, task: Task) -> Atoms:
         """The relaxed clean site for ``task`` (labelled first if missing)."""
         clean = Task(task.host, task.metals, task.placement, "clean", task.method)
-        while not self.store.has_task(clean.key):
+        while not self.rows(clean.key):
             if not self.run_claimed(clean):  # another process is relaxing it
                 time.sleep(CLAIM_POLL_S)
-        atoms = record_to_atoms(next(self.store.rows(task=clean.key, kind="site")))
+        atoms = record_to_atoms(self.rows(clean.key)[0])
         atoms.info = {"host": task.host}
         return atoms
