@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from random_pair_baselines import _fold
+from random_pair_baselines import _fold, pair_features
 from results_io import publish
 from scipy.stats import spearmanr
 from sklearn.model_selection import KFold
@@ -43,8 +43,6 @@ from dacscreen.data import label_rules
 from dacscreen.data.adsorbates import orientations
 from dacscreen.data.label_table import label_table
 from dacscreen.data.store import Store, default_store, shipped_rids
-from dacscreen.elements import DEFAULT_METALS
-from dacscreen.featurize.descriptors import metal_descriptor
 from dacscreen.models.reference import fit_reference, reference_value
 
 STATE = "Li2S2"
@@ -78,7 +76,7 @@ def old_minus_new(store: Store, method: str, old: set[str]) -> pd.DataFrame:
 
 def gp_out_of_fold(pairs: pd.DataFrame, y: np.ndarray) -> np.ndarray:
     """Held-out elemental-GP predictions of ``y`` (5-fold random split, seed 0)."""
-    x = np.array([metal_descriptor(a, b) for a, b in zip(pairs.m1, pairs.m2, strict=True)])
+    _, x = pair_features(pairs)
     out = np.zeros(len(y))
     for tr, te in KFold(5, shuffle=True, random_state=0).split(y):
         scale = StandardScaler().fit(x[tr])
@@ -89,12 +87,7 @@ def gp_out_of_fold(pairs: pd.DataFrame, y: np.ndarray) -> np.ndarray:
 
 def learnability(pairs: pd.DataFrame, y: np.ndarray, seeds: int) -> dict[str, Any]:
     """Metal-identity ridge and elemental GP on labels ``y`` of ``pairs`` (5-fold random split)."""
-    metals = sorted(DEFAULT_METALS)
-    x_id = np.zeros((len(pairs), len(metals)))
-    for i, (a, b) in enumerate(zip(pairs.m1, pairs.m2, strict=True)):
-        x_id[i, metals.index(a)] += 1
-        x_id[i, metals.index(b)] += 1
-    x_el = np.array([metal_descriptor(a, b) for a, b in zip(pairs.m1, pairs.m2, strict=True)])
+    x_id, x_el = pair_features(pairs)
     folds = [
         _fold(x_id, x_el, y, tr, te)
         for seed in range(seeds)

@@ -59,15 +59,22 @@ def _fold(
     }
 
 
-def run(method: str, seeds: int) -> dict[str, Any]:
-    table = label_table(default_store(None), method)
-    pairs = table[table.m2.fillna("") != ""].reset_index(drop=True)
+def pair_features(pairs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(symmetric one-hot counts of the two metals, element descriptors) of each row of
+    ``pairs`` (columns ``m1``, ``m2``)."""
     metals = sorted(DEFAULT_METALS)
     x_id = np.zeros((len(pairs), len(metals)))
     for i, (a, b) in enumerate(zip(pairs.m1, pairs.m2, strict=True)):
         x_id[i, metals.index(a)] += 1
         x_id[i, metals.index(b)] += 1
     x_el = np.array([metal_descriptor(a, b) for a, b in zip(pairs.m1, pairs.m2, strict=True)])
+    return x_id, x_el
+
+
+def run(method: str, seeds: int) -> dict[str, Any]:
+    table = label_table(default_store(None), method)
+    pairs = table[table.m2.fillna("") != ""].reset_index(drop=True)
+    x_id, x_el = pair_features(pairs)
     out: dict[str, Any] = {"method": method, "seeds": seeds, "targets": {}}
     for target in TARGETS:
         y = pairs[target].to_numpy(float)
