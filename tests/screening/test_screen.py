@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dacscreen.config import RankingConfig, ScreenConfig
-from dacscreen.screening.rank import pareto_front, rank
+from dacscreen.screening.rank import against_singles, basis, pareto_front, rank
 from dacscreen.screening.runner import run_screen
 from dacscreen.screening.space import space_from_config
 from dacscreen.site_key import SiteKey
@@ -32,7 +32,7 @@ REQUIRED = [
     "failed_filters",
     "reference_row",
     "normalisation",
-    "beats_singles_dg_rds",
+    "beats_singles_dg",
     "beats_singles_li2s2",
     "beats_singles_li2s",
     "fidelity",
@@ -138,11 +138,34 @@ def test_windows_derived_from_the_pairs_and_the_reference() -> None:
     assert out.loc[("Cu", "Ni"), "li2s2_window"] == f"{lo:.2f},{hi:.2f}"
     assert "li2s2_window" in out.loc[("Fe", "Fe"), "failed_filters"]  # the strongest tenth
     # Cu–Ni (−2.5) binds Li2S2 more strongly and has a lower ΔG than both Cu (−2.0) and Ni (−2.1)
-    assert out.loc[("Cu", "Ni"), "beats_singles_li2s2"] and out.loc[("Cu", "Ni"), "beats_singles_dg_rds"]
+    assert out.loc[("Cu", "Ni"), "beats_singles_li2s2"] and out.loc[("Cu", "Ni"), "beats_singles_dg"]
     assert pd.isna(out.loc[("M0", "X"), "beats_singles_li2s2"])  # no single atoms screened
     narrow = rank(df, RankingConfig(window_quantiles=(0.45, 0.55), window_margin=1.0)).set_index(["m1", "m2"])
     w = [float(x) for x in narrow.loc[("Cu", "Ni"), "li2s2_window"].split(",")]
     assert w[0] <= -3.5 and w[1] >= -1.5  # widened to the reference −2.5 ± 1
+
+
+def test_pairs_meet_their_single_atoms_on_the_ranked_columns() -> None:
+    """With DFT-level columns for every row, the comparison with the single atoms uses them (as
+    the score does), not the training fidelity's ΔG_RDS."""
+    df = pd.DataFrame(
+        {
+            "m1": ["Cu", "Ni", "Cu"],
+            "m2": ["", "", "Ni"],
+            "dg_rds": [-1.5, -1.3, 0.8],  # the pair loses on ΔG_RDS ...
+            "dg_5_dft": [-2.2, -2.4, -2.8],  # ... and wins on the ranked ΔG5 (DFT level)
+            "e_ads_li2s2": [-2.8, -3.4, -3.5],
+            "e_ads_li2s2_dft": [-3.3, -3.8, -3.5],
+            "e_ads_li2s": [-4.6, -4.8, -4.8],
+            "e_ads_li2s_dft": [-4.8, -5.2, -5.5],
+        }
+    )
+    pair = against_singles(df).iloc[2]
+    assert basis(df)["dg"] == "dg_5_dft"
+    assert pair["beats_singles_dg"] and pair["beats_singles_li2s"]
+    assert not pair["beats_singles_li2s2"]  # −3.5 is not below Ni's −3.8
+    plain = against_singles(df.drop(columns=["dg_5_dft", "e_ads_li2s2_dft", "e_ads_li2s_dft"])).iloc[2]
+    assert not plain["beats_singles_dg"] and plain["beats_singles_li2s2"]
 
 
 def test_pareto_by_hand() -> None:

@@ -2,7 +2,8 @@
 
 * **Pairs are the candidates; single atoms are the references.** Single-atom rows are kept,
   flagged ``reference_row``, and never ranked. Every pair says whether it beats *both* of its
-  single atoms on ΔG_RDS and on Li2S2 / Li2S binding (``beats_singles_*``).
+  single atoms on the columns it is ranked on (:func:`basis`: ΔG and Li2S2 / Li2S binding;
+  ``beats_singles_*``).
 * **Filters**, each named in ``failed_filters`` when a row fails it: ``delta_chi`` (|Δχ| ≤
   ``max_delta_chi``), ``li2s2_window`` and ``li2s_window`` (E_ads inside the window),
   ``stability`` (E_bind below the threshold of :func:`stability_threshold`).
@@ -27,14 +28,11 @@ from dacscreen.config import RankingConfig
 
 log = logging.getLogger(__name__)
 
-BEATS = {"dg_rds": "dg_rds", "li2s2": "e_ads_li2s2", "li2s": "e_ads_li2s"}
-"""``beats_singles_<name>``: lower than both single atoms' value of the column (stronger
-binding, lower ΔG)."""
-
 
 def basis(df: pd.DataFrame) -> dict[str, str]:
-    """The columns the score and windows use: DFT-level ones where the model's fidelity map
-    supplies them for every row, else the training fidelity's."""
+    """The columns the score, the windows and the comparison with the single atoms use:
+    DFT-level ones where the model's fidelity map supplies them for every row, else the
+    training fidelity's."""
 
     def pick(plain: str, dft: str) -> str:
         return dft if dft in df and np.isfinite(df[dft]).all() else plain
@@ -140,13 +138,13 @@ def acquisition(df: pd.DataFrame, cfg: RankingConfig) -> pd.Series:
 
 
 def against_singles(df: pd.DataFrame) -> pd.DataFrame:
-    """``beats_singles_<name>`` for each pair: its value lower than that of both of its single
-    atoms (:data:`BEATS`); NA for single atoms and pairs whose single atoms are not screened."""
+    """``beats_singles_<name>`` for each pair: its value of the :func:`basis` column ``name``
+    (``dg``, ``li2s2``, ``li2s``) lower than that of both of its single atoms (stronger binding,
+    lower ΔG); NA for single atoms and pairs whose single atoms are not screened. On the ranked
+    columns, so that a pair's rank and its comparison with its single atoms say the same thing."""
     singles = df[df["m2"] == ""].set_index("m1")
     out = pd.DataFrame(index=df.index)
-    for name, col in BEATS.items():
-        if col not in df:
-            continue
+    for name, col in basis(df).items():
         ref = singles[col].to_dict()
         vals = []
         for m1, m2, v in zip(df["m1"], df["m2"], df[col], strict=True):

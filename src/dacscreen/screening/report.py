@@ -34,7 +34,7 @@ TABLE_COLS = [
     "d_band_m2",
     "e_bind",
     "acquisition",
-    "beats_singles_dg_rds",
+    "beats_singles_dg",
     "beats_singles_li2s2",
     "beats_singles_li2s",
     "passes_filters",
@@ -279,7 +279,8 @@ td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}img{{max-w
 <ul>{notes}</ul>
 <h2>Candidates (pairs, by rank; the top {top} first)</h2>
 <p>{int(pairs["passes_filters"].sum())} of {len(pairs)} pairs pass the filters; <code>failed_filters</code>
-names what a row fails. <code>beats_singles_*</code>: lower than both of the pair's single atoms.
+names what a row fails. <code>beats_singles_*</code>: lower than both of the pair's single atoms on the
+columns of <code>score_basis</code>.
 Click a column header to sort; type to filter: <input id="filter" placeholder="e.g. Ni or True"></p>
 <div style="max-height:480px;overflow:auto">{table}</div>
 <h2>Reference study's trends</h2>{trends}
