@@ -372,6 +372,11 @@ class TrainConfig(Strict):
     """States whose graph-level target is learned."""
     target_definitions: dict[str, TargetSpec] | None = None
     """None: the SRR preset for every target (E_ads against the isolated molecule)."""
+    complete_search_only: list[str] = Field(default_factory=list)
+    """Targets learnt only from labels whose placement search started every offered
+    orientation (:func:`dacscreen.data.label_rules.search_complete`); a label from fewer
+    starts is an upper bound on the lowest state and is left out (training, validation, test
+    and the baselines alike). Imported and single-point records count as complete."""
     clean_target: Literal["e_bind", "none"] = "e_bind"
     """Graph-level target of clean sites: E_bind (needs host, bulk and H2 references) or none."""
     input_mode: Literal["as-built", "relaxed-site", "relaxed"] = "as-built"

@@ -212,3 +212,54 @@ def test_label_table_of_a_labelled_store(tiny_store: Path) -> None:
     assert cuni.dg_5 == pytest.approx(expected.step_dgs[4])
     assert cuni.class_li2s2 in anomalies.STATE_CLASSES and (df["normalisation"] == "per-product").all()
     assert {"bare_melon_Li2S2", "bare_melon_Li2S"} <= set(refs)
+
+
+def test_a_search_is_complete_once_every_offered_orientation_has_started() -> None:
+    """Pair Li2S6: bridge, top1, top2, li_n offered; a continuation counts as its start; records
+    outside the placement search (single points, imported DFT, the clean site) are complete."""
+    done = label_rules.search_complete
+    assert not done("Li2S6", 2, ["template"])
+    assert not done("Li2S6", 2, ["template", "bridge", "top1", "top2"])
+    assert done("Li2S6", 2, ["template", "bridge", "top1", "top2+", "li_n"])
+    assert done("S8", 1, ["top1", "flat"])  # no Li, so no li_n start on S8
+    assert not done("S8", 1, ["top1"])
+    for outside in (["sp"], ["dft"], ["none"], []):
+        assert done("Li2S2", 2, outside)
+
+
+def test_collected_samples_say_whether_their_search_was_complete(tiny_store: Path) -> None:
+    """The tiny store relaxes one start per task (``max_orientations: 1``); adding the other
+    offered orientations of one task makes its label's search complete, and a training config
+    can then leave the incomplete ones out."""
+    from dacscreen.config import TrainConfig
+    from dacscreen.data.adsorbates import orientations
+    from dacscreen.featurize.samples import collect_samples
+    from dacscreen.models.dataset import prepare
+
+    store = Store(tiny_store)
+    li2s2 = [s for s in collect_samples(store) if s.state == "Li2S2"]
+    assert li2s2 and not any(s.search_complete for s in li2s2)
+    target = li2s2[0]
+    label = next(store.rows(kind="site", best=True, adsorbate="Li2S2", m1=target.m1, m2=target.m2))
+    more = [
+        Record(
+            label.toatoms(),
+            label.energy + 1.0,
+            {**label.key_value_pairs, "rid": f"{label.rid}-{o}", "orientation": o},
+        )
+        for o in orientations(len(target.metals), "Li2S2")
+    ]
+    store.write_records(more)
+    after = {(s.m1, s.m2): s for s in collect_samples(store) if s.state == "Li2S2"}
+    assert after[(target.m1, target.m2)].search_complete
+    assert after[(target.m1, target.m2)].e_ads == pytest.approx(target.e_ads)  # the label stays
+    assert sum(s.search_complete for s in after.values()) == 1
+    cfg = TrainConfig(
+        db=str(tiny_store),
+        targets=["Li2S2", "Li2S"],
+        complete_search_only=["Li2S2"],
+        split={"kind": "random"},
+    )
+    kept = prepare(cfg, graphs=False).samples
+    assert [(s.m1, s.m2) for s in kept if s.state == "Li2S2"] == [(target.m1, target.m2)]
+    assert sum(s.state == "Li2S" for s in kept) == sum(s.state == "Li2S" for s in collect_samples(store))

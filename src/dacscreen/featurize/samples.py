@@ -27,6 +27,7 @@ from torch_geometric.data import Data
 
 from dacscreen.config import TargetSpec, srr_target
 from dacscreen.data.adsorbates import orientations, place_adsorbate
+from dacscreen.data.label_rules import search_complete
 from dacscreen.data.references import reference_value
 from dacscreen.data.sites import build_site
 from dacscreen.data.store import Store, record_to_atoms
@@ -56,6 +57,9 @@ class Sample:
     """Where the record's atoms come from: ``relaxed`` (a calculation), ``built`` (the
     platform's unrelaxed build of an energies-only row) or ``none`` (no atoms: only the
     descriptor baselines can learn it)."""
+    search_complete: bool = True
+    """Whether the label's placement search started every offered orientation
+    (:func:`~dacscreen.data.label_rules.search_complete`); else the label is an upper bound."""
 
     @property
     def metals(self) -> list[str]:
@@ -136,13 +140,25 @@ def collect_samples(
         if r.method in order:
             grouped.setdefault(SiteKey.of_record(r), {}).setdefault(r.method, {})[r.adsorbate] = r
     refs = {m: reference_table(store, m) for m in order}
+    tried: dict[str, set[str]] = {}
+    for r in store.site_rows():
+        tried.setdefault(str(r.task), set()).add(str(r.orientation))
     out: list[Sample] = []
     for key, by_method in grouped.items():
         chosen = next((m for m in order if "clean" in by_method.get(m, {})), None)
         chosen = chosen or next((m for m in order if m in by_method), None)
         if chosen is not None:
-            out += _site_samples(key, by_method[chosen], refs[chosen], chosen, definitions, clean_target)
+            samples = _site_samples(key, by_method[chosen], refs[chosen], chosen, definitions, clean_target)
+            out += [_with_search(x, by_method[chosen], tried) for x in samples]
     return out
+
+
+def _with_search(s: Sample, states: dict[str, Any], tried: dict[str, set[str]]) -> Sample:
+    """``s`` with ``search_complete`` set from the orientations its task has started."""
+    if s.state == "clean":
+        return s
+    task = str(states[s.state].get("task", ""))
+    return replace(s, search_complete=search_complete(s.state, len(s.metals), tried.get(task, ())))
 
 
 def _site_samples(

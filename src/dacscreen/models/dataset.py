@@ -66,7 +66,8 @@ def prepare(cfg: TrainConfig, settings: Settings | None = None, graphs: bool = T
     samples = [
         x
         for x in collect_samples(store, cfg.method, cfg.host, cfg.target_definitions, cfg.clean_target)
-        if x.state == "clean" or x.state in cfg.targets
+        if x.state == "clean"
+        or (x.state in cfg.targets and (x.search_complete or x.state not in cfg.complete_search_only))
     ]
     if len(samples) < MIN_SAMPLES:
         raise DacscreenError(f"{store.url}: only {len(samples)} labelled samples; label more data first")
