@@ -66,7 +66,7 @@ def test_screen_outputs(tiny_model: Path, tmp_path: Path) -> None:
     assert not re.search(r"<(?:script|link|img|iframe)[^>]+(?:src|href)=[\"']https?:", page)
     pair = df[~df.reference_row].iloc[0]
     assert f"{pair.m1}–{pair.m2}" in page  # hover text of a pair
-    for png in ("heatmap_dg_rds.png", "volcano_dband.png", "pareto.png"):
+    for png in ("heatmap_dg.png", "volcano_dband.png", "pareto.png"):
         assert (tmp_path / png).stat().st_size > 1000
 
 

@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 
 
 def basis(df: pd.DataFrame) -> dict[str, str]:
-    """The columns the score, the windows and the comparison with the single atoms use:
-    DFT-level ones where the model's fidelity map supplies them for every row, else the
-    training fidelity's."""
+    """The columns the score, the windows, the Pareto front, the comparison with the single
+    atoms and the report's figures use: DFT-level ones where the model's fidelity map supplies
+    them for every row, else the training fidelity's."""
 
     def pick(plain: str, dft: str) -> str:
         return dft if dft in df and np.isfinite(df[dft]).all() else plain
@@ -168,7 +168,8 @@ def rank(df: pd.DataFrame, cfg: RankingConfig) -> pd.DataFrame:
     out["li2s_window"] = "{:.2f},{:.2f}".format(*windows["li2s"])
     out["score_basis"] = ",".join(dict.fromkeys(basis(out).values()))
     out["score"] = score(out, cfg, windows["li2s"])
-    out["pareto"] = pareto_front(out)
+    cols = basis(out)
+    out["pareto"] = pareto_front(out, (cols["dg"], cols["li2s2"]))
     out["acquisition"] = acquisition(out, cfg)
     out = out.join(against_singles(out))
     out["reference_row"] = out["m2"] == ""

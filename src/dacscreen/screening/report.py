@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from dacscreen.screening.rank import basis
 from dacscreen.screening.trends import pair_trends
 
 TABLE_COLS = [
@@ -25,6 +26,7 @@ TABLE_COLS = [
     "m1",
     "m2",
     "delta_chi",
+    "dg_5_dft",
     "dg_rds",
     "dg_rds_std",
     "rds_step",
@@ -46,6 +48,7 @@ SINGLE_COLS = [
     "dg_rds_std",
     "rds_step",
     "dg_5",
+    "dg_5_dft",
     "e_ads_li2s2",
     "e_ads_li2s",
     "d_band_m1",
@@ -53,53 +56,66 @@ SINGLE_COLS = [
 ]
 
 
+DG_NAMES = {"dg_rds": "ΔG_RDS", "dg_5_dft": "ΔG5 (DFT level)"}
+
+
+def ranked_dg(df: pd.DataFrame) -> tuple[str, str]:
+    """The ΔG column the sites are ranked on (:func:`~dacscreen.screening.rank.basis`) and its
+    name: the figures show what the rank uses, so that a chart and the table agree."""
+    col = basis(df)["dg"]
+    return col, DG_NAMES.get(col, col)
+
+
 def heatmap(df: pd.DataFrame, metals: list[str], path: Path) -> Path:
-    """Metal × metal map of ΔG_RDS (eV); the diagonal holds homo pairs, single atoms omitted."""
+    """Metal × metal map of the ranked ΔG (eV); the diagonal holds homo pairs, single atoms omitted."""
+    col, name = ranked_dg(df)
     idx = {m: k for k, m in enumerate(metals)}
     grid = np.full((len(metals), len(metals)), np.nan)
-    for _, r in df[df["m2"] != ""].iterrows():
-        if r.m1 in idx and r.m2 in idx:
-            grid[idx[r.m1], idx[r.m2]] = grid[idx[r.m2], idx[r.m1]] = r.dg_rds
+    for m1, m2, v in zip(df["m1"], df["m2"], df[col], strict=True):
+        if m2 and m1 in idx and m2 in idx:
+            grid[idx[m1], idx[m2]] = grid[idx[m2], idx[m1]] = v
     fig, ax = plt.subplots(figsize=(9, 8))
     im = ax.imshow(grid, cmap="viridis_r")
     ax.set_xticks(range(len(metals)), metals, rotation=90, fontsize=7)
     ax.set_yticks(range(len(metals)), metals, fontsize=7)
-    fig.colorbar(im, ax=ax, label="ΔG_RDS (eV, 0 V vs Li/Li+)")
-    ax.set_title("ΔG of the rate-determining SRR step")
+    fig.colorbar(im, ax=ax, label=f"{name} (eV, 0 V vs Li/Li+)")
+    ax.set_title(f"{name}: the ΔG the pairs are ranked on")
     return _save(fig, path)
 
 
 def volcano(df: pd.DataFrame, path: Path) -> Path:
-    """ΔG_RDS against the mean d-band centre of the site (eV vs E_F), with error bars."""
+    """The ranked ΔG against the mean d-band centre of the site (eV vs E_F), with error bars."""
+    col, name = ranked_dg(df)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     eps = (df["d_band_m1"] + df["d_band_m2"]) / 2.0
     single = df["m2"] == ""
     for mask, label, marker in ((~single, "pairs", "o"), (single, "single atoms", "s")):
         ax.errorbar(
             eps[mask],
-            df["dg_rds"][mask],
-            yerr=df["dg_rds_std"][mask],
+            df[col][mask],
+            yerr=df[f"{col}_std"][mask],
             fmt=marker,
             ms=4,
             alpha=0.6,
             label=label,
         )
     ax.set_xlabel("mean d-band centre ε_d (eV vs E_F)")
-    ax.set_ylabel("ΔG_RDS (eV)")
+    ax.set_ylabel(f"{name} (eV)")
     ax.legend()
     return _save(fig, path)
 
 
 def pareto_plot(df: pd.DataFrame, path: Path) -> Path:
-    """E_ads(Li2S2) against ΔG_RDS; the Pareto front highlighted."""
+    """E_ads(Li2S2) against the ranked ΔG, both on the ranked columns; the Pareto front highlighted."""
+    (col, name), x = ranked_dg(df), basis(df)["li2s2"]
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.scatter(df["e_ads_li2s2"], df["dg_rds"], s=10, alpha=0.4, label="all sites")
-    front = df[df["pareto"]].sort_values("e_ads_li2s2")
-    ax.plot(front["e_ads_li2s2"], front["dg_rds"], "r-o", ms=5, label="Pareto front")
-    for _, r in front.iterrows():
-        ax.annotate(f"{r.m1}{r.m2}", (r.e_ads_li2s2, r.dg_rds), fontsize=7)
-    ax.set_xlabel("E_ads(Li2S2) (eV)")
-    ax.set_ylabel("ΔG_RDS (eV)")
+    ax.scatter(df[x], df[col], s=10, alpha=0.4, label="all sites")
+    front = df[df["pareto"]].sort_values(x)
+    ax.plot(front[x], front[col], "r-o", ms=5, label="Pareto front")
+    for m1, m2, xv, yv in zip(front["m1"], front["m2"], front[x], front[col], strict=True):
+        ax.annotate(f"{m1}{m2}", (xv, yv), fontsize=7)
+    ax.set_xlabel(f"{x} (eV)")
+    ax.set_ylabel(f"{name} (eV)")
     ax.legend()
     return _save(fig, path)
 
@@ -112,60 +128,76 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _hover(df: pd.DataFrame) -> list[str]:
-    """Hover text of each site: its name and the numbers a reader compares."""
+def _hover(df: pd.DataFrame, dg: tuple[str, str]) -> list[str]:
+    """Hover text of each site: its name and the numbers a reader compares (the ranked ΔG
+    ``dg``, column and name, first where it is not ΔG_RDS)."""
+    col, name = dg
+    ranked = (
+        [""] * len(df)
+        if col == "dg_rds"
+        else [f"{name} {v:+.2f} ± {e:.2f} eV<br>" for v, e in zip(df[col], df[f"{col}_std"], strict=True)]
+    )
     return [
-        f"<b>{r.m1}{('–' + r.m2) if r.m2 else ' (single atom)'}</b><br>"
+        f"<b>{r.m1}{('–' + r.m2) if r.m2 else ' (single atom)'}</b><br>{first}"
         f"ΔG_RDS {r.dg_rds:+.2f} ± {r.dg_rds_std:.2f} eV (step {r.rds_step})<br>"
         f"E_ads Li2S2 {r.e_ads_li2s2:+.2f} eV, Li2S {r.e_ads_li2s:+.2f} eV<br>"
         f"|Δχ| {r.delta_chi:.2f}, rank {'—' if pd.isna(r['rank']) else int(r['rank'])}"
-        for _, r in df.iterrows()
+        for first, (_, r) in zip(ranked, df.iterrows(), strict=True)
     ]
 
 
 def interactive_figures(df: pd.DataFrame, metals: list[str]) -> dict[str, Any]:
-    """Plotly figures of the heat map, the volcano and the Pareto front, with hover text."""
+    """Plotly figures of the heat map, the volcano and the Pareto front of the ranked ΔG, with
+    hover text."""
     import plotly.graph_objects as go
 
+    dg, x = ranked_dg(df), basis(df)["li2s2"]
+    col, name = dg
     eps = (df["d_band_m1"] + df["d_band_m2"]) / 2.0
     single = df["m2"] == ""
     volcano_fig = go.Figure(
         [
-            _points(df[mask], eps[mask], name, error_y={"array": df["dg_rds_std"][mask], "thickness": 0.5})
-            for mask, name in ((~single, "pairs"), (single, "single atoms"))
+            _points(
+                df[mask], eps[mask], label, dg, error_y={"array": df[f"{col}_std"][mask], "thickness": 0.5}
+            )
+            for mask, label in ((~single, "pairs"), (single, "single atoms"))
         ]
     )
-    volcano_fig.update_layout(xaxis_title="mean d-band centre ε_d (eV vs E_F)", yaxis_title="ΔG_RDS (eV)")
-    front = df[df["pareto"]].sort_values("e_ads_li2s2")
+    volcano_fig.update_layout(xaxis_title="mean d-band centre ε_d (eV vs E_F)", yaxis_title=f"{name} (eV)")
+    front = df[df["pareto"]].sort_values(x)
     pareto_fig = go.Figure(
         [
-            _points(df, df["e_ads_li2s2"], "all sites", opacity=0.5),
-            _points(front, front["e_ads_li2s2"], "Pareto front", mode="lines+markers"),
+            _points(df, df[x], "all sites", dg, opacity=0.5),
+            _points(front, front[x], "Pareto front", dg, mode="lines+markers"),
         ]
     )
-    pareto_fig.update_layout(xaxis_title="E_ads(Li2S2) (eV)", yaxis_title="ΔG_RDS (eV)")
-    return {"heatmap": _heatmap_figure(df, metals), "volcano": volcano_fig, "pareto": pareto_fig}
+    pareto_fig.update_layout(xaxis_title=f"{x} (eV)", yaxis_title=f"{name} (eV)")
+    return {"heatmap": _heatmap_figure(df, metals, dg), "volcano": volcano_fig, "pareto": pareto_fig}
 
 
-def _points(df: pd.DataFrame, x: pd.Series, name: str, mode: str = "markers", **kw: Any) -> Any:
-    """A scatter trace of ΔG_RDS against ``x``, each point hovering its site."""
+def _points(
+    df: pd.DataFrame, x: pd.Series, label: str, dg: tuple[str, str], mode: str = "markers", **kw: Any
+) -> Any:
+    """A scatter trace of the ranked ΔG (``dg``: column, name) against ``x``, each point
+    hovering its site."""
     import plotly.graph_objects as go
 
-    return go.Scatter(x=x, y=df["dg_rds"], mode=mode, name=name, text=_hover(df), hoverinfo="text", **kw)
+    return go.Scatter(x=x, y=df[dg[0]], mode=mode, name=label, text=_hover(df, dg), hoverinfo="text", **kw)
 
 
-def _heatmap_figure(df: pd.DataFrame, metals: list[str]) -> Any:
-    """Metal × metal ΔG_RDS, each cell hovering its pair."""
+def _heatmap_figure(df: pd.DataFrame, metals: list[str], dg: tuple[str, str]) -> Any:
+    """Metal × metal ranked ΔG (``dg``: column, name), each cell hovering its pair."""
     import plotly.graph_objects as go
 
+    col, name = dg
     pairs = df[df["m2"] != ""]
     idx = {m: k for k, m in enumerate(metals)}
     grid = np.full((len(metals), len(metals)), np.nan)
     text = np.full((len(metals), len(metals)), "", dtype=object)
-    for (_, r), hover in zip(pairs.iterrows(), _hover(pairs), strict=True):
-        if r.m1 in idx and r.m2 in idx:
-            for i, j in ((idx[r.m1], idx[r.m2]), (idx[r.m2], idx[r.m1])):
-                grid[i, j], text[i, j] = r.dg_rds, hover
+    for m1, m2, v, hover in zip(pairs["m1"], pairs["m2"], pairs[col], _hover(pairs, dg), strict=True):
+        if m1 in idx and m2 in idx:
+            for i, j in ((idx[m1], idx[m2]), (idx[m2], idx[m1])):
+                grid[i, j], text[i, j] = v, hover
     heat = go.Figure(
         go.Heatmap(
             z=grid,
@@ -174,10 +206,10 @@ def _heatmap_figure(df: pd.DataFrame, metals: list[str]) -> Any:
             text=text,
             hoverinfo="text",
             colorscale="Viridis_r",
-            colorbar={"title": "ΔG_RDS (eV)"},
+            colorbar={"title": f"{name} (eV)"},
         )
     )
-    heat.update_layout(title="ΔG of the rate-determining SRR step (0 V vs Li/Li+)", height=700)
+    heat.update_layout(title=f"{name}, the ΔG the pairs are ranked on (0 V vs Li/Li+)", height=700)
     return heat
 
 
@@ -255,15 +287,16 @@ def write_report(df: pd.DataFrame, metals: list[str], out: Path, top: int, meta:
     """Write the PNGs and ``report.html`` (interactive, everything inlined, no network needed).
     The candidate table holds every pair (ranked; sortable and filterable), the top ``top`` first."""
     pngs = {
-        "heatmap": heatmap(df, metals, out / "heatmap_dg_rds.png"),
+        "heatmap": heatmap(df, metals, out / "heatmap_dg.png"),
         "volcano": volcano(df, out / "volcano_dband.png"),
         "pareto": pareto_plot(df, out / "pareto.png"),
     }
     figs = interactive_figures(df, metals)
+    name = ranked_dg(df)[1]
     captions = {
-        "heatmap": "metal × metal heat map of ΔG_RDS (hover a cell for the pair)",
-        "volcano": "ΔG_RDS against the d-band centre",
-        "pareto": "Pareto front of ΔG_RDS and Li2S2 binding",
+        "heatmap": f"metal × metal heat map of {name} (hover a cell for the pair)",
+        "volcano": f"{name} against the d-band centre",
+        "pareto": f"Pareto front of {name} and Li2S2 binding",
     }
     charts = {k: _figure(figs[k], k, captions[k], pngs[k], first=k == "heatmap") for k in figs}
     pairs, singles = df[~df["reference_row"]], df[df["reference_row"]]
@@ -285,7 +318,7 @@ Click a column header to sort; type to filter: <input id="filter" placeholder="e
 <div style="max-height:480px;overflow:auto">{table}</div>
 <h2>Reference study's trends</h2>{trends}
 <h2>Single atoms (reference rows, not ranked)</h2>{single_table}
-<h2>ΔG_RDS heat map</h2>{charts["heatmap"]}
+<h2>Heat map of the ranked ΔG</h2>{charts["heatmap"]}
 <h2>Volcano</h2>{charts["volcano"]}
 <h2>Pareto front</h2>{charts["pareto"]}
 {TABLE_SCRIPT}
