@@ -139,7 +139,7 @@ def bounded_training(store: Any, method: str, state: str) -> dict[str, Any]:
     x = np.array([metal_descriptor(s.m1, s.m2) for s in samples])
     y = np.array([s.e_ads for s in samples])
     full = np.flatnonzero([s.search_complete for s in samples])
-    out: dict[str, Any] = {"labels": len(y), "complete": len(full)}
+    out: dict[str, Any] = {"labels": len(y), "n_complete": len(full)}
     if len(full) < 10:
         return out
     every, complete = np.zeros(len(y)), np.zeros(len(y))
@@ -223,7 +223,7 @@ def markdown(res: dict[str, Any]) -> str:
         cells = [
             f"{r[k]['mae']:.2f} / {r[k]['bias']:+.2f}" if k in r else "too few" for k in ("every", "complete")
         ]
-        lines.append(f"| {state} | {r['labels']} | {r['complete']} | {cells[0]} | {cells[1]} |")
+        lines.append(f"| {state} | {r['labels']} | {r['n_complete']} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"
 
 
