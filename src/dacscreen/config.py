@@ -331,6 +331,13 @@ class ModelConfig(Strict):
     new sites), not on the in-sample residual, which a GP shrinks to its noise. 0 (or 1) trains
     on the in-sample residual. The stored reference, fitted on every training site, is used
     for validation and prediction either way."""
+    correction_weight: Literal["validation", "full"] = "validation"
+    """How much of the network's correction to its energy reference a prediction keeps, per
+    state: ``validation`` fits a weight w in [0, 1] on the validation split after training (the
+    ensemble mean becomes reference + w × the members' mean correction; each member keeps its
+    deviation, so σ is unchanged), so that where the correction does not help on held-out
+    sites (E_bind of unseen metals) the prediction falls back towards the reference; ``full``
+    keeps all of it (w = 1). Fitted after training, it does not change the members."""
 
 
 class TargetSpec(Strict):

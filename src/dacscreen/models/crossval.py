@@ -20,13 +20,13 @@ import numpy as np
 
 from dacscreen.config import TrainConfig
 from dacscreen.models.baseline import NAMES, SingleAtomMean, choose_baseline, fit_baselines
-from dacscreen.models.calibration import recalibrate
 from dacscreen.models.dataset import Prepared
 from dacscreen.models.dft_agreement import DftAgreement
 from dacscreen.models.dft_agreement import markdown as dft_markdown
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
+from dacscreen.models.shrinkage import fit_on_validation
 from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
 from dacscreen.models.targets import Predictions, accumulate, averaged, markdown, report_targets, score_table
 from dacscreen.models.train import train_member
@@ -46,7 +46,7 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
     val_loss = float(np.mean([r.best_val for r in results]))
     meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
     ens = Ensemble([r.model for r in results], cfg.model, p.settings, scaling, meta)
-    recalibrate(ens, [p.samples[i] for i in val], cfg.input_mode)
+    fit_on_validation(ens, [p.samples[i] for i in val], cfg.input_mode)
     return ens
 
 
@@ -61,9 +61,10 @@ def _split_predictions(
     """Predictions for the test samples of one split, by model: ``gnn`` (unless ``store`` is
     None: descriptor baselines only), ``baseline`` (the kind chosen on the validation split)
     and every baseline kind by its name, for reference; and what was fitted (the chosen
-    baseline's name, the ensemble's σ-scaling, its members' mean best validation loss and its
-    graph-level validation MAE in eV, all from the validation split). With ``dft``, the fold's
-    GNN and baseline also predict its DFT sites with a metal of ``held``."""
+    baseline's name, the ensemble's correction weights and σ-scaling, its members' mean best
+    validation loss and its graph-level validation MAE in eV, all from the validation split).
+    With ``dft``, the fold's GNN and baseline also predict its DFT sites with a metal of
+    ``held``."""
     train, val, test = split
     kinds = fit_baselines([p.samples[i] for i in train], cfg.split.seed)
     baseline = choose_baseline(kinds, [p.samples[i] for i in val])
@@ -76,6 +77,7 @@ def _split_predictions(
         preds["gnn"] = blind_predictions(ens, test_s, cfg.input_mode)
         fitted |= {
             "std_scale": ens.std_scale,
+            "correction_weight": ens.meta.correction_weight,
             "val_loss": ens.meta.val_loss,
             "val_mae": _graph_mae(ens, p.training_graphs(val)),
         }

@@ -197,9 +197,11 @@ class Ensemble:
                 ds.append(_metal_pairs(d.float().cpu() * self.scaling.db_std + self.scaling.db_mean, batch))
             per_member_e.append(torch.cat(es))
             per_member_d.append(torch.cat(ds))
+        states = [getattr(g, "state", "") for g in graphs]
+        reference = torch.cat([mean.cpu() for mean, _ in stats]).numpy()
         e = _spread(
-            torch.stack(per_member_e).numpy(),
-            self.e_ads_scale([getattr(g, "state", "") for g in graphs]),
+            self._weighted(torch.stack(per_member_e).numpy(), reference, states),
+            self.e_ads_scale(states),
             self.scaling.reference_std(graphs),
         )
         d = _spread(torch.stack(per_member_d).numpy(), self.std_scale.get("dband", 1.0))
@@ -211,6 +213,15 @@ class Ensemble:
             "e_ads_members": e,
             "dband_members": d,
         }
+
+    def _weighted(self, members: np.ndarray, reference: np.ndarray, states: list[str]) -> np.ndarray:
+        """Members' E_ads (K, n; eV) with the ensemble's mean correction to each graph's
+        ``reference`` (eV) scaled by its state's correction weight (1 where none is stored,
+        :mod:`dacscreen.models.shrinkage`); each member keeps its deviation from the mean."""
+        w = np.array([self.meta.correction_weight.get(s, 1.0) for s in states])
+        if np.all(w == 1.0):
+            return members
+        return members - (1.0 - w) * (members.mean(axis=0) - reference)
 
     def e_ads_scale(self, states: list[str]) -> np.ndarray:
         """Per graph, the σ-scale of its state (``e_ads:<state>``: E_bind of a clean site and

@@ -44,6 +44,10 @@ class EnsembleMeta(BaseModel):
     """The fidelity map for the screen's DFT-level columns (:mod:`dacscreen.models.correction`)."""
     std_scale: dict[str, float] = {}
     """σ-scaling factors fitted on the validation split (:meth:`Ensemble.recalibrate`)."""
+    correction_weight: dict[str, float] = {}
+    """Per state, the share w of the network's mean correction to its energy reference that a
+    prediction keeps (fitted on the validation split, :mod:`dacscreen.models.shrinkage`; 1 for a
+    state not listed)."""
     val_loss: float | None = None
     """Mean best validation loss of the members (ensembles fitted inside a cross-validation)."""
 

@@ -11,12 +11,12 @@ import numpy as np
 from dacscreen.config import TrainConfig
 from dacscreen.featurize.samples import cache_key
 from dacscreen.models import ddp
-from dacscreen.models.calibration import recalibrate
 from dacscreen.models.dataset import Prepared, prepare
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import evaluate, flatten, write_model_card
 from dacscreen.models.registry import register
+from dacscreen.models.shrinkage import fit_on_validation
 from dacscreen.models.train import train_member
 
 # TrainConfig keys that say where and on what a run happens, not how the model is trained; they
@@ -93,7 +93,7 @@ def train_ensemble(
                 correction=p.correction.to_meta() if p.correction else None,
             ),
         )
-        recalibrate(ens, [p.samples[i] for i in p.val], cfg.input_mode)
+        fit_on_validation(ens, [p.samples[i] for i in p.val], cfg.input_mode)
         ens.save(cfg.out)
         report = evaluate(ens, p, cfg.out)
         report["train_seconds"] = seconds

@@ -34,7 +34,6 @@ import numpy as np
 from dacscreen.config import TrainConfig
 from dacscreen.featurize.samples import Sample
 from dacscreen.models.baseline import best_baseline
-from dacscreen.models.calibration import recalibrate
 from dacscreen.models.correction import Correction, label_predictions
 from dacscreen.models.crossval import fit_ensemble
 from dacscreen.models.dataset import Prepared
@@ -42,6 +41,7 @@ from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
 from dacscreen.models.metrics import mae_gap
+from dacscreen.models.shrinkage import fit_on_validation
 from dacscreen.models.splits import leave_metal_out, metal_folds
 from dacscreen.models.targets import Predictions, accumulate, averaged, score_table
 from dacscreen.models.train import train_member
@@ -79,7 +79,7 @@ def fine_tune(
     val_loss = float(np.mean([r.best_val for r in results]))
     meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
     ens = Ensemble([r.model for r in results], low.config, low.settings, low.scaling, meta)
-    recalibrate(ens, [high.samples[i] for i in val], cfg.input_mode)
+    fit_on_validation(ens, [high.samples[i] for i in val], cfg.input_mode)
     return ens
 
 

@@ -289,9 +289,10 @@ def run_fingerprint(
 
 
 def _unhashed(model: Any) -> set[str]:
-    """Model fields a member's fingerprint leaves out: the ensemble's size, and
+    """Model fields a member's fingerprint leaves out: the ensemble's size, the correction
+    weight (fitted after training), and
     ``reference_folds`` at its default (0), so members trained before the field existed match."""
-    return {"ensemble"} | (set() if model.reference_folds else {"reference_folds"})
+    return {"ensemble", "correction_weight"} | (set() if model.reference_folds else {"reference_folds"})
 
 
 def _scaling_summary(scaling: Scaling | None) -> dict[str, Any] | None:
