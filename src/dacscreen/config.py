@@ -332,12 +332,14 @@ class ModelConfig(Strict):
     on the in-sample residual. The stored reference, fitted on every training site, is used
     for validation and prediction either way."""
     correction_weight: Literal["validation", "full"] = "validation"
-    """How much of the network's correction to its energy reference a prediction keeps, per
-    state: ``validation`` fits a weight w in [0, 1] on the validation split after training (the
-    ensemble mean becomes reference + w × the members' mean correction; each member keeps its
-    deviation, so σ is unchanged), so that where the correction does not help on held-out
-    sites (E_bind of unseen metals) the prediction falls back towards the reference; ``full``
-    keeps all of it (w = 1). Fitted after training, it does not change the members."""
+    """How much of the network's correction to its energy reference a prediction for a site
+    with a metal the model was not trained on keeps, per state: ``validation`` fits a weight w
+    in [0, 1] on the new-metal sites of the validation split after training (the ensemble mean
+    becomes reference + w × the members' mean correction; each member keeps its deviation, so
+    σ is unchanged), so that where the learned embedding of an unseen metal does not help
+    (E_bind) the prediction falls back towards the reference; ``full`` keeps all of it (w = 1).
+    Sites of trained metals always keep all of it. Fitted after training, it does not change
+    the members."""
 
 
 class TargetSpec(Strict):

@@ -18,7 +18,7 @@ from dacscreen.models import shrinkage
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.multitask import MultiTaskGNN
 from dacscreen.models.predictor import predict_states
-from dacscreen.models.shrinkage import GRID, fit_correction_weights, fit_on_validation
+from dacscreen.models.shrinkage import GRID, fit_correction_weights, fit_on_validation, metals_of
 
 
 def _ensemble(weight: str = "validation") -> Ensemble:
@@ -87,3 +87,20 @@ def test_weights_and_sigma_scale_survive_save_and_load(samples: list, tmp_path: 
     assert loaded.meta.correction_weight == ens.meta.correction_weight != {}
     assert loaded.std_scale == ens.std_scale != {}
     np.testing.assert_allclose(_predict(loaded, samples).e_ads, _predict(ens, samples).e_ads, rtol=1e-5)
+
+
+def test_only_queries_with_a_new_metal_are_weighted(samples: list) -> None:
+    """A query whose metals were all trained on keeps the whole correction; the weights are
+    fitted on the new-metal validation samples alone, and without any there are none."""
+    ens = _ensemble()
+    full = _predict(ens, samples)
+    ens.meta.train_metals = metals_of(samples)
+    assert fit_correction_weights(ens, samples, "as-built") == {}
+    seen = set(metals_of(samples)) - {samples[-1].metals[0]}
+    new = np.array([bool(set(s.metals) - seen) for s in samples])
+    assert new.any() and (~new).any()
+    ens.meta.train_metals = sorted(seen)
+    states = sorted({s.state for s in samples})
+    after = _predict(ens, samples, dict.fromkeys(states, 0.0))
+    np.testing.assert_allclose(after.e_ads[~new], full.e_ads[~new], rtol=1e-6)
+    assert np.all(np.abs(after.e_ads[new] - full.e_ads[new]) > 1e-6)

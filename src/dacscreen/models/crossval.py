@@ -26,7 +26,7 @@ from dacscreen.models.dft_agreement import markdown as dft_markdown
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
-from dacscreen.models.shrinkage import fit_on_validation
+from dacscreen.models.shrinkage import fit_on_validation, metals_of
 from dacscreen.models.splits import leave_metal_out, metal_folds, random_split
 from dacscreen.models.targets import Predictions, accumulate, averaged, markdown, report_targets, score_table
 from dacscreen.models.train import train_member
@@ -44,7 +44,11 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
         train_member(tg, vg, cfg, scaling, cfg.seed + k, store=store) for k in range(cfg.model.ensemble)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
-    meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
+    meta = EnsembleMeta(
+        val_loss=val_loss,
+        orientations=cfg.orientations,
+        train_metals=metals_of([p.samples[i] for i in train]),
+    )
     ens = Ensemble([r.model for r in results], cfg.model, p.settings, scaling, meta)
     fit_on_validation(ens, [p.samples[i] for i in val], cfg.input_mode)
     return ens

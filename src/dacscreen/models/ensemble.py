@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -174,9 +174,15 @@ class Ensemble:
 
     @torch.no_grad()
     def predict(
-        self, graphs: list[Data], batch_size: int = 128, device: str = "cpu"
+        self,
+        graphs: list[Data],
+        batch_size: int = 128,
+        device: str = "cpu",
+        weights: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """Per-graph E_ads mean/std (eV) and per-graph d-band mean/std of up to two metals.
+        """Per-graph E_ads mean/std (eV) and per-graph d-band mean/std of up to two metals;
+        ``weights`` (per graph; default 1) scale the members' mean correction to the energy
+        reference (:meth:`correction_weights`).
 
         Returns arrays ``e_ads``, ``e_ads_std`` (n,), ``dband``, ``dband_std`` (n, 2), and the
         per-member values ``e_ads_members`` (K, n) and ``dband_members`` (K, n, 2).
@@ -198,9 +204,12 @@ class Ensemble:
             per_member_e.append(torch.cat(es))
             per_member_d.append(torch.cat(ds))
         states = [getattr(g, "state", "") for g in graphs]
-        reference = torch.cat([mean.cpu() for mean, _ in stats]).numpy()
+        members_e = torch.stack(per_member_e).numpy()
+        if weights is not None and np.any(weights != 1.0):
+            reference = torch.cat([mean.cpu() for mean, _ in stats]).numpy()
+            members_e = members_e - (1.0 - weights) * (members_e.mean(axis=0) - reference)
         e = _spread(
-            self._weighted(torch.stack(per_member_e).numpy(), reference, states),
+            members_e,
             self.e_ads_scale(states),
             self.scaling.reference_std(graphs),
         )
@@ -214,14 +223,15 @@ class Ensemble:
             "dband_members": d,
         }
 
-    def _weighted(self, members: np.ndarray, reference: np.ndarray, states: list[str]) -> np.ndarray:
-        """Members' E_ads (K, n; eV) with the ensemble's mean correction to each graph's
-        ``reference`` (eV) scaled by its state's correction weight (1 where none is stored,
-        :mod:`dacscreen.models.shrinkage`); each member keeps its deviation from the mean."""
-        w = np.array([self.meta.correction_weight.get(s, 1.0) for s in states])
-        if np.all(w == 1.0):
-            return members
-        return members - (1.0 - w) * (members.mean(axis=0) - reference)
+    def correction_weights(self, states: Sequence[str], metals: Sequence[Sequence[str]]) -> np.ndarray:
+        """Per query (its state and metals), the share of the members' mean correction to the
+        energy reference that its prediction keeps: the state's fitted weight for a query with
+        a metal outside ``meta.train_metals``, else 1 (:mod:`dacscreen.models.shrinkage`). Each
+        member keeps its deviation from the mean, so σ is unchanged."""
+        seen, w = set(self.meta.train_metals), self.meta.correction_weight
+        return np.array(
+            [w.get(st, 1.0) if set(m) - seen else 1.0 for st, m in zip(states, metals, strict=True)]
+        )
 
     def e_ads_scale(self, states: list[str]) -> np.ndarray:
         """Per graph, the σ-scale of its state (``e_ads:<state>``: E_bind of a clean site and

@@ -44,10 +44,14 @@ class EnsembleMeta(BaseModel):
     """The fidelity map for the screen's DFT-level columns (:mod:`dacscreen.models.correction`)."""
     std_scale: dict[str, float] = {}
     """σ-scaling factors fitted on the validation split (:meth:`Ensemble.recalibrate`)."""
+    train_metals: list[str] = []
+    """The metals of its training sites. A query with any other metal is a new-metal query,
+    whose network correction is weighted by ``correction_weight`` (empty: every query is)."""
     correction_weight: dict[str, float] = {}
     """Per state, the share w of the network's mean correction to its energy reference that a
-    prediction keeps (fitted on the validation split, :mod:`dacscreen.models.shrinkage`; 1 for a
-    state not listed)."""
+    new-metal prediction keeps (fitted on the validation split,
+    :mod:`dacscreen.models.shrinkage`; 1 for a state not listed and for a query whose metals
+    were all trained on)."""
     val_loss: float | None = None
     """Mean best validation loss of the members (ensembles fitted inside a cross-validation)."""
 

@@ -16,7 +16,7 @@ from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import evaluate, flatten, write_model_card
 from dacscreen.models.registry import register
-from dacscreen.models.shrinkage import fit_on_validation
+from dacscreen.models.shrinkage import fit_on_validation, metals_of
 from dacscreen.models.train import train_member
 
 # TrainConfig keys that say where and on what a run happens, not how the model is trained; they
@@ -86,6 +86,7 @@ def train_ensemble(
                 dband_method=p.dband_method,
                 targets=cfg.targets,
                 test_metals=p.test_metals,
+                train_metals=metals_of([p.samples[i] for i in p.train]),
                 trained=time.strftime("%Y-%m-%dT%H:%M:%S"),
                 mlflow_run=active.info.run_id,
                 references=p.references,

@@ -41,7 +41,7 @@ from dacscreen.models.ensemble import Ensemble
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions
 from dacscreen.models.metrics import mae_gap
-from dacscreen.models.shrinkage import fit_on_validation
+from dacscreen.models.shrinkage import fit_on_validation, metals_of
 from dacscreen.models.splits import leave_metal_out, metal_folds
 from dacscreen.models.targets import Predictions, accumulate, averaged, score_table
 from dacscreen.models.train import train_member
@@ -77,7 +77,8 @@ def fine_tune(
         for k, m in enumerate(low.members)
     ]
     val_loss = float(np.mean([r.best_val for r in results]))
-    meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations)
+    seen = sorted(set(low.meta.train_metals) | set(metals_of([high.samples[i] for i in train])))
+    meta = EnsembleMeta(val_loss=val_loss, orientations=cfg.orientations, train_metals=seen)
     ens = Ensemble([r.model for r in results], low.config, low.settings, low.scaling, meta)
     fit_on_validation(ens, [high.samples[i] for i in val], cfg.input_mode)
     return ens

@@ -83,7 +83,9 @@ def predict_states(ens: Ensemble, queries: Sequence[Sample], mode: str, device: 
     """The ensemble's pooled predictions of ``queries`` (site × state; their labels are not
     read) with inputs built in ``mode`` (``as-built``, ``relaxed-site`` or ``relaxed``)."""
     structures, owner, names = query_inputs(queries, mode)
-    raw = ens.predict([atoms_to_graph(a, ens.settings) for a in structures], device=device)
+    weights = ens.correction_weights([q.state for q in queries], [q.metals for q in queries])
+    graphs = [atoms_to_graph(a, ens.settings) for a in structures]
+    raw = ens.predict(graphs, device=device, weights=weights[np.asarray(owner, dtype=int)])
     rule = ens.meta.orientations
     n = len(queries)
     k_members = raw["e_ads_members"].shape[0]

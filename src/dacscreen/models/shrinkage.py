@@ -6,11 +6,15 @@ descriptor, the correction the network's output. On pairs of metals it was train
 correction helps (E_bind on a random split: GNN 0.150 eV MAE against 0.248 for the best
 baseline); on a metal it never saw, the learned metal embeddings carry no information and the
 correction can add error that the reference alone would not make (E_bind under leave-metal-out:
-0.420 against 0.371). :func:`fit_correction_weights` picks, per state, the weight w on the grid
-0, 0.1, …, 1 that minimises the site-level MAE of reference + w × correction on the validation
-split (never the test split): held-out metals for a leave-metal-out model, held-out pairs for a
-random split. Only the ensemble's mean correction is scaled; each member keeps its deviation
-from the mean, so the ensemble's σ (and its σ-scaling, fitted afterwards) is unchanged.
+0.420 against 0.371). So the weight applies to new-metal queries only, those with a metal the
+members were not trained on (``meta.train_metals``); a query of trained metals keeps the whole
+correction. :func:`fit_correction_weights` picks, per state, the weight w on the grid 0, 0.1,
+…, 1 that minimises the site-level MAE of reference + w × correction over the new-metal
+samples of the validation split (never the test split): a leave-metal-out model validates on
+held-out metals, so it gets weights; a model validated on held-out pairs of its own metals has
+no new-metal validation samples and keeps every correction. Only the ensemble's mean
+correction is scaled; each member keeps its deviation from the mean, so the ensemble's σ (and
+its σ-scaling, fitted afterwards) is unchanged.
 """
 
 from __future__ import annotations
@@ -31,13 +35,21 @@ MIN_PER_STATE = 10
 correction)."""
 
 
+def metals_of(samples: Sequence[Sample]) -> list[str]:
+    """The metals of ``samples``, sorted (an ensemble's ``train_metals``)."""
+    return sorted({m for s in samples for m in s.metals})
+
+
 def fit_correction_weights(ens: Ensemble, samples: Sequence[Sample], mode: str) -> dict[str, float]:
     """Fit and store ``ens``'s per-state correction weights (``meta.correction_weight``) on the
-    labelled ``samples``, predicted with inputs built in ``mode``; none with
-    ``correction_weight: full`` or without samples. The pooled prediction is linear in w for
-    ``orientations: all`` (a mean over orientations); with ``labelled`` (the lowest
-    orientation) the orientation chosen at w = 1 is kept."""
+    labelled new-metal ``samples`` (a metal outside ``meta.train_metals``), predicted with
+    inputs built in ``mode``; none with ``correction_weight: full`` or without such samples.
+    The pooled prediction is linear in w for ``orientations: all`` (a mean over
+    orientations); with ``labelled`` (the lowest orientation) the orientation chosen at w = 1
+    is kept."""
     ens.meta.correction_weight = {}
+    seen = set(ens.meta.train_metals)
+    samples = [s for s in samples if set(s.metals) - seen]
     if not samples or ens.config.correction_weight == "full":
         return {}
     full = predict_states(ens, samples, mode).predictions.e_ads
