@@ -31,8 +31,9 @@ from dacscreen.models.predictor import predict_states
 GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 """Candidate weights."""
 MIN_PER_STATE = 10
-"""Labelled validation samples a state needs for a weight of its own (else 1: the full
-correction)."""
+"""Labelled validation samples a state needs for a weight of its own. The states with fewer
+(the intermediates, labelled on a fraction of the sites) share one weight fitted on their
+samples together, when those are as many; else they keep the full correction (w = 1)."""
 
 
 def metals_of(samples: Sequence[Sample]) -> list[str]:
@@ -57,14 +58,28 @@ def fit_correction_weights(ens: Ensemble, samples: Sequence[Sample], mode: str) 
     ens.meta.correction_weight = dict.fromkeys(sorted(set(states)), 0.0)
     reference = predict_states(ens, samples, mode).predictions.e_ads
     y = np.array([s.e_ads for s in samples], dtype=float)
-    weights = {}
+    ok = np.isfinite(y) & np.isfinite(full)
+    weights: dict[str, float] = {}
+    rest = np.zeros(len(samples), dtype=bool)
     for state in sorted(set(states)):
-        i = (states == state) & np.isfinite(y) & np.isfinite(full)
+        i = (states == state) & ok
         if i.sum() >= MIN_PER_STATE:
-            mae = [np.mean(np.abs(reference[i] + w * (full[i] - reference[i]) - y[i])) for w in GRID]
-            weights[str(state)] = float(GRID[int(np.argmin(mae))])
+            weights[str(state)] = _best_weight(reference[i], full[i], y[i])
+        else:
+            rest |= i
+    if rest.sum() >= MIN_PER_STATE:  # states too sparse for a weight of their own share one
+        weights |= dict.fromkeys(
+            map(str, sorted(set(states[rest]))), _best_weight(*(a[rest] for a in (reference, full, y)))
+        )
     ens.meta.correction_weight = weights
     return weights
+
+
+def _best_weight(reference: np.ndarray, full: np.ndarray, y: np.ndarray) -> float:
+    """The grid weight w whose reference + w × (full − reference) has the lowest MAE against
+    ``y`` (eV)."""
+    mae = [np.mean(np.abs(reference + w * (full - reference) - y)) for w in GRID]
+    return float(GRID[int(np.argmin(mae))])
 
 
 def fit_on_validation(ens: Ensemble, samples: Sequence[Sample], mode: str) -> None:
