@@ -115,7 +115,7 @@ def test_scaling_standardises_each_state_on_its_own() -> None:
     assert torch.allclose(few.ads_stats(graphs[1])[0], torch.tensor([few.ads_mean]))
 
 
-@pytest.mark.parametrize("kind", ["descriptor-ridge", "descriptor-gp"])
+@pytest.mark.parametrize("kind", ["descriptor-ridge", "descriptor-gp", "descriptor-gp-joint"])
 def test_descriptor_reference_carries_what_the_descriptor_explains(kind: str) -> None:
     """With a descriptor reference the per-graph mean is a ridge or GP fit of the state's
     targets on ``site_x``: a target linear in the descriptor is matched by the reference alone,
@@ -201,3 +201,14 @@ def test_cross_fitted_training_graphs_carry_the_out_of_fold_reference() -> None:
     assert scaling.per_state["Li2S2"][1] == pytest.approx(max((y - oof).std(), 0.1), rel=1e-4)
     assert scaling.per_state["Li2S2"][1] > in_sample.per_state["Li2S2"][1]
     assert Scaling.for_training(graphs, "descriptor-ridge", folds=0)[1] is graphs
+
+
+def test_the_joint_reference_is_one_gp_stored_once_and_never_cross_fitted() -> None:
+    """``descriptor-gp-joint`` keeps one GP for every state (each state's entry its one-hot),
+    and refuses the cross-fitting the per-state references have."""
+    graphs = _labelled_graphs([5.0, -3.0, 7.0, -4.0, 6.0, -3.5, 9.0, -2.5])
+    fitted = Scaling.fit(graphs, "descriptor-gp-joint")
+    assert fitted.joint is not None and fitted.joint["kind"] == "gp"
+    assert {k: v["suffix"] for k, v in fitted.reference.items()} == {"Li2S2": [1.0, 0.0], "clean": [0.0, 1.0]}
+    with pytest.raises(ValueError, match="not cross-fitted"):
+        ModelConfig(energy_reference="descriptor-gp-joint", reference_folds=5)

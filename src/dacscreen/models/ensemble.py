@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,11 +23,20 @@ from torch_geometric.loader import DataLoader
 from dacscreen.allocator import tune_allocator
 from dacscreen.config import ModelConfig
 from dacscreen.errors import ModelError
+from dacscreen.featurize.descriptors import one_hot
 from dacscreen.featurize.graphs import FEATURIZER_VERSION, GraphSettings
 from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.layers import field_subgraph
 from dacscreen.models.multitask import MultiTaskGNN
-from dacscreen.models.reference import Reference, fit_reference, out_of_fold, reference_std, reference_value
+from dacscreen.models.reference import (
+    JOINT_REFERENCE,
+    Reference,
+    fit_reference,
+    out_of_fold,
+    reference_std,
+    reference_value,
+    with_state,
+)
 
 OWN_KEYS = {"model", "featurizer", "scaling", "n_members", "format"}
 """``meta.json`` keys the ensemble keeps as its own fields; the rest is its :class:`EnsembleMeta`."""
@@ -50,7 +60,9 @@ class Scaling:
     ``reference`` (``energy_reference: descriptor-ridge`` or ``descriptor-gp``) maps a state
     to a regression of its targets on the graph's ``site_x`` (:mod:`dacscreen.models.reference`:
     ridge coefficients or a Gaussian process's numbers, eV); the per-graph mean is then that
-    prediction and the state's std that of the training residuals.
+    prediction and the state's std that of the training residuals. With ``descriptor-gp-joint``
+    one Gaussian process over every state (``joint``, its inputs ``site_x`` and the state's
+    one-hot) is the reference, and each state's entry is ``{"kind": "joint", "suffix": one-hot}``.
     """
 
     ads_mean: float = 0.0
@@ -59,6 +71,7 @@ class Scaling:
     db_std: float = 1.0
     per_state: dict[str, list[float]] = field(default_factory=dict)
     reference: dict[str, Reference] = field(default_factory=dict)
+    joint: dict[str, Any] | None = None
 
     @classmethod
     def fit(cls, graphs: list[Data], energy_reference: str = "state-mean") -> Scaling:
@@ -95,12 +108,19 @@ class Scaling:
         cross = folds > 1 and energy_reference != "state-mean"
         shift = np.zeros(len(graphs)) if cross else None
         per_state, reference = {}, {}
-        for k in np.unique(states[ok]):
+        counts = {str(k): int((ok & (states == k)).sum()) for k in np.unique(states[ok]) if k}
+        fitted = [k for k, n in counts.items() if n >= MIN_STATE_SAMPLES]
+        joint = None
+        if energy_reference == JOINT_REFERENCE and fitted:
+            use = ok & np.isin(states, fitted)
+            joint, _ = fit_reference("descriptor-gp", with_state(site_x[use], states[use], fitted), ads[use])
+        for k in fitted:
             sel = ok & (states == k)
-            if not k or sel.sum() < MIN_STATE_SAMPLES:
-                continue
             values = ads[sel]
-            if energy_reference != "state-mean":
+            if joint is not None:
+                reference[k] = {"kind": "joint", "suffix": one_hot(k, fitted).tolist()}
+                values = values - reference_value(joint, with_state(site_x[sel], states[sel], fitted))
+            elif energy_reference != "state-mean":
                 reference[str(k)], values = fit_reference(energy_reference, site_x[sel], values)
             if shift is not None:
                 oof = out_of_fold(energy_reference, site_x[sel], ads[sel], folds)
@@ -115,6 +135,7 @@ class Scaling:
             float(db.std() + 1e-3) if len(db) > 1 else 1.0,
             per_state,
             reference,
+            joint,
         )
         return scaling, shift
 
@@ -152,7 +173,11 @@ class Scaling:
         x = site_x.detach().cpu().double().numpy()
         for k in set(keys) & set(self.reference):
             rows = [i for i, key in enumerate(keys) if key == k]
-            out[rows] = fn(self.reference[k], x[rows])
+            ref = self.reference[k]
+            if isinstance(ref, dict) and ref.get("kind") == "joint":
+                out[rows] = fn(self.joint, np.hstack([x[rows], np.tile(ref["suffix"], (len(rows), 1))]))
+            else:
+                out[rows] = fn(ref, x[rows])
         return out
 
 

@@ -5,6 +5,8 @@ energy (eV) for one state; the network then learns the residual. Two kinds, both
 training split only and stored as plain numbers in ``meta.json`` (a model file is data):
 
 * ``ridge``: ``[intercept, w_1 … w_d]``, the analogue of fairchem's linear element references;
+* ``joint`` (``descriptor-gp-joint``): one such Gaussian process over every state, its inputs
+  the descriptor and the state's one-hot, stored once (``Scaling.joint``);
 * ``gp``: a Gaussian process (constant × anisotropic RBF + white noise, hyperparameters by
   marginal likelihood) on the distinct training sites of the state: its training inputs, the
   weights α = K⁻¹(y − ȳ)/s_y and the kernel's amplitude, length scales and white-noise level.
@@ -23,6 +25,10 @@ from typing import Any
 
 import numpy as np
 
+JOINT_REFERENCE = "descriptor-gp-joint"
+"""One Gaussian process over every state, on the site descriptor and the state's one-hot (the
+descriptor baseline's form, :mod:`dacscreen.models.baseline`): a state labelled on few sites
+borrows the metals' trends from the states labelled on all of them."""
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 """Ridge penalties searched by leave-one-out on the training split."""
 GP_RESTARTS = 2
@@ -37,6 +43,12 @@ def fit_reference(kind: str, x: np.ndarray, y: np.ndarray, seed: int = 0) -> tup
     targets ``y`` (eV) on descriptors ``x``; returns it and the training residuals (eV)."""
     ref = _fit_gp(x, y, seed) if kind == "descriptor-gp" else _fit_ridge(x, y)
     return ref, y - reference_value(ref, x)
+
+
+def with_state(x: np.ndarray, states: np.ndarray, vocabulary: list[str]) -> np.ndarray:
+    """Rows of ``x`` with the one-hot of each row's state over ``vocabulary`` appended (the
+    inputs of the joint reference)."""
+    return np.hstack([x, np.array([[float(s == v) for v in vocabulary] for s in states]).reshape(len(x), -1)])
 
 
 def out_of_fold(kind: str, x: np.ndarray, y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:

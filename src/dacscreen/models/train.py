@@ -305,6 +305,7 @@ def _scaling_summary(scaling: Scaling | None) -> dict[str, Any] | None:
         return None
     d = asdict(scaling)
     refs = {k: v["kind"] if isinstance(v, dict) else "ridge" for k, v in d.pop("reference").items()}
+    d.pop("joint", None)
     return {**json.loads(json.dumps(d), parse_float=lambda x: round(float(x), 3)), "reference": refs}
 
 

@@ -1,0 +1,94 @@
+"""Where the GNN loses to the descriptor baseline on new metals: its reference or its correction?
+
+The shipped model predicts reference + w × correction (eV): the reference a Gaussian process
+per state on the elemental site descriptor, the correction the network's output, w the state's
+correction weight (``model.correction_weight``, fitted on the validation metals; it applies to
+sites with a metal the model was not trained on). On the model's own held-out metals (never
+seen in training or validation) this scores, per state, the reference alone (w = 0), the full
+correction (w = 1), the fitted weights (what ``screen`` reports for those sites) and the
+descriptor baseline chosen on validation, which fits one model over all states (a state
+one-hot among its inputs), so the sparse states borrow from Li2S2, Li2S and E_bind.
+
+    python benchmarks/correction_weight.py [--model data/models/default] [--config configs/train.yaml]
+
+Writes ``benchmarks/results/correction_weight.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from results_io import publish
+
+from dacscreen.config import TrainConfig, load_config
+from dacscreen.models.dataset import prepare_once
+from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.evaluation import baseline_predictions, blind_predictions, fit_baseline
+
+
+def run(model: Path, config: Path) -> dict:
+    ens = Ensemble.load(model)
+    cfg = load_config(TrainConfig, config, {})
+    p = prepare_once(cfg)
+    if sorted(p.test_metals) != sorted(ens.meta.test_metals):
+        raise SystemExit(f"{model}: held-out metals {ens.meta.test_metals}, the config's {p.test_metals}")
+    test = [p.samples[i] for i in p.test]
+    mode = ens.meta.input_mode or cfg.input_mode
+    fitted = dict(ens.meta.correction_weight)
+    states = sorted({s.state for s in test})
+    preds = {"fitted weights": blind_predictions(ens, test, mode)}
+    for name, w in (("reference (w = 0)", 0.0), ("full correction (w = 1)", 1.0)):
+        ens.meta.correction_weight = dict.fromkeys(states, w)
+        preds[name] = blind_predictions(ens, test, mode)
+    ens.meta.correction_weight = fitted
+    baseline = fit_baseline(p)
+    preds[f"baseline ({baseline.name})"] = baseline_predictions(baseline, test)
+    y = np.array([s.e_ads for s in test])
+    st = np.array([s.state for s in test])
+    rows = {}
+    for state in states:
+        i = (st == state) & np.isfinite(y)
+        rows[state] = {"n": int(i.sum()), "weight": fitted.get(state, 1.0)}
+        rows[state] |= {name: float(np.mean(np.abs(pr.e_ads[i] - y[i]))) for name, pr in preds.items()}
+    return {
+        "model": str(model),
+        "test_metals": p.test_metals,
+        "train_metals": ens.meta.train_metals,
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "models": list(preds),
+        "states": rows,
+    }
+
+
+def markdown(res: dict) -> str:
+    names = res["models"]
+    lines = [
+        "# Reference or correction: where the GNN loses on new metals",
+        "",
+        f"`{res['model']}` on its own held-out metals ({', '.join(res['test_metals'])}), measured "
+        f"{res['measured']}. MAE in eV (E_bind for `clean`, E_ads otherwise); `weight` is the",
+        "correction weight fitted on the validation metals.",
+        "",
+        "| state | n | weight | " + " | ".join(names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
+    for state, row in res["states"].items():
+        cells = " | ".join(f"{row[n]:.3f}" for n in names)
+        lines.append(f"| {state} | {row['n']} | {row['weight']:.1f} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=Path("data/models/default"))
+    ap.add_argument("--config", type=Path, default=Path("configs/train.yaml"))
+    args = ap.parse_args()
+    res = run(args.model, args.config)
+    publish("correction_weight", res, markdown(res))
+
+
+if __name__ == "__main__":
+    main()
