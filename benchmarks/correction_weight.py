@@ -7,7 +7,9 @@ sites with a metal the model was not trained on). On the model's own held-out me
 seen in training or validation) this scores, per state, the reference alone (w = 0), the full
 correction (w = 1), the fitted weights (what ``screen`` reports for those sites) and the
 descriptor baseline chosen on validation, which fits one model over all states (a state
-one-hot among its inputs), so the sparse states borrow from Li2S2, Li2S and E_bind.
+one-hot among its inputs), so the sparse states borrow from Li2S2, Li2S and E_bind. Last, the
+reference ``energy_reference: descriptor-gp-joint`` would give (one GP over every state, fitted
+here on the model's training split): what a GNN on that reference starts from.
 
     python benchmarks/correction_weight.py [--model data/models/default] [--config configs/train.yaml]
 
@@ -21,12 +23,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from results_io import publish
 
 from dacscreen.config import TrainConfig, load_config
 from dacscreen.models.dataset import prepare_once
-from dacscreen.models.ensemble import Ensemble
+from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.evaluation import baseline_predictions, blind_predictions, fit_baseline
+from dacscreen.models.reference import reference_value
 
 
 def run(model: Path, config: Path) -> dict:
@@ -39,20 +43,23 @@ def run(model: Path, config: Path) -> dict:
     mode = ens.meta.input_mode or cfg.input_mode
     fitted = dict(ens.meta.correction_weight)
     states = sorted({s.state for s in test})
-    preds = {"fitted weights": blind_predictions(ens, test, mode)}
+    preds = {"fitted weights": blind_predictions(ens, test, mode).e_ads}
     for name, w in (("reference (w = 0)", 0.0), ("full correction (w = 1)", 1.0)):
         ens.meta.correction_weight = dict.fromkeys(states, w)
-        preds[name] = blind_predictions(ens, test, mode)
+        preds[name] = blind_predictions(ens, test, mode).e_ads
     ens.meta.correction_weight = fitted
     baseline = fit_baseline(p)
-    preds[f"baseline ({baseline.name})"] = baseline_predictions(baseline, test)
+    preds[f"baseline ({baseline.name})"] = baseline_predictions(baseline, test).e_ads
+    joint = Scaling.fit(p.training_graphs(p.train), "descriptor-gp-joint")
+    site_x = torch.cat([p.graphs[i].site_x for i in p.test])
+    preds["joint GP reference"] = joint._per_state(reference_value, [s.state for s in test], site_x)
     y = np.array([s.e_ads for s in test])
     st = np.array([s.state for s in test])
     rows = {}
     for state in states:
         i = (st == state) & np.isfinite(y)
         rows[state] = {"n": int(i.sum()), "weight": fitted.get(state, 1.0)}
-        rows[state] |= {name: float(np.mean(np.abs(pr.e_ads[i] - y[i]))) for name, pr in preds.items()}
+        rows[state] |= {name: float(np.mean(np.abs(e[i] - y[i]))) for name, e in preds.items()}
     return {
         "model": str(model),
         "test_metals": p.test_metals,
