@@ -319,9 +319,9 @@ class ModelConfig(Strict):
     """Weight of the auxiliary relaxation loss: mean squared error (Å²) of each site and
     adsorbate atom's displacement from input to relaxed position, next to the standardised
     energy loss. 0 leaves the auxiliary head out."""
-    energy_reference: Literal["state-mean", "descriptor-ridge", "descriptor-gp", "descriptor-gp-joint"] = (
-        "state-mean"
-    )
+    energy_reference: Literal[
+        "state-mean", "descriptor-ridge", "descriptor-gp", "descriptor-gp-joint", "descriptor-gp-auto"
+    ] = "state-mean"
     """What the network's energy output is added to: the mean of each state's training targets,
     a ridge regression of each state's targets on the site descriptor (the analogue of
     fairchem's linear element references), or a Gaussian process on it (the strongest
@@ -330,7 +330,10 @@ class ModelConfig(Strict):
     process over every state (the descriptor and the state's one-hot, like the descriptor
     baseline), so a state labelled on few sites borrows the metals' trends from the others:
     on new metals the per-state reference of the sparse states (S8, Li2S4, Li2S6) was 0.3–0.45
-    eV behind the baseline (``benchmarks/results/correction_weight.md``)."""
+    eV behind the baseline (``benchmarks/results/correction_weight.md``), while for Li2S2 and
+    Li2S the per-state GP was ahead. ``descriptor-gp-auto`` takes, per state, whichever of its
+    own GP and the joint one has the lower MAE on the validation split (its own without
+    validation labels)."""
     reference_folds: int = Field(0, ge=0)
     """With a descriptor reference, k > 1 cross-fits it: the network trains on each site's
     residual from a reference fitted on the other k − 1 folds of training sites (its error on
@@ -349,9 +352,12 @@ class ModelConfig(Strict):
 
     @model_validator(mode="after")
     def _joint_not_cross_fitted(self) -> ModelConfig:
-        if self.energy_reference == "descriptor-gp-joint" and self.reference_folds > 1:
+        if (
+            self.energy_reference in ("descriptor-gp-joint", "descriptor-gp-auto")
+            and self.reference_folds > 1
+        ):
             raise ValueError(
-                "energy_reference descriptor-gp-joint is not cross-fitted: set reference_folds 0"
+                f"energy_reference {self.energy_reference} is not cross-fitted: set reference_folds 0"
             )
         return self
 

@@ -21,7 +21,7 @@ from dacscreen.models.calibration import recalibrate
 from dacscreen.models.ensemble import Ensemble, Scaling
 from dacscreen.models.multitask import MultiTaskGNN
 from dacscreen.models.predictor import predict_states
-from dacscreen.models.reference import out_of_fold
+from dacscreen.models.reference import out_of_fold, reference_value
 
 
 def _labelled_graphs(values: list[float]) -> list:
@@ -115,13 +115,11 @@ def test_scaling_standardises_each_state_on_its_own() -> None:
     assert torch.allclose(few.ads_stats(graphs[1])[0], torch.tensor([few.ads_mean]))
 
 
-@pytest.mark.parametrize("kind", ["descriptor-ridge", "descriptor-gp", "descriptor-gp-joint"])
-def test_descriptor_reference_carries_what_the_descriptor_explains(kind: str) -> None:
-    """With a descriptor reference the per-graph mean is a ridge or GP fit of the state's
-    targets on ``site_x``: a target linear in the descriptor is matched by the reference alone,
-    so the network's residual is small; the plain state mean cannot do that. It survives the
-    round trip through ``meta.json``."""
-    sites = [["Cu", "Ni"], ["Fe", "Co"], ["Pt"], ["Zn", "Mo"], ["Ag", "Au"], ["Mn"], ["Ti", "V"], ["Ir"]]
+SITES = [["Cu", "Ni"], ["Fe", "Co"], ["Pt"], ["Zn", "Mo"], ["Ag", "Au"], ["Mn"], ["Ti", "V"], ["Ir"]]
+
+
+def _descriptor_graphs(sites: list[list[str]]) -> list:
+    """Clean and Li2S2 graphs of ``sites`` whose target is linear in the first descriptor."""
     graphs = []
     for metals in sites:
         site = build_site("melon", metals)
@@ -130,6 +128,18 @@ def test_descriptor_reference_carries_what_the_descriptor_explains(kind: str) ->
             g.y_ads = torch.tensor([(-3.0 if k else 4.0) + 20.0 * float(g.site_x[0, 0])])
             g.y_dband = torch.full((len(atoms),), float("nan"))
             graphs.append(g)
+    return graphs
+
+
+@pytest.mark.parametrize(
+    "kind", ["descriptor-ridge", "descriptor-gp", "descriptor-gp-joint", "descriptor-gp-auto"]
+)
+def test_descriptor_reference_carries_what_the_descriptor_explains(kind: str) -> None:
+    """With a descriptor reference the per-graph mean is a ridge or GP fit of the state's
+    targets on ``site_x``: a target linear in the descriptor is matched by the reference alone,
+    so the network's residual is small; the plain state mean cannot do that. It survives the
+    round trip through ``meta.json``."""
+    graphs = _descriptor_graphs(SITES)
     y = torch.cat([g.y_ads for g in graphs])
     batch = Batch.from_data_list(graphs)
     fitted = Scaling.fit(graphs, kind)
@@ -212,3 +222,19 @@ def test_the_joint_reference_is_one_gp_stored_once_and_never_cross_fitted() -> N
     assert {k: v["suffix"] for k, v in fitted.reference.items()} == {"Li2S2": [1.0, 0.0], "clean": [0.0, 1.0]}
     with pytest.raises(ValueError, match="not cross-fitted"):
         ModelConfig(energy_reference="descriptor-gp-joint", reference_folds=5)
+
+
+@pytest.mark.parametrize("truth", ["descriptor-gp", "descriptor-gp-joint"])
+def test_the_auto_reference_takes_whichever_gp_the_validation_labels_prefer(truth: str) -> None:
+    """Validation labels equal to one reference's predictions make every state take that
+    reference; without validation labels each state keeps its own GP."""
+    train, val = _descriptor_graphs(SITES), _descriptor_graphs([["Y"], ["Cr", "Nb"], ["Re", "Os"]])
+    assert {r["kind"] for r in Scaling.for_training(train, "descriptor-gp-auto")[0].reference.values()} == {
+        "gp"
+    }
+    expected = Scaling.fit(train, truth)
+    for g in val:
+        g.y_ads = torch.from_numpy(expected._per_state(reference_value, [g.state], g.site_x)).float()
+    chosen, _ = Scaling.for_training(train, "descriptor-gp-auto", val=val)
+    assert {r["kind"] for r in chosen.reference.values()} == {"joint" if truth.endswith("joint") else "gp"}
+    assert (chosen.joint is not None) == truth.endswith("joint")

@@ -38,7 +38,7 @@ def fit_ensemble(cfg: TrainConfig, p: Prepared, train: list[int], val: list[int]
     resumes where it stopped and a member already trained on the same data is not trained again."""
     vg = p.training_graphs(val)
     scaling, tg = Scaling.for_training(
-        p.training_graphs(train), cfg.model.energy_reference, cfg.model.reference_folds
+        p.training_graphs(train), cfg.model.energy_reference, cfg.model.reference_folds, vg
     )
     results = [
         train_member(tg, vg, cfg, scaling, cfg.seed + k, store=store) for k in range(cfg.model.ensemble)

@@ -29,6 +29,7 @@ from dacscreen.models.ensemble_meta import EnsembleMeta
 from dacscreen.models.layers import field_subgraph
 from dacscreen.models.multitask import MultiTaskGNN
 from dacscreen.models.reference import (
+    AUTO_REFERENCE,
     JOINT_REFERENCE,
     Reference,
     fit_reference,
@@ -81,15 +82,20 @@ class Scaling:
 
     @classmethod
     def for_training(
-        cls, graphs: list[Data], energy_reference: str = "state-mean", folds: int = 0
+        cls,
+        graphs: list[Data],
+        energy_reference: str = "state-mean",
+        folds: int = 0,
+        val: list[Data] | None = None,
     ) -> tuple[Scaling, list[Data]]:
         """The scaling of :meth:`fit` and the training graphs to train on. With ``folds`` > 1 and
         a descriptor reference, cross-fitted: each graph (a shallow copy) carries ``ref_shift``,
         its out-of-fold reference minus the stored one (eV,
         :func:`~dacscreen.models.reference.out_of_fold`), so the network learns the residual
         the reference leaves on sites it was not fitted to, and each state's std is that of
-        those residuals; validation and inference use the stored reference alone."""
-        scaling, shift = cls._fit(graphs, energy_reference, folds)
+        those residuals; validation and inference use the stored reference alone. ``val``
+        (validation graphs) chooses each state's reference with ``descriptor-gp-auto``."""
+        scaling, shift = cls._fit(graphs, energy_reference, folds, val)
         if shift is None:
             return scaling, graphs
         copies = [copy.copy(g) for g in graphs]
@@ -98,7 +104,9 @@ class Scaling:
         return scaling, copies
 
     @classmethod
-    def _fit(cls, graphs: list[Data], energy_reference: str, folds: int) -> tuple[Scaling, np.ndarray | None]:
+    def _fit(
+        cls, graphs: list[Data], energy_reference: str, folds: int, val: list[Data] | None = None
+    ) -> tuple[Scaling, np.ndarray | None]:
         """The scaling and, cross-fitted, each graph's reference shift (eV; None otherwise)."""
         ads = torch.cat([g.y_ads for g in graphs]).numpy()
         db = torch.cat([g.y_dband for g in graphs]).numpy()
@@ -111,17 +119,19 @@ class Scaling:
         counts = {str(k): int((ok & (states == k)).sum()) for k in np.unique(states[ok]) if k}
         fitted = [k for k, n in counts.items() if n >= MIN_STATE_SAMPLES]
         joint = None
-        if energy_reference == JOINT_REFERENCE and fitted:
+        if energy_reference in (JOINT_REFERENCE, AUTO_REFERENCE) and fitted:
             use = ok & np.isin(states, fitted)
             joint, _ = fit_reference("descriptor-gp", with_state(site_x[use], states[use], fitted), ads[use])
+        held = _labelled(val or [])
         for k in fitted:
             sel = ok & (states == k)
             values = ads[sel]
-            if joint is not None:
-                reference[k] = {"kind": "joint", "suffix": one_hot(k, fitted).tolist()}
-                values = values - reference_value(joint, with_state(site_x[sel], states[sel], fitted))
-            elif energy_reference != "state-mean":
-                reference[str(k)], values = fit_reference(energy_reference, site_x[sel], values)
+            if energy_reference != "state-mean":
+                on_val = tuple(a[held[2] == k] for a in held[:2])
+                reference[k] = _state_reference(
+                    energy_reference, k, (site_x[sel], values), joint, fitted, on_val
+                )
+                values = values - _reference_value(reference[k], joint, site_x[sel])
             if shift is not None:
                 oof = out_of_fold(energy_reference, site_x[sel], ads[sel], folds)
                 shift[sel] = oof - (ads[sel] - values)
@@ -135,7 +145,7 @@ class Scaling:
             float(db.std() + 1e-3) if len(db) > 1 else 1.0,
             per_state,
             reference,
-            joint,
+            joint if any(_is_joint(r) for r in reference.values()) else None,
         )
         return scaling, shift
 
@@ -173,11 +183,7 @@ class Scaling:
         x = site_x.detach().cpu().double().numpy()
         for k in set(keys) & set(self.reference):
             rows = [i for i, key in enumerate(keys) if key == k]
-            ref = self.reference[k]
-            if isinstance(ref, dict) and ref.get("kind") == "joint":
-                out[rows] = fn(self.joint, np.hstack([x[rows], np.tile(ref["suffix"], (len(rows), 1))]))
-            else:
-                out[rows] = fn(ref, x[rows])
+            out[rows] = fn(*_resolved(self.reference[k], self.joint, x[rows]))
         return out
 
 
@@ -331,6 +337,54 @@ class Ensemble:
             where = ".".join(map(str, err["loc"]))
             raise ModelError(f"{meta_p}: invalid model metadata: {where}: {err['msg']}") from exc
         return cls(members, config, GraphSettings(**meta["featurizer"]), Scaling(**meta["scaling"]), extra)
+
+
+def _is_joint(ref: Reference) -> bool:
+    return isinstance(ref, dict) and ref.get("kind") == "joint"
+
+
+def _resolved(ref: Reference, joint: dict[str, Any] | None, x: np.ndarray) -> tuple[Reference, np.ndarray]:
+    """The reference to evaluate and its inputs: a state's own, or the joint GP with the
+    state's one-hot appended to the rows of ``x``."""
+    if _is_joint(ref):
+        return joint or {}, np.hstack([x, np.tile(ref["suffix"], (len(x), 1))])  # type: ignore[index]
+    return ref, x
+
+
+def _reference_value(ref: Reference, joint: dict[str, Any] | None, x: np.ndarray) -> np.ndarray:
+    return reference_value(*_resolved(ref, joint, x))
+
+
+def _labelled(graphs: list[Data]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``site_x``, target (eV) and state of the labelled ``graphs``."""
+    if not graphs:
+        return np.zeros((0, 0)), np.zeros(0), np.zeros(0, dtype=str)
+    y = torch.cat([g.y_ads for g in graphs]).numpy()
+    ok = np.isfinite(y)
+    x = np.concatenate([g.site_x.numpy() for g in graphs])
+    return x[ok], y[ok], np.array([getattr(g, "state", "") for g in graphs])[ok]
+
+
+def _state_reference(
+    kind: str,
+    state: str,
+    train: tuple[np.ndarray, np.ndarray],
+    joint: dict[str, Any] | None,
+    states: list[str],
+    val: tuple[np.ndarray, ...],
+) -> Reference:
+    """The ``kind`` reference of ``state`` from its training ``(site_x, targets)``: its own
+    ridge or GP, its entry in the ``joint`` GP, or with ``descriptor-gp-auto`` whichever of its
+    own GP and the joint one has the lower MAE on its validation ``(site_x, targets)`` (its own
+    where it has no validation labels)."""
+    shared = {"kind": "joint", "suffix": one_hot(state, states).tolist()}
+    if kind == JOINT_REFERENCE:
+        return shared
+    own = fit_reference("descriptor-gp" if kind == AUTO_REFERENCE else kind, *train)[0]
+    if kind != AUTO_REFERENCE or not len(val[1]):
+        return own
+    mae = [np.mean(np.abs(_reference_value(r, joint, val[0]) - val[1])) for r in (own, shared)]
+    return shared if mae[1] < mae[0] else own
 
 
 def _spread(

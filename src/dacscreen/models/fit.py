@@ -38,7 +38,7 @@ def train_ensemble(
     p = prepared or prepare(cfg)
     val_g = p.training_graphs(p.val)
     scaling, train_g = Scaling.for_training(
-        p.training_graphs(p.train), cfg.model.energy_reference, cfg.model.reference_folds
+        p.training_graphs(p.train), cfg.model.energy_reference, cfg.model.reference_folds, val_g
     )
     if ddp.rank() != 0:  # a data-parallel helper: it trains the same members; rank 0 reports
         for k in range(cfg.model.ensemble):

@@ -29,6 +29,8 @@ JOINT_REFERENCE = "descriptor-gp-joint"
 """One Gaussian process over every state, on the site descriptor and the state's one-hot (the
 descriptor baseline's form, :mod:`dacscreen.models.baseline`): a state labelled on few sites
 borrows the metals' trends from the states labelled on all of them."""
+AUTO_REFERENCE = "descriptor-gp-auto"
+"""Per state, its own GP or its entry in the joint one, whichever the validation split prefers."""
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 """Ridge penalties searched by leave-one-out on the training split."""
 GP_RESTARTS = 2

@@ -44,7 +44,7 @@ def objective_factory(cfg: TuneConfig, p: Prepared):  # type: ignore[no-untyped-
     val_g = p.training_graphs(p.val)
     model = cfg.train.model
     scaling, train_g = Scaling.for_training(
-        p.training_graphs(p.train), model.energy_reference, model.reference_folds
+        p.training_graphs(p.train), model.energy_reference, model.reference_folds, val_g
     )
 
     def objective(trial: Any) -> float:
