@@ -8,8 +8,10 @@ seen in training or validation) this scores, per state, the reference alone (w =
 correction (w = 1), the fitted weights (what ``screen`` reports for those sites) and the
 descriptor baseline chosen on validation, which fits one model over all states (a state
 one-hot among its inputs), so the sparse states borrow from Li2S2, Li2S and E_bind. Last, the
-reference ``energy_reference: descriptor-gp-joint`` would give (one GP over every state, fitted
-here on the model's training split): what a GNN on that reference starts from.
+references ``energy_reference: descriptor-gp-joint`` (one GP over every state) and
+``descriptor-gp-auto`` (per state, its own GP or the joint one, whichever has the lower
+validation MAE; ``auto picks``) would give, fitted here on the model's training split: what a
+GNN on them starts from.
 
     python benchmarks/correction_weight.py [--model data/models/default] [--config configs/train.yaml]
 
@@ -19,6 +21,7 @@ Writes ``benchmarks/results/correction_weight.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import time
 from pathlib import Path
 
@@ -50,18 +53,26 @@ def run(model: Path, config: Path) -> dict:
     ens.meta.correction_weight = fitted
     baseline = fit_baseline(p)
     preds[f"baseline ({baseline.name})"] = baseline_predictions(baseline, test).e_ads
-    joint = Scaling.fit(p.training_graphs(p.train), "descriptor-gp-joint")
     site_x = torch.cat([p.graphs[i].site_x for i in p.test])
-    preds["joint GP reference"] = joint._per_state(reference_value, [s.state for s in test], site_x)
+    chosen = {}
+    for kind in ("descriptor-gp-joint", "descriptor-gp-auto"):
+        ref, _ = Scaling.for_training(p.training_graphs(p.train), kind, val=p.training_graphs(p.val))
+        preds[f"{kind} reference"] = ref._per_state(reference_value, [s.state for s in test], site_x)
+        chosen = {k: r["kind"] for k, r in ref.reference.items()}
     y = np.array([s.e_ads for s in test])
     st = np.array([s.state for s in test])
     rows = {}
     for state in states:
         i = (st == state) & np.isfinite(y)
-        rows[state] = {"n": int(i.sum()), "weight": fitted.get(state, 1.0)}
+        rows[state] = {"n": int(i.sum()), "weight": fitted.get(state, 1.0), "auto": chosen.get(state, "")}
         rows[state] |= {name: float(np.mean(np.abs(e[i] - y[i]))) for name, e in preds.items()}
+    commit = subprocess.run(
+        ["git", "log", "-1", "--format=%h", "--", str(model / "meta.json")], capture_output=True, text=True
+    ).stdout.strip()
     return {
         "model": str(model),
+        "commit": commit,
+        "energy_reference": ens.config.energy_reference,
         "test_metals": p.test_metals,
         "train_metals": ens.meta.train_metals,
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -75,16 +86,18 @@ def markdown(res: dict) -> str:
     lines = [
         "# Reference or correction: where the GNN loses on new metals",
         "",
-        f"`{res['model']}` on its own held-out metals ({', '.join(res['test_metals'])}), measured "
+        f"`{res['model']}` (commit {res['commit']}, `energy_reference: {res['energy_reference']}`) on its "
+        f"own held-out metals ({', '.join(res['test_metals'])}), measured "
         f"{res['measured']}. MAE in eV (E_bind for `clean`, E_ads otherwise); `weight` is the",
-        "correction weight fitted on the validation metals.",
+        "correction weight fitted on the validation metals; `auto picks` the reference",
+        "`descriptor-gp-auto` chooses on the same validation metals (`gp`: the state's own).",
         "",
-        "| state | n | weight | " + " | ".join(names) + " |",
-        "|---|---|---|" + "---|" * len(names),
+        "| state | n | weight | auto picks | " + " | ".join(names) + " |",
+        "|---|---|---|---|" + "---|" * len(names),
     ]
     for state, row in res["states"].items():
         cells = " | ".join(f"{row[n]:.3f}" for n in names)
-        lines.append(f"| {state} | {row['n']} | {row['weight']:.1f} | {cells} |")
+        lines.append(f"| {state} | {row['n']} | {row['weight']:.1f} | {row['auto']} | {cells} |")
     return "\n".join(lines) + "\n"
 
 
