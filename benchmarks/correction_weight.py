@@ -67,7 +67,10 @@ def run(model: Path, config: Path) -> dict:
         rows[state] = {"n": int(i.sum()), "weight": fitted.get(state, 1.0), "auto": chosen.get(state, "")}
         rows[state] |= {name: float(np.mean(np.abs(e[i] - y[i]))) for name, e in preds.items()}
     commit = subprocess.run(
-        ["git", "log", "-1", "--format=%h", "--", str(model / "meta.json")], capture_output=True, text=True
+        ["git", "log", "-1", "--format=%h", "--", str(model / "meta.json")],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     return {
         "model": str(model),
