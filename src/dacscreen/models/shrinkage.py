@@ -4,9 +4,11 @@ With a descriptor reference (``energy_reference: descriptor-gp``) the GNN predic
 and state, reference + correction (eV): the reference a Gaussian process on the elemental site
 descriptor, the correction the network's output. On pairs of metals it was trained on the
 correction helps (E_bind on a random split: GNN 0.150 eV MAE against 0.248 for the best
-baseline); on a metal it never saw, the learned metal embeddings carry no information and the
-correction can add error that the reference alone would not make (E_bind under leave-metal-out:
-0.420 against 0.371). So the weight applies to new-metal queries only, those with a metal the
+baseline); on a metal it never saw, the learned metal embedding was never trained, so the
+correction carries little and can add error the reference alone would not make (on the
+held-out metals of the model trained with per-state GP references it moved each state's MAE by
+at most 0.02 eV, either way: ``benchmarks/results/correction_weight.md``). So the weight
+applies to new-metal queries only, those with a metal the
 members were not trained on (``meta.train_metals``); a query of trained metals keeps the whole
 correction. :func:`fit_correction_weights` picks, per state, the weight w on the grid 0, 0.1,
 …, 1 that minimises the site-level MAE of reference + w × correction over the new-metal
