@@ -183,7 +183,8 @@ class Scaling:
         x = site_x.detach().cpu().double().numpy()
         for k in set(keys) & set(self.reference):
             rows = [i for i, key in enumerate(keys) if key == k]
-            out[rows] = fn(*_resolved(self.reference[k], self.joint, x[rows]))
+            distinct, inverse = np.unique(x[rows], axis=0, return_inverse=True)  # a site's orientations
+            out[rows] = fn(*_resolved(self.reference[k], self.joint, distinct))[inverse.reshape(-1)]
         return out
 
 

@@ -24,6 +24,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 JOINT_REFERENCE = "descriptor-gp-joint"
 """One Gaussian process over every state, on the site descriptor and the state's one-hot (the
@@ -91,17 +92,34 @@ def reference_std(ref: Reference, x: np.ndarray) -> np.ndarray:
         return np.zeros(len(x))
     train = np.asarray(ref["x"], dtype=np.float64)
     amp, noise = float(ref["amplitude"]), float(ref["noise"])
-    k_train = amp * _rbf(train, train, ref["length_scale"]) + noise * np.eye(len(train))
-    chol = np.linalg.cholesky(k_train)
-    v = np.linalg.solve(chol, amp * _rbf(train, x, ref["length_scale"]))
+    v = solve_triangular(_cholesky(ref), amp * _rbf(train, x, ref["length_scale"]), lower=True)
     var = amp + noise - (v**2).sum(0)
     return ref["y_std"] * np.sqrt(np.clip(var, 0.0, None))
 
 
+_FACTORS: dict[int, tuple[dict[str, Any], np.ndarray]] = {}
+"""Cholesky factors of stored GPs' training kernels, by the identity of their dict (a GP is
+read, never changed, after it is fitted or loaded), so prediction factorises each one once."""
+
+
+def _cholesky(ref: dict[str, Any]) -> np.ndarray:
+    """Lower Cholesky factor of the GP's training kernel (white noise included)."""
+    hit = _FACTORS.get(id(ref))
+    if hit is None or hit[0] is not ref:
+        train = np.asarray(ref["x"], dtype=np.float64)
+        k = float(ref["amplitude"]) * _rbf(train, train, ref["length_scale"])
+        hit = (ref, np.linalg.cholesky(k + float(ref["noise"]) * np.eye(len(train))))
+        _FACTORS[id(ref)] = hit
+    return hit[1]
+
+
 def _rbf(a: np.ndarray, b: np.ndarray, length_scale: list[float]) -> np.ndarray:
-    """Unit-amplitude anisotropic RBF kernel between the rows of ``a`` and ``b``."""
-    d = (a[:, None, :] - b[None, :, :]) / np.asarray(length_scale)
-    return np.exp(-0.5 * (d**2).sum(-1))
+    """Unit-amplitude anisotropic RBF kernel between the rows of ``a`` and ``b`` (squared
+    distances as |a|² + |b|² − 2 a·b, without the (n_a, n_b, d) difference array)."""
+    scale = np.asarray(length_scale, dtype=np.float64)
+    a, b = a / scale, b / scale
+    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.exp(-0.5 * np.clip(d2, 0.0, None))
 
 
 def _fit_ridge(x: np.ndarray, y: np.ndarray) -> list[float]:
