@@ -63,7 +63,9 @@ class Scaling:
     ridge coefficients or a Gaussian process's numbers, eV); the per-graph mean is then that
     prediction and the state's std that of the training residuals. With ``descriptor-gp-joint``
     one Gaussian process over every state (``joint``, its inputs ``site_x`` and the state's
-    one-hot) is the reference, and each state's entry is ``{"kind": "joint", "suffix": one-hot}``.
+    one-hot) is the reference, and each state's entry is ``{"kind": "joint", "suffix": one-hot}``;
+    with ``descriptor-gp-auto`` each state's entry is that or its own GP, whichever has the lower
+    MAE on the validation graphs (:func:`_state_reference`).
     """
 
     ads_mean: float = 0.0
