@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.correction import Correction, Kind, choose_kind, label_predictions, twin_pairs
+from dacscreen.models.correction import Correction, DeltaMap, Kind, choose_kind, label_predictions, twin_pairs
 from dacscreen.models.targets import Predictions
 from dacscreen.screening.predict import corrected_columns
 from dacscreen.site_key import SiteKey
@@ -44,6 +44,22 @@ def test_correction_survives_the_model_metadata() -> None:
     np.testing.assert_allclose(again.apply(probe, low).e_ads, corr.apply(probe, low).e_ads)
 
 
+@pytest.mark.parametrize("kind", ["delta", "nargp"])
+def test_a_loaded_map_refits_with_its_saved_hyperparameters(kind: Kind) -> None:
+    """``meta.json`` carries the fitted kernels: loading refits the Gaussian processes with
+    them fixed (no optimiser run at screening time) and predicts exactly what the fitted map did."""
+    corr = _correction(kind)
+    again = Correction.from_meta(json.loads(json.dumps(corr.to_meta())))
+    model = again.model()
+    fitted = [model.gp.energy, model.gp.dband] if isinstance(model, DeltaMap) else [model.energy, model.dband]
+    assert all(r is not None and r.models[0][1].optimizer is None for r in fitted)
+    probe = [replace(s, e_ads=NAN) for s in again.samples[:4]]
+    low = _low([-3.0, -2.5, -2.0, -1.0])
+    a, b = again.apply(probe, low), corr.apply(probe, low)
+    for x, y in ((a.e_ads, b.e_ads), (a.e_ads_std, b.e_ads_std), (a.dband, b.dband)):
+        np.testing.assert_allclose(x, y, rtol=1e-9, atol=1e-12)
+
+
 def test_correction_written_through_the_ensemble_metadata_keeps_its_missing_labels() -> None:
     """A clean site's E_bind is NaN without references: it stays NaN through ``meta.json``
     (pydantic's JSON mode would write null), and a null written before that loads as NaN."""
@@ -65,7 +81,7 @@ def _low(values: list[float], std: float = 0.1) -> Predictions:
 def test_metadata_written_before_the_nargp_map_loads_as_a_delta_map() -> None:
     """Old model directories hold Δ rows and no ``kind``: they keep adding the same Δ."""
     meta = _correction().to_meta()
-    legacy = {k: v for k, v in meta.items() if k != "kind"}
+    legacy = {k: v for k, v in meta.items() if k not in ("kind", "hyper")}
     legacy["samples"] = [
         {k: v for k, v in r.items() if not k.endswith("_low")} | {"e_ads": r["e_ads"] - r["e_ads_low"]}
         for r in meta["samples"]

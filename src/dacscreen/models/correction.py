@@ -80,11 +80,20 @@ def _covered(samples: Sequence[Sample], states: set[str]) -> np.ndarray:
     return np.array([s.state in states for s in samples], dtype=bool)
 
 
+Hyper = dict[str, list[float] | None]
+"""A fitted map's kernel hyperparameters (log θ of its energy and d-band Gaussian processes)."""
+
+
 class DeltaMap:
     """y_high = y_low + Δ(x), σ² = σ_low² + σ_Δ²."""
 
-    def __init__(self, seed: int = 0) -> None:
-        self.gp = DescriptorBaseline("gp", seed)
+    def __init__(self, seed: int = 0, hyper: Hyper | None = None) -> None:
+        self.gp = DescriptorBaseline("gp", seed, hyper)
+
+    @property
+    def hyperparameters(self) -> Hyper:
+        """The fitted kernels' log hyperparameters (``hyper`` refits without optimising)."""
+        return self.gp.hyperparameters
 
     def fit(self, pairs: Sequence[tuple[Sample, Sample]]) -> DeltaMap:
         """Fit the Gaussian process on the differences of ``pairs``."""
@@ -110,12 +119,18 @@ class FidelityMap:
     from its metal descriptor and its low-fidelity centre. σ adds the GP's σ and the spread of g
     over y_low ± σ_low in quadrature."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, hyper: Hyper | None = None) -> None:
         self.seed = seed
+        self.hyper = hyper or {}
         self.states: list[str] = []
         self.hosts: list[str] = []
         self.energy: Regressor | None = None
         self.dband: Regressor | None = None
+
+    @property
+    def hyperparameters(self) -> Hyper:
+        """The fitted kernels' log hyperparameters (``hyper`` refits without optimising)."""
+        return {"energy": self.energy and self.energy.theta, "dband": self.dband and self.dband.theta}
 
     def _rows(self, samples: Sequence[Sample]) -> np.ndarray:
         return np.array(
@@ -130,7 +145,9 @@ class FidelityMap:
         self.states = sorted({h.state for h, _ in ok})
         self.hosts = sorted({h.host for h, _ in ok})
         x = np.c_[self._rows([h for h, _ in ok]), [lo.e_ads for _, lo in ok]]
-        self.energy = Regressor("gp", self.seed).fit(x, np.array([h.e_ads for h, _ in ok]))
+        self.energy = Regressor("gp", self.seed, self.hyper.get("energy")).fit(
+            x, np.array([h.e_ads for h, _ in ok])
+        )
         rows, y = [], []
         for h, lo in pairs:
             if h.state == "clean":
@@ -138,7 +155,8 @@ class FidelityMap:
                     if np.isfinite(d_high) and np.isfinite(d_low):
                         rows.append(np.append(row, d_low))
                         y.append(d_high)
-        self.dband = Regressor("gp", self.seed).fit(np.array(rows), np.array(y)) if len(y) > 2 else None
+        dband = Regressor("gp", self.seed, self.hyper.get("dband"))
+        self.dband = dband.fit(np.array(rows), np.array(y)) if len(y) > 2 else None
         return self
 
     def predict(self, samples: list[Sample], low: Predictions) -> Predictions:
@@ -204,8 +222,9 @@ def choose_kind(pairs: Sequence[tuple[Sample, Sample]], k: int = CHOICE_FOLDS, s
 class Correction:
     """The fidelity map a model ships: the pairs of higher-fidelity ``method`` samples and their
     twins of the model's training method ``base`` (eV), that method's references, and the
-    ``kind`` of map. The map is refitted from the pairs on first use (a few dozen rows, about a
-    second), so a model directory stays plain JSON and weights."""
+    ``kind`` of map, and its fitted kernel hyperparameters. The map is refitted from the pairs
+    on first use with those hyperparameters fixed (milliseconds; optimising them took seconds
+    of every screen), so a model directory stays plain JSON and weights."""
 
     method: str
     base: str
@@ -213,6 +232,9 @@ class Correction:
     references: dict[str, float]
     low: list[Sample] = field(default_factory=list)
     kind: Kind = "nargp"
+    hyper: Hyper | None = None
+    """The fitted map's kernel hyperparameters, saved with the model so that loading it refits
+    the Gaussian processes without optimising them (None: optimise on first use)."""
     _model: FidelityMap | DeltaMap | None = field(default=None, repr=False)
 
     @classmethod
@@ -242,9 +264,12 @@ class Correction:
         }
 
     def model(self) -> FidelityMap | DeltaMap:
-        """The fitted map (fitted once)."""
+        """The fitted map (fitted once; with the saved ``hyper`` without optimising)."""
         if self._model is None:
-            self._model = MAPS[self.kind]().fit(list(zip(self.samples, self.low, strict=True)))
+            self._model = MAPS[self.kind](hyper=self.hyper).fit(
+                list(zip(self.samples, self.low, strict=True))
+            )
+            self.hyper = self._model.hyperparameters
         return self._model
 
     def apply(self, samples: list[Sample], low: Predictions) -> Predictions:
@@ -264,6 +289,7 @@ class Correction:
             "kind": self.kind,
             "references": self.references,
             "samples": rows,
+            "hyper": self.model().hyperparameters,
         }
 
     @classmethod
@@ -278,9 +304,8 @@ class Correction:
             high.append(Sample(*site, "none", _num(r["e_ads"]), _nums(r["dband"])))
             low_e, low_d = r.get("e_ads_low", 0.0), r.get("dband_low", (0.0, 0.0))
             low.append(Sample(*site, "none", _num(low_e), _nums(low_d)))
-        return cls(
-            meta["method"], meta["base"], high, dict(meta["references"]), low, meta.get("kind", "delta")
-        )
+        kind = meta.get("kind", "delta")
+        return cls(meta["method"], meta["base"], high, dict(meta["references"]), low, kind, meta.get("hyper"))
 
     def label(self) -> str:
         """The fidelity of mapped numbers, e.g.
