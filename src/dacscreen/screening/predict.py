@@ -65,9 +65,10 @@ def predict_sites(
 
 @functools.lru_cache(maxsize=4)
 def fidelity_map(meta: str) -> Correction:
-    """A model's fidelity map from its meta (JSON), fitted once per process: its Gaussian
-    process is refitted from the stored training pairs, which costs about a second, and screening
-    calls :func:`predict_sites` once per chunk."""
+    """A model's fidelity map from its meta (JSON), fitted once per process (screening calls
+    :func:`predict_sites` once per chunk): its Gaussian processes are refitted from the stored
+    training pairs with the stored kernel hyperparameters, in milliseconds (a model saved
+    without them optimises them here, several seconds)."""
     return Correction.from_meta(json.loads(meta))
 
 
