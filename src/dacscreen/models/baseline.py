@@ -114,21 +114,36 @@ def metal_counts(metals: list[str], vocabulary: list[str]) -> np.ndarray:
     return np.array([float(both.count(v)) for v in vocabulary])
 
 
-class DescriptorBaseline:
-    """A scikit-learn baseline for the graph-level target and the d-band centres. ``hyper``
-    (a Gaussian process's :attr:`hyperparameters` of an earlier fit on the same samples) fixes
-    the kernels instead of optimising them."""
+Hyper = dict[str, list[float] | None]
+"""Fitted kernels' log hyperparameters (θ) of a model's ``energy`` and ``dband`` regressors."""
 
-    def __init__(
-        self, kind: Kind = "rf", seed: int = 0, hyper: dict[str, list[float] | None] | None = None
-    ) -> None:
-        self.kind = kind
+
+class TwoRegressors:
+    """A model of the graph-level target (``energy``) and the metals' d-band centres
+    (``dband``) on descriptors of the training ``states`` and ``hosts``. ``hyper`` (the
+    :attr:`hyperparameters` of an earlier fit on the same data) fixes Gaussian-process kernels
+    instead of optimising them."""
+
+    def __init__(self, seed: int = 0, hyper: Hyper | None = None) -> None:
         self.seed = seed
         self.hyper = hyper or {}
         self.states: list[str] = []
         self.hosts: list[str] = []
         self.energy: Regressor | None = None
         self.dband: Regressor | None = None
+
+    @property
+    def hyperparameters(self) -> Hyper:
+        """The fitted kernels' log hyperparameters (``energy``, ``dband``), for ``hyper``."""
+        return {"energy": self.energy and self.energy.theta, "dband": self.dband and self.dband.theta}
+
+
+class DescriptorBaseline(TwoRegressors):
+    """A scikit-learn baseline for the graph-level target and the d-band centres."""
+
+    def __init__(self, kind: Kind = "rf", seed: int = 0, hyper: Hyper | None = None) -> None:
+        super().__init__(seed, hyper)
+        self.kind = kind
         self.metals: list[str] | None = None
         """The metal vocabulary of the ``metals`` kind (None for the descriptor kinds)."""
         self.state_mean: dict[tuple[str, str], float] = {}
@@ -182,11 +197,6 @@ class DescriptorBaseline:
         dband = Regressor(self.kind, self.seed, self.hyper.get("dband"))
         self.dband = dband.fit(np.array(rows), np.array(centres)) if fits else None
         return self
-
-    @property
-    def hyperparameters(self) -> dict[str, list[float] | None]:
-        """The fitted kernels' log hyperparameters (``energy``, ``dband``), for ``hyper``."""
-        return {"energy": self.energy and self.energy.theta, "dband": self.dband and self.dband.theta}
 
     def predict(self, samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
         """Graph-level mean and standard deviation (eV)."""

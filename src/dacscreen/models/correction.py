@@ -33,7 +33,7 @@ import numpy as np
 
 from dacscreen.featurize.descriptors import site_descriptor
 from dacscreen.featurize.samples import Sample
-from dacscreen.models.baseline import DescriptorBaseline, Regressor, metal_rows
+from dacscreen.models.baseline import DescriptorBaseline, Hyper, Regressor, TwoRegressors, metal_rows
 from dacscreen.models.splits import metal_folds
 from dacscreen.models.targets import Predictions
 
@@ -80,10 +80,6 @@ def _covered(samples: Sequence[Sample], states: set[str]) -> np.ndarray:
     return np.array([s.state in states for s in samples], dtype=bool)
 
 
-Hyper = dict[str, list[float] | None]
-"""A fitted map's kernel hyperparameters (log θ of its energy and d-band Gaussian processes)."""
-
-
 class DeltaMap:
     """y_high = y_low + Δ(x), σ² = σ_low² + σ_Δ²."""
 
@@ -113,24 +109,11 @@ class DeltaMap:
         )
 
 
-class FidelityMap:
+class FidelityMap(TwoRegressors):
     """y_high = g(x, y_low) with a Gaussian process g (ARD RBF + white noise) on the site
     descriptor x with the low-fidelity value appended; the d-band centre of each metal likewise
     from its metal descriptor and its low-fidelity centre. σ adds the GP's σ and the spread of g
     over y_low ± σ_low in quadrature."""
-
-    def __init__(self, seed: int = 0, hyper: Hyper | None = None) -> None:
-        self.seed = seed
-        self.hyper = hyper or {}
-        self.states: list[str] = []
-        self.hosts: list[str] = []
-        self.energy: Regressor | None = None
-        self.dband: Regressor | None = None
-
-    @property
-    def hyperparameters(self) -> Hyper:
-        """The fitted kernels' log hyperparameters (``hyper`` refits without optimising)."""
-        return {"energy": self.energy and self.energy.theta, "dband": self.dband and self.dband.theta}
 
     def _rows(self, samples: Sequence[Sample]) -> np.ndarray:
         return np.array(
